@@ -1,0 +1,47 @@
+# Qingfeng — every target bootstraps what it needs, so each works as the first command on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+
+# Local services for the storage tests (a laptop without them skips those tests, with the reason).
+PG_PROBE := $(shell $(PYTHON) -c "import socket;s=socket.socket();s.settimeout(0.5);print(s.connect_ex(('127.0.0.1',5432))==0)" 2>/dev/null)
+REDIS_PROBE := $(shell $(PYTHON) -c "import socket;s=socket.socket();s.settimeout(0.5);print(s.connect_ex(('127.0.0.1',6379))==0)" 2>/dev/null)
+ifeq ($(PG_PROBE),True)
+export TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+endif
+ifeq ($(REDIS_PROBE),True)
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+endif
+
+.PHONY: install test lint demo bench catalogues clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m bot i18n compile
+	touch $(STAMP)
+
+catalogues: install
+	$(BIN)/python -m bot i18n compile
+
+test: install catalogues
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check bot handlers storage tests bench
+	$(BIN)/mypy bot handlers storage
+
+demo: install catalogues
+	$(BIN)/python -m bot demo
+
+bench: install catalogues
+	$(BIN)/python bench/conversation.py
+	$(BIN)/python bench/digest.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""Digests for investigators: aggregation under k-anonymity, rendering, and the chart."""
