@@ -1,0 +1,208 @@
+"""Wiring: settings → database, keys, repositories → Bot and Dispatcher.
+
+Dependencies travel in `dp.workflow_data` (handlers receive them by name); nothing is global.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
+
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.keys import Keys, load_keys
+from bot.anonymity.pseudonym import Pseudonymizer
+from bot.config import Settings
+from bot.i18n import SUPPORTED_LOCALES, make_i18n
+from bot.middlewares.locale import LocaleMiddleware
+from bot.middlewares.ordering import ChatOrderingMiddleware
+from bot.middlewares.telegram_retry import RetryMiddleware
+from bot.questionnaire import Questionnaire, load_questionnaire
+from bot.respondent.survey import SurveyService
+from storage.database import Database
+from storage.fsm import SqlStorage, pseudonymous_redis_storage
+from storage.repositories import (
+    RateLimitRepository,
+    StaffRepository,
+    SubmissionRepository,
+    SubscriberRepository,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a handler may need, built once per process."""
+
+    settings: Settings
+    database: Database
+    keys: Keys
+    cipher: TextCipher
+    pseudonymizer: Pseudonymizer
+    questionnaire: Questionnaire
+    submissions: SubmissionRepository
+    rate_limits: RateLimitRepository
+    subscribers: SubscriberRepository
+    staff: StaffRepository
+    survey: SurveyService
+    http: httpx.AsyncClient
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.database.dispose()
+
+
+async def build_services(
+    settings: Settings, *, now: Callable[[], datetime] | None = None
+) -> Services:
+    """Connect and migrate the database, load keys and the questionnaire."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys = load_keys(settings)
+    cipher = TextCipher(keys.data_key, keys.previous_data_keys)
+    pseudonymizer = Pseudonymizer(keys.pseudonym_secret)
+    questionnaire = load_questionnaire(settings.questionnaire)
+    database = await Database.connect(settings.resolved_database_url)
+    await database.upgrade()
+    submissions = SubmissionRepository(database, cipher)
+    rate_limits = RateLimitRepository(database)
+    survey = SurveyService(
+        questionnaire,
+        submissions,
+        rate_limits,
+        pseudonymizer,
+        keys.pseudonym_secret,
+        max_per_day=settings.max_submissions_per_day,
+        zone=settings.zone,
+        now=now,
+    )
+    return Services(
+        settings=settings,
+        database=database,
+        keys=keys,
+        cipher=cipher,
+        pseudonymizer=pseudonymizer,
+        questionnaire=questionnaire,
+        submissions=submissions,
+        rate_limits=rate_limits,
+        subscribers=SubscriberRepository(database, cipher, pseudonymizer, zone=settings.zone),
+        staff=StaffRepository(database, zone=settings.zone),
+        survey=survey,
+        http=httpx.AsyncClient(timeout=httpx.Timeout(15.0)),
+    )
+
+
+def build_fsm_storage(services: Services) -> BaseStorage:
+    """The FSM storage chosen by FSM_STORAGE; all of them key by pseudonym and expire."""
+    settings = services.settings
+    if settings.fsm_storage == "redis":
+        return pseudonymous_redis_storage(
+            settings.redis_url, services.pseudonymizer, services.cipher, settings.draft_ttl
+        )
+    if settings.fsm_storage == "memory":
+        return MemoryStorage()
+    return SqlStorage(
+        services.database, services.pseudonymizer, services.cipher, ttl=settings.draft_ttl
+    )
+
+
+def create_bot(settings: Settings, *, session: AiohttpSession | None = None) -> Bot:
+    """A Bot pointed at TELEGRAM_API_URL, HTML by default, with the retry middleware."""
+    if session is None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryMiddleware())
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def create_dispatcher(services: Services, *, storage: BaseStorage | None = None) -> Dispatcher:
+    """The Dispatcher with all routers, middlewares and injected services."""
+    from handlers import all_routers
+
+    settings = services.settings
+    dp = Dispatcher(storage=storage or build_fsm_storage(services))
+    dp.workflow_data.update(
+        settings=settings,
+        services=services,
+        survey=services.survey,
+        subscribers=services.subscribers,
+        staff=services.staff,
+        submissions=services.submissions,
+        questionnaire=services.questionnaire,
+        http=services.http,
+        **services.extra,
+    )
+    ordering = ChatOrderingMiddleware()
+    dp.update.outer_middleware(ordering)
+    dp.workflow_data["ordering"] = ordering
+    LocaleMiddleware(
+        make_i18n(settings.default_locale), services.subscribers, settings.default_locale
+    ).setup(dp)
+    dp.include_routers(*all_routers())
+    dp.startup.register(_register_commands)
+    return dp
+
+
+def command_list(locale: str) -> list[BotCommand]:
+    """The private-chat command menu in one language."""
+    from aiogram.utils.i18n import gettext as _
+
+    i18n = make_i18n()
+    with i18n.context(), i18n.use_locale(locale):
+        return [
+            BotCommand(command="start", description=_("Answer the questionnaire")),
+            BotCommand(command="followup", description=_("Read replies with your receipt code")),
+            BotCommand(command="privacy", description=_("What is stored, what is not")),
+            BotCommand(command="language", description=_("Language: 中文 / English")),
+            BotCommand(command="cancel", description=_("Stop and delete unfinished answers")),
+            BotCommand(command="help", description=_("Help")),
+        ]
+
+
+async def _register_commands(bot: Bot, settings: Settings) -> None:
+    scope = BotCommandScopeAllPrivateChats()
+    await bot.set_my_commands(command_list(settings.default_locale), scope=scope)
+    for locale in SUPPORTED_LOCALES:
+        code = locale.split("-")[0]
+        await bot.set_my_commands(command_list(locale), scope=scope, language_code=code)
+
+
+async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Poll until SIGINT/SIGTERM (or `stop`), then close everything cleanly."""
+    services = await build_services(settings)
+    bot = create_bot(settings)
+    dp = create_dispatcher(services)
+    stop_event = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix
+            loop.add_signal_handler(sig, stop_event.set)
+    polling = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, close_bot_session=True)
+    )
+    waiter = asyncio.create_task(stop_event.wait())
+    try:
+        await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not polling.done():
+            await dp.stop_polling()
+            await polling
+        waiter.cancel()
+        await services.close()
+        logger.info("Stopped cleanly")

@@ -1,0 +1,1 @@
+"""aiogram middlewares: per-chat ordering, locale, and Telegram pushback handling."""

@@ -1,0 +1,1 @@
+"""The respondent's conversation: screens, callback data and the survey service."""

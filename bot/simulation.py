@@ -1,0 +1,228 @@
+"""Simulated cadres: people who answer the questionnaire through the emulator, as on a phone.
+
+Used by `make demo`, the end-to-end tests and the benchmarks. A cadre only does what a person
+can do — read the last message, tap its buttons, type text — and reads the question id from
+the buttons' callback data to know what kind of answer fits.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.emulator import ChatMessage, EmulatedUser, InlineButton
+from bot.questionnaire import Question, Questionnaire
+from bot.respondent.callbacks import Act, SurveyCallback
+
+RECEIPT_PATTERN = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}\b")
+STEP_LIMIT = 400
+WAIT = 30.0
+
+EXAMPLES = (
+    "一周开了四个会传达同一个文件，每个会都要求拍照留痕。",
+    "微信工作群里每条通知都要接龙回复“收到”，有事联系 13800138000。",
+    "今天通知明天检查，只能连夜补材料。",
+    "上级要求每项工作都拍照录像，写记实材料。",
+    "同一项工作被三个部门重复检查，标准还不一样。",
+    "视频会议要求每个单位凑够人数，达不到就通报。",
+)
+
+
+class Behaviour(StrEnum):
+    """How a simulated cadre goes through the questionnaire."""
+
+    STRAIGHT = "straight"  # answers everything in order
+    WANDERING = "wandering"  # goes back now and then, skips optional questions, edits at review
+    CANCELLING = "cancelling"  # gives up halfway and cancels
+    RESUMING = "resuming"  # is interrupted, sends /start again and continues
+
+
+@dataclass
+class CadreResult:
+    behaviour: Behaviour
+    receipt: str | None = None
+    steps: int = 0
+    cancelled: bool = False
+    masked_notices: int = 0
+    actions: list[str] = field(default_factory=list)
+
+
+def _survey_data(button: InlineButton) -> SurveyCallback | None:
+    if not button.callback_data or not button.callback_data.startswith("s:"):
+        return None
+    try:
+        return SurveyCallback.unpack(button.callback_data)
+    except (TypeError, ValueError):
+        return None
+
+
+def _buttons(message: ChatMessage) -> list[tuple[InlineButton, SurveyCallback]]:
+    found = []
+    for row in message.buttons:
+        for button in row:
+            data = _survey_data(button)
+            if data is not None:
+                found.append((button, data))
+    return found
+
+
+def _active_message(user: EmulatedUser) -> ChatMessage | None:
+    for message in reversed(user.messages):
+        if message.from_bot and _buttons(message):
+            return message
+    return None
+
+
+class Cadre:
+    """One simulated respondent."""
+
+    def __init__(
+        self,
+        user: EmulatedUser,
+        questionnaire: Questionnaire,
+        rng: random.Random,
+        behaviour: Behaviour = Behaviour.STRAIGHT,
+    ) -> None:
+        self.user = user
+        self.questionnaire = questionnaire
+        self.rng = rng
+        self.behaviour = behaviour
+        self.result = CadreResult(behaviour)
+        self._edited = False
+        self._interrupted = False
+        self._cancel_at = rng.randint(3, 12)
+
+    async def press(self, button: InlineButton, message: ChatMessage) -> None:
+        handle = await self.user.press(lambda b: b is button or b.raw == button.raw, message)
+        await handle.wait_answered(WAIT)
+        self.result.actions.append(f"press {button.callback_data}")
+
+    async def type(self, text: str) -> None:
+        sent = await self.user.send_text(text)
+        reply = await self.user.wait_for_message(after=sent, timeout=WAIT)
+        self.result.actions.append("type")
+        if "🛡" in (reply.text or ""):
+            self.result.masked_notices += 1
+
+    async def run(self) -> CadreResult:
+        """Start, consent, answer until submitted (or cancelled); returns what happened."""
+        sent = await self.user.send_command("/start")
+        welcome = await self.user.wait_for_message(after=sent, timeout=WAIT)
+        consent = next((b for b, d in _buttons(welcome) if d.a in (Act.CONSENT, Act.RESUME)), None)
+        if consent is None:
+            raise AssertionError(f"no consent button\n{self.user.transcript()}")
+        await self.press(consent, welcome)
+        for _ in range(STEP_LIMIT):
+            self.result.steps += 1
+            message = _active_message(self.user)
+            if message is None:
+                raise AssertionError(f"no active question\n{self.user.transcript()}")
+            if await self._step(message):
+                return self.result
+        raise AssertionError(f"did not finish in {STEP_LIMIT} steps\n{self.user.transcript()}")
+
+    async def _step(self, message: ChatMessage) -> bool:
+        buttons = _buttons(message)
+        by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]] = {}
+        for button, data in buttons:
+            by_action.setdefault(data.a, []).append((button, data))
+        if self.behaviour is Behaviour.CANCELLING and self.result.steps >= self._cancel_at:
+            cancel = by_action[Act.CANCEL][0][0]
+            await self.press(cancel, message)
+            self.result.cancelled = True
+            return True
+        if (
+            self.behaviour is Behaviour.RESUMING
+            and not self._interrupted
+            and self.result.steps >= self._cancel_at
+        ):
+            self._interrupted = True
+            sent = await self.user.send_command("/start")
+            resume = await self.user.wait_for_message(after=sent, timeout=WAIT)
+            button = next(b for b, d in _buttons(resume) if d.a == Act.RESUME)
+            await self.press(button, resume)
+            return False
+        if Act.SUBMIT in by_action:
+            return await self._review(message, by_action)
+        question_id = next((d.q for _, d in buttons if d.q), None)
+        if question_id is None:
+            raise AssertionError(f"no question id on the buttons\n{self.user.transcript()}")
+        question = self.questionnaire.question(question_id)
+        wandering = self.behaviour is Behaviour.WANDERING
+        if wandering and Act.BACK in by_action and self.rng.random() < 0.08:
+            await self.press(by_action[Act.BACK][0][0], message)
+            return False
+        if Act.SKIP in by_action and (
+            (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
+        ):
+            await self.press(by_action[Act.SKIP][0][0], message)
+            return False
+        await self._answer(question, message, by_action)
+        return False
+
+    async def _answer(
+        self,
+        question: Question,
+        message: ChatMessage,
+        by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]],
+    ) -> None:
+        if question.type in ("single", "scale"):
+            button, _ = self.rng.choice(by_action[Act.ANSWER])
+            await self.press(button, message)
+        elif question.type == "multi":
+            options = by_action.get(Act.TOGGLE, [])
+            limit = question.max_choices or len(options)
+            for button, _ in self.rng.sample(options, k=self.rng.randint(1, min(3, limit))):
+                await self.press(button, _active_message(self.user) or message)
+                message = _active_message(self.user) or message
+                # the keyboard changed: find the same choice's button again on the next press
+                by_action = {}
+                for b, d in _buttons(message):
+                    by_action.setdefault(d.a, []).append((b, d))
+                options = by_action.get(Act.TOGGLE, [])
+            await self.press(by_action[Act.DONE][0][0], message)
+        elif question.type == "number":
+            low, high = question.min or 0, question.max or 0
+            value = int(self.rng.triangular(low, min(high, low + 40), low + 6))
+            await self.type(str(value))
+        else:
+            await self.type(self.rng.choice(EXAMPLES))
+
+    async def _review(
+        self,
+        message: ChatMessage,
+        by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]],
+    ) -> bool:
+        if self.behaviour is Behaviour.WANDERING and not self._edited and Act.EDIT in by_action:
+            self._edited = True
+            edit_button, _ = self.rng.choice(by_action[Act.EDIT])
+            await self.press(edit_button, message)
+            return False
+        await self.press(by_action[Act.SUBMIT][0][0], message)
+        receipt = await self.user.wait_for_message(
+            where=lambda m: RECEIPT_PATTERN.search(m.text or "") is not None,
+            after=0,
+            timeout=WAIT,
+        )
+        match = RECEIPT_PATTERN.search(receipt.text or "")
+        self.result.receipt = match.group(0) if match else None
+        return True
+
+
+def behaviour_for(index: int) -> Behaviour:
+    """A fixed mix: most answer straight through, some wander, a few cancel or resume."""
+    cycle = (
+        Behaviour.STRAIGHT,
+        Behaviour.WANDERING,
+        Behaviour.STRAIGHT,
+        Behaviour.RESUMING,
+        Behaviour.STRAIGHT,
+        Behaviour.WANDERING,
+        Behaviour.STRAIGHT,
+        Behaviour.STRAIGHT,
+        Behaviour.CANCELLING,
+        Behaviour.WANDERING,
+    )
+    return cycle[index % len(cycle)]

@@ -1,0 +1,363 @@
+"""The cadre's conversation: consent, one question at a time, review, submit, receipt, clear.
+
+Thin by design: the questionnaire engine decides, `bot.respondent.screens` renders, the
+survey service stores. One message is edited in place while buttons are pressed; after a
+typed answer the question moves below it, so the current question is always at the bottom.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from typing import Any
+
+from aiogram import Bot, F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+
+from bot.anonymity.receipt import contains_receipt
+from bot.anonymity.scrubber import scrub
+from bot.config import Settings
+from bot.questionnaire.engine import Draft, InputError, Outcome, QuestionStep, ReviewStep
+from bot.respondent import screens
+from bot.respondent.callbacks import Act, ClearChatCallback, SurveyCallback
+from bot.respondent.survey import FIRST_KEY, MESSAGE_KEY, LimitReached, SurveyService
+from storage.repositories import SubscriberRepository
+
+router = Router(name="respondent")
+router.message.filter(F.chat.type == ChatType.PRIVATE)
+
+
+class Survey(StatesGroup):
+    answering = State()
+
+
+CLEAR_WINDOW = 1000  # at most this many messages back are deleted on "clear this chat"
+DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+
+
+def _screen_for(
+    survey: SurveyService,
+    outcome_step: QuestionStep | ReviewStep,
+    locale: str,
+    *,
+    notice: str | None = None,
+    error: InputError | None = None,
+) -> screens.Screen:
+    if isinstance(outcome_step, ReviewStep):
+        screen = screens.review_screen(outcome_step, locale)
+        if notice:
+            return screens.Screen(notice + "\n\n" + screen.text, screen.markup)
+        return screen
+    return screens.question_screen(
+        outcome_step, survey.questionnaire, locale, notice=notice, error=error
+    )
+
+
+async def _drop_keyboard(bot: Bot, chat_id: int, message_id: int | None) -> None:
+    if message_id is None:
+        return
+    with suppress(TelegramBadRequest):
+        await bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id)
+
+
+async def _show_at_bottom(
+    bot: Bot, chat_id: int, state: FSMContext, data: dict[str, Any], screen: screens.Screen
+) -> None:
+    """Retire the previous question message and send the current screen below the user's."""
+    await _drop_keyboard(bot, chat_id, data.get(MESSAGE_KEY))
+    sent = await bot.send_message(chat_id, screen.text, reply_markup=screen.markup)
+    await state.update_data({MESSAGE_KEY: sent.message_id})
+
+
+async def _begin(
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    survey: SurveyService,
+    locale: str,
+    first_message_id: int,
+) -> None:
+    outcome = survey.engine.start()
+    screen = _screen_for(survey, outcome.step, locale)
+    sent = await bot.send_message(chat_id, screen.text, reply_markup=screen.markup)
+    await state.set_state(Survey.answering)
+    await state.set_data(survey.draft_data(outcome.draft, sent.message_id, first_message_id))
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+@router.message(CommandStart())
+async def start(
+    message: Message,
+    state: FSMContext,
+    survey: SurveyService,
+    subscribers: SubscriberRepository,
+    settings: Settings,
+    locale: str,
+) -> None:
+    await subscribers.subscribe(message.chat.id, locale)
+    data = await state.get_data()
+    draft = survey.load_draft(data)
+    if draft is not None:
+        screen = screens.resume_screen(survey.engine.step(draft))
+        await message.answer(screen.text, reply_markup=screen.markup)
+        return
+    if data:
+        await state.clear()
+    screen = screens.welcome_screen(settings.k_anonymity, message.message_id)
+    await message.answer(screen.text, reply_markup=screen.markup)
+
+
+@router.message(Command("cancel"))
+async def cancel_command(message: Message, state: FSMContext, bot: Bot) -> None:
+    data = await state.get_data()
+    if not data:
+        await message.answer(screens.nothing_to_cancel_text())
+        return
+    await state.clear()
+    await _drop_keyboard(bot, message.chat.id, data.get(MESSAGE_KEY))
+    await message.answer(screens.cancelled_text())
+
+
+# --- buttons ----------------------------------------------------------------------------
+
+
+@router.callback_query(SurveyCallback.filter(F.a == Act.CONSENT))
+async def consent(
+    query: CallbackQuery,
+    callback_data: SurveyCallback,
+    state: FSMContext,
+    survey: SurveyService,
+    bot: Bot,
+    locale: str,
+) -> None:
+    message = query.message
+    if message is None:
+        await query.answer(screens.expired_button_text())
+        return
+    chat_id = message.chat.id
+    data = await state.get_data()
+    if survey.load_draft(data) is not None:
+        await query.answer(screens.stale_button_text())
+        return
+    if await survey.limit_reached(query.from_user.id):
+        await query.answer()
+        await bot.send_message(chat_id, screens.limit_reached_text(survey.max_per_day))
+        return
+    await _drop_keyboard(bot, chat_id, message.message_id)
+    first = int(callback_data.v) if callback_data.v.isdigit() else message.message_id
+    await _begin(bot, chat_id, state, survey, locale, first)
+    await query.answer()
+
+
+@router.callback_query(SurveyCallback.filter(F.a.in_({Act.RESUME, Act.RESTART})))
+async def resume_or_restart(
+    query: CallbackQuery,
+    callback_data: SurveyCallback,
+    state: FSMContext,
+    survey: SurveyService,
+    bot: Bot,
+    locale: str,
+) -> None:
+    message = query.message
+    data = await state.get_data()
+    draft = survey.load_draft(data)
+    if message is None or draft is None:
+        await query.answer(screens.expired_button_text())
+        return
+    await _drop_keyboard(bot, message.chat.id, message.message_id)
+    if callback_data.a == Act.RESTART:
+        await _drop_keyboard(bot, message.chat.id, data.get(MESSAGE_KEY))
+        await _begin(bot, message.chat.id, state, survey, locale, data.get(FIRST_KEY, 0))
+    else:
+        screen = _screen_for(survey, survey.engine.step(draft), locale)
+        await _show_at_bottom(bot, message.chat.id, state, data, screen)
+    await query.answer()
+
+
+def _apply(survey: SurveyService, draft: Draft, cb: SurveyCallback) -> Outcome:
+    engine = survey.engine
+    question = cb.q or None
+    match cb.a:
+        case Act.ANSWER:
+            return engine.answer(draft, cb.v, question_id=question)
+        case Act.TOGGLE:
+            return engine.toggle(draft, cb.v, question_id=question)
+        case Act.DONE:
+            return engine.confirm(draft, question_id=question)
+        case Act.SKIP:
+            return engine.skip(draft, question_id=question)
+        case Act.BACK:
+            return engine.back(draft)
+        case Act.EDIT:
+            return engine.edit(draft, cb.q)
+        case _:
+            return engine.to_review(draft)
+
+
+@router.callback_query(
+    SurveyCallback.filter(
+        F.a.in_(
+            {
+                Act.ANSWER,
+                Act.TOGGLE,
+                Act.DONE,
+                Act.SKIP,
+                Act.BACK,
+                Act.EDIT,
+                Act.REVIEW,
+                Act.SUBMIT,
+                Act.CANCEL,
+            }
+        )
+    )
+)
+async def survey_button(
+    query: CallbackQuery,
+    callback_data: SurveyCallback,
+    state: FSMContext,
+    survey: SurveyService,
+    bot: Bot,
+    locale: str,
+) -> None:
+    message = query.message
+    data = await state.get_data()
+    draft = survey.load_draft(data)
+    if message is None or isinstance(message, InaccessibleMessage) or draft is None:
+        await query.answer(screens.expired_button_text())
+        if message is not None and draft is None:
+            await _drop_keyboard(bot, message.chat.id, message.message_id)
+        return
+    if message.message_id != data.get(MESSAGE_KEY):
+        await query.answer(screens.stale_button_text())
+        return
+    if callback_data.a == Act.CANCEL:
+        await state.clear()
+        await query.answer()
+        with suppress(TelegramBadRequest):
+            await message.edit_text(screens.cancelled_text())
+        return
+    if callback_data.a == Act.SUBMIT:
+        await _submit(query, message, state, survey, draft, data, bot)
+        return
+    outcome = _apply(survey, draft, callback_data)
+    if outcome.error is not None:
+        if outcome.error.code == "stale":
+            await query.answer(screens.stale_button_text())
+        else:
+            await query.answer(screens.error_text(outcome.error), show_alert=True)
+        return
+    await state.update_data({"draft": outcome.draft.to_json()})
+    screen = _screen_for(survey, outcome.step, locale)
+    with suppress(TelegramBadRequest):  # "message is not modified" after a double tap
+        await message.edit_text(screen.text, reply_markup=screen.markup)
+    await query.answer()
+
+
+async def _submit(
+    query: CallbackQuery,
+    message: Message,
+    state: FSMContext,
+    survey: SurveyService,
+    draft: Draft,
+    data: dict[str, Any],
+    bot: Bot,
+) -> None:
+    if not isinstance(survey.engine.step(draft), ReviewStep):
+        await query.answer(screens.stale_button_text())
+        return
+    result = await survey.submit(draft, query.from_user.id)
+    if isinstance(result, LimitReached):
+        await query.answer(screens.limit_reached_text(result.limit), show_alert=True)
+        return
+    await state.clear()  # the draft is gone before anything else happens
+    with suppress(TelegramBadRequest):
+        await message.edit_text(screens.submitted_text())
+    first = data.get(FIRST_KEY) or message.message_id
+    screen = screens.receipt_screen(result.receipt_code, int(first))
+    await bot.send_message(message.chat.id, screen.text, reply_markup=screen.markup)
+    await query.answer()
+
+
+@router.callback_query(ClearChatCallback.filter())
+async def clear_chat(query: CallbackQuery, callback_data: ClearChatCallback, bot: Bot) -> None:
+    """Delete this session's messages, the user's and the bot's, as far as Telegram allows."""
+    message = query.message
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        await query.answer(screens.expired_button_text())
+        return
+    last = message.message_id
+    first = max(callback_data.first, last - CLEAR_WINDOW + 1, 1)
+    await query.answer(screens.chat_cleared_text())
+    ids = list(range(first, last + 1))
+    for start_at in range(0, len(ids), DELETE_BATCH):
+        batch = ids[start_at : start_at + DELETE_BATCH]
+        with suppress(TelegramBadRequest):
+            await bot.delete_messages(chat_id=message.chat.id, message_ids=batch)
+
+
+# --- typed input and media while answering ------------------------------------------------
+
+
+@router.message(StateFilter(Survey.answering), F.text, ~F.text.startswith("/"))
+async def typed_answer(
+    message: Message,
+    state: FSMContext,
+    survey: SurveyService,
+    bot: Bot,
+    locale: str,
+) -> None:
+    data = await state.get_data()
+    draft = survey.load_draft(data)
+    if draft is None:
+        await state.clear()
+        await message.answer(screens.stray_text_reply())
+        return
+    step = survey.engine.step(draft)
+    if isinstance(step, ReviewStep):
+        await message.answer(screens.use_buttons_review_text())
+        await _show_at_bottom(bot, message.chat.id, state, data, _screen_for(survey, step, locale))
+        return
+    question = step.question
+    text = message.text or ""
+    notice: str | None = None
+    if question.type in ("single", "multi"):
+        screen = _screen_for(survey, step, locale, notice=screens.use_buttons_text())
+        await _show_at_bottom(bot, message.chat.id, state, data, screen)
+        return
+    if question.type == "text":
+        if contains_receipt(text):
+            screen = _screen_for(survey, step, locale, notice=screens.receipt_in_answer_text())
+            await _show_at_bottom(bot, message.chat.id, state, data, screen)
+            return
+        scrubbed = scrub(text)
+        if scrubbed.masked:
+            notice = screens.masked_notice(scrubbed.masked)
+        outcome = survey.engine.answer(draft, scrubbed.text, question_id=question.id)
+    else:
+        outcome = survey.engine.answer(draft, text, question_id=question.id)
+    if outcome.error is not None:
+        screen = _screen_for(survey, step, locale, error=outcome.error)
+        await _show_at_bottom(bot, message.chat.id, state, data, screen)
+        return
+    await state.update_data({"draft": outcome.draft.to_json()})
+    screen = _screen_for(survey, outcome.step, locale, notice=notice)
+    await _show_at_bottom(bot, message.chat.id, state, data, screen)
+
+
+@router.message(StateFilter(Survey.answering), ~F.text)
+async def media_while_answering(
+    message: Message, state: FSMContext, survey: SurveyService, bot: Bot, locale: str
+) -> None:
+    """Voice, photos, files, stickers, locations, contacts: explain kindly, ask again."""
+    data = await state.get_data()
+    draft = survey.load_draft(data)
+    await message.answer(screens.media_refusal(str(message.content_type)))
+    if draft is not None:
+        screen = _screen_for(survey, survey.engine.step(draft), locale)
+        await _show_at_bottom(bot, message.chat.id, state, data, screen)

@@ -1,0 +1,176 @@
+"""The database: one async SQLAlchemy engine, SQLite or PostgreSQL, migrated by Alembic.
+
+SQLite is tuned for an anonymity tool, not only for speed: `secure_delete` overwrites deleted
+rows (a cancelled draft or an expired counter does not linger in free pages), `foreign_keys`
+makes deleting a submission delete its answers, WAL lets the bot read while it writes, and the
+WAL is truncated on shutdown so old page images do not outlive the process. The database file
+is created owner-only (0600) in an owner-only directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Table, event, text
+from sqlalchemy.dialects import postgresql as postgresql_dml
+from sqlalchemy.dialects import sqlite as sqlite_dml
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+_MIGRATION_LOCK_ID = 0x71_6E_67_66  # "qngf": serialises concurrent upgrades on PostgreSQL
+
+DialectName = Literal["sqlite", "postgresql"]
+
+
+def alembic_config(url: str | None = None) -> Config:
+    """An Alembic config pointing at the migrations inside this package (works installed)."""
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+class Database:
+    """An `AsyncEngine` plus the few operations every repository relies on."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        name = engine.dialect.name
+        if name not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database dialect {name!r}")
+        self._engine = engine
+        self._dialect = cast(DialectName, name)
+
+    @classmethod
+    async def connect(cls, url: str, *, echo: bool = False) -> Database:
+        """Create the engine for `sqlite+aiosqlite:///PATH` or `postgresql+asyncpg://…`."""
+        parsed = make_url(url)
+        backend = parsed.get_backend_name()
+        if backend == "sqlite":
+            engine = await asyncio.to_thread(_sqlite_engine, parsed, echo)
+        elif backend == "postgresql":
+            engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+        else:
+            raise ValueError("DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…")
+        return cls(engine)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def dialect(self) -> DialectName:
+        return self._dialect
+
+    def insert(self, table: Table) -> sqlite_dml.Insert | postgresql_dml.Insert:
+        """The dialect's INSERT, which has `on_conflict_do_update` on both backends."""
+        if self._dialect == "sqlite":
+            return sqlite_dml.insert(table)
+        return postgresql_dml.insert(table)
+
+    async def upgrade(self, revision: str = "head") -> None:
+        """Apply the Alembic migrations (in one transaction) up to `revision`."""
+        async with self._engine.connect() as connection:
+            if self._dialect == "sqlite":
+                # Table rebuilds in future migrations must not cascade-delete answers.
+                await connection.run_sync(_sqlite_outside_transaction, "PRAGMA foreign_keys=OFF")
+            try:
+                async with connection.begin():
+                    if self._dialect == "postgresql":
+                        await connection.execute(
+                            text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
+                        )
+                    await connection.run_sync(_run_alembic, revision)
+                    if self._dialect == "sqlite":
+                        await _check_sqlite_foreign_keys(connection)
+            finally:
+                if self._dialect == "sqlite":
+                    await connection.run_sync(_sqlite_outside_transaction, "PRAGMA foreign_keys=ON")
+
+    async def checkpoint(self) -> None:
+        """SQLite: fold the WAL into the database file and truncate it (no-op elsewhere)."""
+        if self._dialect != "sqlite":
+            return
+        async with self._engine.connect() as connection:
+            await connection.run_sync(
+                _sqlite_outside_transaction, "PRAGMA wal_checkpoint(TRUNCATE)"
+            )
+
+    async def dispose(self) -> None:
+        """Close every pooled connection (after a final WAL checkpoint on SQLite)."""
+        try:
+            await self.checkpoint()
+        finally:
+            await self._engine.dispose()
+
+
+def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
+    database = url.database or ""
+    memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    if memory:
+        engine = create_async_engine(url, echo=echo, poolclass=StaticPool)
+    else:
+        _create_private_file(Path(database).expanduser())
+        engine = create_async_engine(url, echo=echo)
+    event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+    event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the parent directory (0700) and an empty 0600 file; SQLite's -wal and -shm
+    files then inherit the file's permissions."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(descriptor)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that DDL
+    # (migrations) is transactional too; see `_on_sqlite_begin`.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN")
+
+
+def _sqlite_outside_transaction(connection: Connection, statement: str) -> None:
+    """Run a PRAGMA that only works outside a transaction, on the raw driver connection."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+async def _check_sqlite_foreign_keys(connection: AsyncConnection) -> None:
+    result = await connection.exec_driver_sql("PRAGMA foreign_key_check")
+    if result.first() is not None:
+        raise RuntimeError("migration left rows that violate a foreign key; rolled back")
+
+
+def _run_alembic(connection: Connection, revision: str) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)

@@ -1,0 +1,258 @@
+"""aiogram FSM storage that keeps drafts without keeping who wrote them.
+
+The row key is an HMAC pseudonym of aiogram's `StorageKey` (bot, chat, user, thread, business
+connection, destiny), so the table holds no Telegram id; the data is encrypted JSON; rows
+expire after `ttl` of inactivity and are deleted as soon as both state and data are cleared
+(submit and cancel leave nothing behind). `pseudonymous_redis_storage` gives the same
+guarantees on Redis, with Redis's own TTL doing the expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import weakref
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.state import State
+from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy import case, delete, select, update
+from sqlalchemy.sql.expression import Executable
+
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.pseudonym import Pseudonymizer
+from storage.database import Database
+from storage.tables import fsm_entries
+
+_PURPOSE = "fsm"
+EXPIRY_GRANULARITY = timedelta(minutes=15)
+_REDIS_CONTEXT = "redis.fsm.data"
+
+
+def storage_key_pseudonym(pseudonymizer: Pseudonymizer, key: StorageKey) -> str:
+    """The pseudonym of every field of an aiogram `StorageKey` (none of them is stored)."""
+    return pseudonymizer.of(
+        _PURPOSE,
+        key.bot_id,
+        key.chat_id,
+        key.user_id,
+        key.thread_id,
+        key.business_connection_id,
+        key.destiny,
+    )
+
+
+def _state_name(state: StateType) -> str | None:
+    return state.state if isinstance(state, State) else state
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStorage(BaseStorage):
+    """`BaseStorage` on the bot's database (table `fsm_entries`).
+
+    Expiry is sliding: every write pushes `expires_at` to now + `ttl`, rounded up to a
+    quarter of an hour (the stored time is coarse on purpose). An expired row reads as
+    empty, a write to it starts from empty, and `purge_expired` deletes it. `close` leaves
+    the shared `Database` open: its owner disposes of it.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        pseudonymizer: Pseudonymizer,
+        cipher: TextCipher,
+        *,
+        ttl: timedelta,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        self._db = db
+        self._pseudonymizer = pseudonymizer
+        self._cipher = cipher
+        self._ttl = ttl
+        self._clock = clock
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def _row_key(self, key: StorageKey) -> str:
+        return storage_key_pseudonym(self._pseudonymizer, key)
+
+    def _now(self) -> datetime:
+        """Naive UTC (the column has no time zone on either backend)."""
+        return self._clock().astimezone(UTC).replace(tzinfo=None)
+
+    def _expiry(self, now: datetime) -> datetime:
+        """now + ttl, rounded *up* to EXPIRY_GRANULARITY: never early, and the stored value
+        does not say to the minute when someone was last active."""
+        expires = now + self._ttl
+        step = EXPIRY_GRANULARITY.total_seconds()
+        seconds = (expires - datetime(2000, 1, 1)).total_seconds()
+        return datetime(2000, 1, 1) + timedelta(seconds=math.ceil(seconds / step) * step)
+
+    def _lock(self, row_key: str) -> asyncio.Lock:
+        lock = self._locks.get(row_key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[row_key] = lock
+        return lock
+
+    @staticmethod
+    def _context(row_key: str) -> str:
+        return f"fsm_entries.data_enc:{row_key}"
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        row_key = self._row_key(key)
+        async with self._lock(row_key):
+            await self._write(row_key, "state", _state_name(state))
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        row = await self._read(self._row_key(key))
+        return None if row is None else row[0]
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise DataNotDictLikeError(
+                f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            )
+        row_key = self._row_key(key)
+        async with self._lock(row_key):
+            await self._write(row_key, "data_enc", self._encrypt(row_key, data))
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        row_key = self._row_key(key)
+        row = await self._read(row_key)
+        if row is None or row[1] is None:
+            return {}
+        return self._decrypt(row_key, row[1])
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Read-modify-write under the key's lock, so concurrent updates are not lost."""
+        row_key = self._row_key(key)
+        async with self._lock(row_key):
+            row = await self._read(row_key)
+            current = {} if row is None or row[1] is None else self._decrypt(row_key, row[1])
+            current.update(data)
+            await self._write(row_key, "data_enc", self._encrypt(row_key, current))
+            return current.copy()
+
+    async def purge_expired(self) -> int:
+        """Delete every expired entry; returns how many went."""
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(
+                delete(fsm_entries).where(fsm_entries.c.expires_at <= self._now())
+            )
+        return int(result.rowcount or 0)
+
+    async def close(self) -> None:
+        """Nothing to release: the `Database` belongs to whoever created it."""
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _encrypt(self, row_key: str, data: Mapping[str, Any]) -> bytes | None:
+        if not data:
+            return None
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        return self._cipher.encrypt(payload, context=self._context(row_key))
+
+    def _decrypt(self, row_key: str, blob: bytes) -> dict[str, Any]:
+        loaded = json.loads(self._cipher.decrypt(blob, context=self._context(row_key)))
+        if not isinstance(loaded, dict):
+            raise DataNotDictLikeError("stored FSM data is not a JSON object")
+        return loaded
+
+    async def _read(self, row_key: str) -> tuple[str | None, bytes | None] | None:
+        async with self._db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(fsm_entries.c.state, fsm_entries.c.data_enc).where(
+                        fsm_entries.c.key == row_key, fsm_entries.c.expires_at > self._now()
+                    )
+                )
+            ).first()
+        return None if row is None else (row.state, row.data_enc)
+
+    async def _write(
+        self, row_key: str, column: Literal["state", "data_enc"], value: str | bytes | None
+    ) -> None:
+        """Set one column, keep the other unless the row has expired, drop the row if empty.
+
+        One upsert plus one conditional delete in a single transaction: correct even with
+        several bot processes on one database, and no empty row is ever left behind.
+        """
+        now = self._now()
+        table = fsm_entries
+        other = "data_enc" if column == "state" else "state"
+        changes = {
+            column: value,
+            other: case((table.c.expires_at <= now, None), else_=table.c[other]),
+            "expires_at": self._expiry(now),
+        }
+        if value is None:  # clearing never needs a new row
+            statement: Executable = update(table).where(table.c.key == row_key).values(changes)
+        else:
+            statement = (
+                self._db.insert(table)
+                .values({"key": row_key, column: value, "expires_at": self._expiry(now)})
+                .on_conflict_do_update(index_elements=[table.c.key], set_=changes)
+            )
+        async with self._db.engine.begin() as connection:
+            await connection.execute(statement)
+            await connection.execute(
+                delete(table).where(
+                    table.c.key == row_key, table.c.state.is_(None), table.c.data_enc.is_(None)
+                )
+            )
+
+
+class PseudonymousKeyBuilder(KeyBuilder):
+    """Redis keys of the form ``qingfeng:fsm:<pseudonym>:<part>``: no id in the key space."""
+
+    def __init__(self, pseudonymizer: Pseudonymizer, prefix: str = "qingfeng:fsm") -> None:
+        self._pseudonymizer = pseudonymizer
+        self._prefix = prefix
+
+    def build(
+        self,
+        key: StorageKey,
+        part: Literal["data", "state", "lock"] | None = None,
+    ) -> str:
+        parts = [self._prefix, storage_key_pseudonym(self._pseudonymizer, key)]
+        if part:
+            parts.append(part)
+        return ":".join(parts)
+
+
+def pseudonymous_redis_storage(
+    url: str, pseudonymizer: Pseudonymizer, cipher: TextCipher, ttl: timedelta
+) -> RedisStorage:
+    """aiogram's `RedisStorage` with pseudonymous keys, encrypted data and a TTL on both.
+
+    The data value is base64 text of the AES-GCM blob. The state name is stored as is by
+    aiogram (it names a questionnaire step, not a person).
+    """
+
+    def dumps(data: Any) -> str:
+        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        blob = cipher.encrypt(payload, context=_REDIS_CONTEXT)
+        return base64.b64encode(blob).decode("ascii")
+
+    def loads(value: str | bytes) -> Any:
+        return json.loads(cipher.decrypt(base64.b64decode(value), context=_REDIS_CONTEXT))
+
+    return RedisStorage.from_url(
+        url,
+        key_builder=PseudonymousKeyBuilder(pseudonymizer),
+        state_ttl=ttl,
+        data_ttl=ttl,
+        json_loads=loads,
+        json_dumps=dumps,
+    )

@@ -1,0 +1,40 @@
+"""Repositories: one small class per table family, each taking the `Database` it works on."""
+
+from storage.repositories.digests import (
+    DigestGroupRepository,
+    DigestRepository,
+    OutboxEntry,
+    OutboxItem,
+    OutboxRepository,
+)
+from storage.repositories.invites import InviteRepository
+from storage.repositories.rate_limits import RateLimitRepository
+from storage.repositories.staff import ROLES, Role, StaffMember, StaffRepository
+from storage.repositories.submissions import (
+    AnswerValue,
+    NewSubmission,
+    StoredSubmission,
+    SubmissionRepository,
+    new_submission_id,
+)
+from storage.repositories.subscribers import SubscriberRepository
+
+__all__ = [
+    "ROLES",
+    "AnswerValue",
+    "DigestGroupRepository",
+    "DigestRepository",
+    "InviteRepository",
+    "NewSubmission",
+    "OutboxEntry",
+    "OutboxItem",
+    "OutboxRepository",
+    "RateLimitRepository",
+    "Role",
+    "StaffMember",
+    "StaffRepository",
+    "StoredSubmission",
+    "SubmissionRepository",
+    "SubscriberRepository",
+    "new_submission_id",
+]

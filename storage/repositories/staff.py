@@ -1,0 +1,63 @@
+"""Admins and investigators, by Telegram user id. Staff are identified on purpose."""
+
+from __future__ import annotations
+
+import builtins
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, tzinfo
+from typing import Literal, get_args
+
+from sqlalchemy import delete, select
+
+from storage.database import Database
+from storage.tables import staff
+
+Role = Literal["admin", "investigator"]
+ROLES: tuple[str, ...] = get_args(Role)
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    user_id: int
+    role: str
+    added_day: date
+
+
+class StaffRepository:
+    """Who may read digests and follow reports up (investigators) or run the bot (admins)."""
+
+    def __init__(self, db: Database, *, zone: tzinfo = UTC) -> None:
+        self._db = db
+        self._zone = zone
+
+    async def add(self, user_id: int, role: str) -> None:
+        """Add a staff member, or change the role of an existing one."""
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        statement = self._db.insert(staff).values(
+            user_id=user_id, role=role, added_day=datetime.now(self._zone).date()
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[staff.c.user_id], set_={"role": statement.excluded.role}
+        )
+        async with self._db.engine.begin() as connection:
+            await connection.execute(statement)
+
+    async def remove(self, user_id: int) -> bool:
+        """Remove a staff member; returns whether there was one."""
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(delete(staff).where(staff.c.user_id == user_id))
+        return bool(result.rowcount)
+
+    async def role_of(self, user_id: int) -> str | None:
+        async with self._db.engine.connect() as connection:
+            role = await connection.scalar(select(staff.c.role).where(staff.c.user_id == user_id))
+        return role
+
+    async def list(self) -> builtins.list[StaffMember]:
+        """Everyone, admins first, then by user id."""
+        async with self._db.engine.connect() as connection:
+            rows = (
+                await connection.execute(select(staff).order_by(staff.c.role, staff.c.user_id))
+            ).all()
+        return [StaffMember(row.user_id, row.role, row.added_day) for row in rows]

@@ -1,0 +1,241 @@
+"""Anonymous submissions: a random id, a day, the answers; nothing about who sent them."""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy.engine import Row
+
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.scrubber import scrub
+from storage.database import Database
+from storage.tables import answers, submissions
+
+AnswerValue = str | int | list[str]
+TEXT_CONTEXT = "answers.text_enc"
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    """What the survey hands over on submit.
+
+    `answers` maps question ids to a choice id or free text (`str`, told apart by
+    `text_question_ids`), a number or scale value (`int`) or the choices of a multiple-choice
+    question (`list[str]`; an empty list means "not answered" and is not stored).
+    """
+
+    questionnaire_id: str
+    questionnaire_version: int
+    answers: Mapping[str, AnswerValue]
+    text_question_ids: frozenset[str]
+    day: date
+    receipt_hash: str
+    campaign_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredSubmission:
+    """A submission read back, free text decrypted; `answers` has the shape it was given in."""
+
+    id: str
+    questionnaire_id: str
+    questionnaire_version: int
+    campaign_id: str | None
+    day: date
+    answers: dict[str, AnswerValue] = field(default_factory=dict)
+    text_question_ids: frozenset[str] = frozenset()
+
+
+def new_submission_id() -> str:
+    """128 random bits as hex: ids reveal neither order nor volume (unlike a sequence)."""
+    return secrets.token_hex(16)
+
+
+class SubmissionRepository:
+    """Stores submissions atomically and reads them back for digests, exports and follow-ups."""
+
+    def __init__(self, db: Database, cipher: TextCipher) -> None:
+        self._db = db
+        self._cipher = cipher
+
+    async def store(self, new: NewSubmission) -> str:
+        """Store the submission and all its answers in one transaction; return its random id.
+
+        Free text is scrubbed again here (scrubbing is idempotent) so that no caller can store
+        a phone number by forgetting to, then encrypted.
+        """
+        if not new.receipt_hash:
+            raise ValueError("a submission needs a receipt hash")
+        if isinstance(new.day, datetime):
+            raise TypeError("day must be a date: no time of day is ever stored")
+        submission_id = new_submission_id()
+        rows = list(self._answer_rows(submission_id, new))
+        async with self._db.engine.begin() as connection:
+            await connection.execute(
+                submissions.insert().values(
+                    id=submission_id,
+                    questionnaire_id=new.questionnaire_id,
+                    questionnaire_version=new.questionnaire_version,
+                    campaign_id=new.campaign_id,
+                    day=new.day,
+                    receipt_hash=new.receipt_hash,
+                )
+            )
+            if rows:
+                await connection.execute(answers.insert(), rows)
+        return submission_id
+
+    def _answer_rows(self, submission_id: str, new: NewSubmission) -> Iterable[dict[str, Any]]:
+        for question_id, value in new.answers.items():
+            base: dict[str, Any] = {
+                "submission_id": submission_id,
+                "question_id": question_id,
+                "multi": False,
+                "choice": None,
+                "number": None,
+                "text_enc": None,
+            }
+            if question_id in new.text_question_ids:
+                if not isinstance(value, str):
+                    raise TypeError(f"answer to text question {question_id!r} must be a str")
+                encrypted = self._cipher.encrypt(scrub(value).text, context=TEXT_CONTEXT)
+                yield {**base, "ordinal": 0, "text_enc": encrypted}
+            elif isinstance(value, bool):
+                raise TypeError(f"answer to {question_id!r} is a bool; use a choice id")
+            elif isinstance(value, int):
+                yield {**base, "ordinal": 0, "number": value}
+            elif isinstance(value, str):
+                yield {**base, "ordinal": 0, "choice": value}
+            elif isinstance(value, list):
+                unique = list(dict.fromkeys(value))
+                for ordinal, choice in enumerate(unique):
+                    if not isinstance(choice, str):
+                        raise TypeError(f"choices of {question_id!r} must be str")
+                    yield {**base, "ordinal": ordinal, "multi": True, "choice": choice}
+            else:
+                raise TypeError(f"unsupported answer type for {question_id!r}")
+
+    async def get(self, submission_id: str) -> StoredSubmission | None:
+        """The submission with its answers, or None."""
+        async with self._db.engine.connect() as connection:
+            head = (
+                await connection.execute(
+                    select(submissions).where(submissions.c.id == submission_id)
+                )
+            ).first()
+            if head is None:
+                return None
+            answer_rows = (
+                await connection.execute(
+                    select(answers)
+                    .where(answers.c.submission_id == submission_id)
+                    .order_by(answers.c.question_id, answers.c.ordinal)
+                )
+            ).all()
+        return self._assemble(head, answer_rows)
+
+    async def count(self) -> int:
+        async with self._db.engine.connect() as connection:
+            total = await connection.scalar(select(func.count()).select_from(submissions))
+        return int(total or 0)
+
+    async def find_by_receipt(self, receipt_hash: str) -> str | None:
+        """The id of the submission whose receipt hashes to `receipt_hash`, if any."""
+        async with self._db.engine.connect() as connection:
+            found = await connection.scalar(
+                select(submissions.c.id).where(submissions.c.receipt_hash == receipt_hash)
+            )
+        return found
+
+    async def answer_counts(
+        self,
+        question_id: str,
+        *,
+        first_day: date | None = None,
+        last_day: date | None = None,
+    ) -> dict[str, int]:
+        """How many submissions gave each choice (or each number, as text) to a question.
+
+        Free text is not counted. Callers that show these numbers must apply k-anonymity.
+        """
+        value = func.coalesce(answers.c.choice, cast(answers.c.number, String))
+        query = (
+            select(value.label("value"), func.count().label("n"))
+            .where(answers.c.question_id == question_id, answers.c.text_enc.is_(None))
+            .group_by(value)
+        )
+        if first_day is not None or last_day is not None:
+            query = query.join(submissions, submissions.c.id == answers.c.submission_id)
+            if first_day is not None:
+                query = query.where(submissions.c.day >= first_day)
+            if last_day is not None:
+                query = query.where(submissions.c.day <= last_day)
+        async with self._db.engine.connect() as connection:
+            result = await connection.execute(query)
+            return {str(row.value): int(row.n) for row in result}
+
+    async def list_between(self, first_day: date, last_day: date) -> list[StoredSubmission]:
+        """Every submission from `first_day` to `last_day` inclusive, by day.
+
+        Within a day the order is that of the random ids, which says nothing about arrival.
+        """
+        in_range = (submissions.c.day >= first_day) & (submissions.c.day <= last_day)
+        async with self._db.engine.connect() as connection:
+            heads = (
+                await connection.execute(
+                    select(submissions)
+                    .where(in_range)
+                    .order_by(submissions.c.day, submissions.c.id)
+                )
+            ).all()
+            answer_rows = (
+                await connection.execute(
+                    select(answers)
+                    .join(submissions, submissions.c.id == answers.c.submission_id)
+                    .where(in_range)
+                    .order_by(answers.c.submission_id, answers.c.question_id, answers.c.ordinal)
+                )
+            ).all()
+        by_submission: dict[str, list[Row[Any]]] = defaultdict(list)
+        for row in answer_rows:
+            by_submission[row.submission_id].append(row)
+        return [self._assemble(head, by_submission.get(head.id, [])) for head in heads]
+
+    async def delete_before(self, day: date) -> int:
+        """Delete submissions (and, by cascade, their answers) older than `day`; for retention."""
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(delete(submissions).where(submissions.c.day < day))
+        return int(result.rowcount or 0)
+
+    def _assemble(self, head: Row[Any], rows: Sequence[Row[Any]]) -> StoredSubmission:
+        decoded: dict[str, AnswerValue] = {}
+        text_ids: set[str] = set()
+        for row in rows:
+            if row.text_enc is not None:
+                decoded[row.question_id] = self._cipher.decrypt(row.text_enc, context=TEXT_CONTEXT)
+                text_ids.add(row.question_id)
+            elif row.number is not None:
+                decoded[row.question_id] = int(row.number)
+            elif row.multi:
+                chosen = decoded.get(row.question_id)
+                if isinstance(chosen, list):
+                    chosen.append(row.choice)
+                else:
+                    decoded[row.question_id] = [row.choice]
+            else:
+                decoded[row.question_id] = row.choice
+        return StoredSubmission(
+            id=head.id,
+            questionnaire_id=head.questionnaire_id,
+            questionnaire_version=head.questionnaire_version,
+            campaign_id=head.campaign_id,
+            day=head.day,
+            answers=decoded,
+            text_question_ids=frozenset(text_ids),
+        )

@@ -1,0 +1,137 @@
+"""Secrets: from the environment, or generated once into owner-only files and reused."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.anonymity.keys import KeyMaterialError, Keys, generate_data_key, load_keys
+from bot.config import Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("PSEUDONYM_SECRET", "DATA_KEY", "DATA_KEY_PREVIOUS", "DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def settings(data_dir: Path, **values: Any) -> Settings:
+    return Settings(_env_file=None, data_dir=data_dir, **values)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_generated_secrets_are_owner_only_and_reused(tmp_path: Path) -> None:
+    first = load_keys(settings(tmp_path))
+    secrets_dir = tmp_path / "secrets"
+    pseudonym_file = secrets_dir / "pseudonym.key"
+    data_file = secrets_dir / "data.key"
+
+    assert mode(secrets_dir) == 0o700
+    assert mode(pseudonym_file) == 0o600
+    assert mode(data_file) == 0o600
+    assert len(first.data_key) == 32
+    assert len(first.pseudonym_secret) >= 32
+    contents = (pseudonym_file.read_bytes(), data_file.read_bytes())
+
+    second = load_keys(settings(tmp_path))
+
+    assert second == first
+    assert (pseudonym_file.read_bytes(), data_file.read_bytes()) == contents
+    assert sorted(p.name for p in secrets_dir.iterdir()) == ["data.key", "pseudonym.key"]
+
+
+def test_two_data_dirs_get_different_secrets(tmp_path: Path) -> None:
+    one = load_keys(settings(tmp_path / "one"))
+    two = load_keys(settings(tmp_path / "two"))
+    assert one.data_key != two.data_key
+    assert one.pseudonym_secret != two.pseudonym_secret
+
+
+def test_loose_permissions_are_tightened(tmp_path: Path) -> None:
+    load_keys(settings(tmp_path))
+    (tmp_path / "secrets").chmod(0o755)
+    (tmp_path / "secrets" / "data.key").chmod(0o644)
+    load_keys(settings(tmp_path))
+    assert mode(tmp_path / "secrets") == 0o700
+    assert mode(tmp_path / "secrets" / "data.key") == 0o600
+
+
+def test_environment_wins_and_writes_no_files(tmp_path: Path) -> None:
+    key = generate_data_key()
+    keys = load_keys(
+        settings(tmp_path, pseudonym_secret="a-long-enough-random-secret-text", data_key=key)
+    )
+    assert keys.pseudonym_secret == b"a-long-enough-random-secret-text"
+    assert keys.data_key == base64.urlsafe_b64decode(key)
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_file_content_copied_into_the_environment_keeps_the_same_secrets(tmp_path: Path) -> None:
+    generated = load_keys(settings(tmp_path))
+    moved = load_keys(
+        settings(
+            tmp_path / "elsewhere",
+            pseudonym_secret=(tmp_path / "secrets" / "pseudonym.key").read_text(),
+            data_key=(tmp_path / "secrets" / "data.key").read_text(),
+        )
+    )
+    assert moved == generated
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "not base64 at all!",
+        base64.urlsafe_b64encode(b"x" * 16).decode(),  # 16 bytes: too short
+        base64.urlsafe_b64encode(b"x" * 33).decode(),  # 33 bytes: too long
+    ],
+)
+def test_malformed_data_key_is_refused_by_name(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(ValueError, match="DATA_KEY") as raised:
+        load_keys(settings(tmp_path, data_key=bad))
+    assert isinstance(raised.value, KeyMaterialError)
+    assert bad not in str(raised.value)
+
+
+def test_blank_settings_count_as_unset(tmp_path: Path) -> None:
+    """A `DATA_KEY=` line left empty in .env means "generate", not "malformed"."""
+    keys = load_keys(settings(tmp_path, pseudonym_secret=" ", data_key="", data_key_previous=""))
+    assert (tmp_path / "secrets" / "data.key").exists()
+    assert keys == load_keys(settings(tmp_path))
+
+
+def test_previous_keys_are_loaded_for_rotation(tmp_path: Path) -> None:
+    current, old_one, old_two = generate_data_key(), generate_data_key(), generate_data_key()
+    keys = load_keys(
+        settings(tmp_path, data_key=current, data_key_previous=f"{old_one}, {old_two}")
+    )
+    assert keys.previous_data_keys == (
+        base64.urlsafe_b64decode(old_one),
+        base64.urlsafe_b64decode(old_two),
+    )
+
+
+def test_malformed_previous_key_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="DATA_KEY_PREVIOUS"):
+        load_keys(settings(tmp_path, data_key_previous="short"))
+
+
+def test_short_pseudonym_secret_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="PSEUDONYM_SECRET"):
+        load_keys(settings(tmp_path, pseudonym_secret="password"))
+
+
+def test_keys_never_print_their_bytes(tmp_path: Path) -> None:
+    keys = load_keys(settings(tmp_path))
+    shown = repr(keys) + str(keys)
+    assert keys.data_key.hex() not in shown
+    assert repr(keys.data_key) not in shown
+    assert repr(keys.pseudonym_secret) not in shown
+    assert isinstance(keys, Keys)

@@ -1,0 +1,196 @@
+"""SQL FSM storage: pseudonymous keys, encrypted data, expiry, and nothing left after clear."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiogram.exceptions import DataNotDictLikeError
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.storage.base import StorageKey
+from sqlalchemy import func, select
+
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.pseudonym import Pseudonymizer
+from storage.database import Database
+from storage.fsm import EXPIRY_GRANULARITY, SqlStorage
+from storage.tables import fsm_entries
+from tests.storage.at_rest import assert_at_rest, assert_not_at_rest
+
+USER_ID = 5123456789
+BOT_ID = 7000000042
+KEY = StorageKey(bot_id=BOT_ID, chat_id=USER_ID, user_id=USER_ID)
+DRAFT = {"draft": {"answers": {"story": "县里每周开三次会"}}, "msg": 17}
+TTL = timedelta(hours=24)
+
+
+class Survey(StatesGroup):
+    answering = State()
+
+
+class Clock:
+    """A clock the test moves by hand, so expiry is tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2024, 11, 29, 8, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def storage(
+    database: Database, pseudonymizer: Pseudonymizer, cipher: TextCipher, clock: Clock
+) -> SqlStorage:
+    return SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock)
+
+
+async def rows(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        return int(await connection.scalar(select(func.count()).select_from(fsm_entries)) or 0)
+
+
+async def test_state_and_data_round_trip(storage: SqlStorage) -> None:
+    assert await storage.get_state(KEY) is None
+    assert await storage.get_data(KEY) == {}
+    await storage.set_state(KEY, Survey.answering)
+    await storage.set_data(KEY, DRAFT)
+    assert await storage.get_state(KEY) == Survey.answering.state
+    assert await storage.get_data(KEY) == DRAFT
+    assert await storage.update_data(KEY, {"msg": 18}) == {**DRAFT, "msg": 18}
+    assert await storage.get_data(KEY) == {**DRAFT, "msg": 18}
+    assert await storage.get_value(KEY, "msg") == 18
+
+
+async def test_keys_are_separate(storage: SqlStorage) -> None:
+    other = StorageKey(bot_id=BOT_ID, chat_id=USER_ID + 1, user_id=USER_ID + 1)
+    threaded = StorageKey(bot_id=BOT_ID, chat_id=USER_ID, user_id=USER_ID, thread_id=5)
+    await storage.set_data(KEY, {"a": 1})
+    await storage.set_data(other, {"b": 2})
+    assert await storage.get_data(KEY) == {"a": 1}
+    assert await storage.get_data(other) == {"b": 2}
+    assert await storage.get_data(threaded) == {}
+
+
+async def test_drafts_expire_and_are_purged(
+    database: Database, storage: SqlStorage, clock: Clock
+) -> None:
+    await storage.set_state(KEY, Survey.answering)
+    await storage.set_data(KEY, DRAFT)
+    clock.now += TTL - timedelta(minutes=1)
+    assert await storage.get_data(KEY) == DRAFT  # still there just before the TTL
+    assert await storage.purge_expired() == 0
+
+    clock.now += EXPIRY_GRANULARITY + timedelta(minutes=1)  # expiry is coarse, never early
+    assert await storage.get_state(KEY) is None
+    assert await storage.get_data(KEY) == {}
+    assert await rows(database) == 1
+    assert await storage.purge_expired() == 1
+    assert await rows(database) == 0
+
+
+async def test_activity_extends_the_expiry(storage: SqlStorage, clock: Clock) -> None:
+    await storage.set_data(KEY, DRAFT)
+    clock.now += TTL - timedelta(hours=1)
+    await storage.update_data(KEY, {"msg": 19})
+    clock.now += timedelta(hours=2)
+    assert (await storage.get_data(KEY))["msg"] == 19
+
+
+async def test_writing_to_an_expired_entry_does_not_revive_old_data(
+    storage: SqlStorage, clock: Clock
+) -> None:
+    await storage.set_state(KEY, Survey.answering)
+    await storage.set_data(KEY, DRAFT)
+    clock.now += TTL + EXPIRY_GRANULARITY
+    await storage.set_state(KEY, "other:state")
+    assert await storage.get_data(KEY) == {}
+    await storage.set_data(KEY, {"fresh": True})
+    clock.now += TTL + EXPIRY_GRANULARITY
+    await storage.update_data(KEY, {"x": 1})
+    assert await storage.get_state(KEY) is None
+    assert await storage.get_data(KEY) == {"x": 1}
+
+
+async def test_clear_deletes_the_row(
+    database: Database, storage: SqlStorage, cipher: TextCipher
+) -> None:
+    context = FSMContext(storage=storage, key=KEY)
+    await context.set_state(Survey.answering)
+    await context.update_data(DRAFT)
+    async with database.engine.connect() as connection:
+        blob = await connection.scalar(select(fsm_entries.c.data_enc))
+    assert isinstance(blob, bytes)
+    assert await rows(database) == 1
+
+    await context.clear()  # what cancel and submit do
+
+    assert await rows(database) == 0
+    assert await context.get_data() == {}
+    await storage.set_data(StorageKey(bot_id=1, chat_id=2, user_id=3), {"other": "row"})
+    await assert_not_at_rest(database, blob)  # not even the ciphertext lingers
+
+
+async def test_clearing_a_missing_entry_creates_nothing(
+    database: Database, storage: SqlStorage
+) -> None:
+    await storage.set_state(KEY, None)
+    await storage.set_data(KEY, {})
+    assert await rows(database) == 0
+
+
+async def test_nothing_at_rest_names_the_user_or_shows_the_draft(
+    database: Database, storage: SqlStorage
+) -> None:
+    await storage.set_state(KEY, Survey.answering)
+    await storage.set_data(KEY, DRAFT)
+    async with database.engine.connect() as connection:
+        row_key = await connection.scalar(select(fsm_entries.c.key))
+    assert isinstance(row_key, str) and len(row_key) == 64
+    for form in (str(USER_ID), f"{USER_ID:x}", f"{USER_ID:X}", str(BOT_ID)):
+        assert form not in row_key
+    await assert_not_at_rest(
+        database,
+        str(USER_ID),
+        str(BOT_ID),
+        struct.pack(">q", USER_ID),
+        struct.pack("<q", USER_ID),
+        "县里每周开三次会",
+        '"draft"',
+    )
+    await assert_at_rest(database, Survey.answering.state or "")
+
+
+async def test_concurrent_updates_are_not_lost(storage: SqlStorage) -> None:
+    await asyncio.gather(*(storage.update_data(KEY, {f"q{n}": n}) for n in range(20)))
+    assert await storage.get_data(KEY) == {f"q{n}": n for n in range(20)}
+
+
+async def test_data_must_be_a_dict(storage: SqlStorage) -> None:
+    with pytest.raises(DataNotDictLikeError):
+        await storage.set_data(KEY, [("a", 1)])  # type: ignore[arg-type]
+
+
+async def test_ttl_must_be_positive(
+    database: Database, pseudonymizer: Pseudonymizer, cipher: TextCipher
+) -> None:
+    with pytest.raises(ValueError):
+        SqlStorage(database, pseudonymizer, cipher, ttl=timedelta(0))
+
+
+async def test_stored_expiry_is_coarse(
+    database: Database, storage: SqlStorage, clock: Clock
+) -> None:
+    clock.now = datetime(2024, 11, 29, 8, 7, 31, 123, tzinfo=UTC)
+    await storage.set_data(KEY, DRAFT)
+    async with database.engine.connect() as connection:
+        expires_at = await connection.scalar(select(fsm_entries.c.expires_at))
+    assert expires_at == datetime(2024, 11, 30, 8, 15)  # not 08:07:31 — and never early
