@@ -28,8 +28,11 @@ $(STAMP): pyproject.toml
 catalogues: install
 	$(BIN)/python -m bot i18n compile
 
+# Two workers: the machine (and CI) has two cores; PostgreSQL tests each get their own database.
+PYTEST_WORKERS ?= 2
+
 test: install catalogues
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -42,6 +45,7 @@ demo: install catalogues
 bench: install catalogues
 	$(BIN)/python bench/conversation.py
 	$(BIN)/python bench/digest.py
+	$(BIN)/python bench/broadcast.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

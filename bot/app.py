@@ -28,6 +28,7 @@ from bot.anonymity.crypto import TextCipher
 from bot.anonymity.keys import Keys, load_keys
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.config import Settings
+from bot.digest.scheduler import DigestRuntime, build_digest_runtime
 from bot.i18n import SUPPORTED_LOCALES, make_i18n
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.ordering import ChatOrderingMiddleware
@@ -62,6 +63,7 @@ class Services:
     staff: StaffRepository
     survey: SurveyService
     http: httpx.AsyncClient
+    digests: DigestRuntime  # staff, invites, digest groups, digest schedule (issue 4)
     extra: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
@@ -92,6 +94,18 @@ async def build_services(
         zone=settings.zone,
         now=now,
     )
+    staff = StaffRepository(database, zone=settings.zone)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+    digests = build_digest_runtime(
+        settings,
+        database=database,
+        cipher=cipher,
+        pseudonymizer=pseudonymizer,
+        questionnaire=questionnaire,
+        staff=staff,
+        http=http,
+        clock=now,
+    )
     return Services(
         settings=settings,
         database=database,
@@ -102,9 +116,10 @@ async def build_services(
         submissions=submissions,
         rate_limits=rate_limits,
         subscribers=SubscriberRepository(database, cipher, pseudonymizer, zone=settings.zone),
-        staff=StaffRepository(database, zone=settings.zone),
+        staff=staff,
         survey=survey,
-        http=httpx.AsyncClient(timeout=httpx.Timeout(15.0)),
+        http=http,
+        digests=digests,
     )
 
 
@@ -156,6 +171,32 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
     ).setup(dp)
     dp.include_routers(*all_routers())
     dp.startup.register(_register_commands)
+    # Digests for investigators (issue 4): staff services for handlers, the schedule loop.
+    dp.workflow_data.update(services.digests.handler_data())
+    dp.startup.register(services.digests.on_startup)
+    dp.shutdown.register(services.digests.on_shutdown)
+    # Follow-up, cases and the daily retention job (issue 5).
+    from bot.cases import build_case_runtime
+
+    case_runtime = build_case_runtime(services)
+    dp.workflow_data.update(case_runtime.handler_data())
+    dp.startup.register(case_runtime.on_startup)
+    dp.shutdown.register(case_runtime.on_shutdown)
+    # Broadcasts to subscribers (issue 6): /broadcast, the sender, resume after a restart.
+    from bot.broadcast.runtime import build_broadcast_runtime
+
+    broadcast_runtime = build_broadcast_runtime(services)
+    dp.workflow_data.update(broadcast_runtime.handler_data())
+    dp.startup.register(broadcast_runtime.on_startup)
+    dp.shutdown.register(broadcast_runtime.on_shutdown)
+    # Campaigns (issue 6): with none defined the configured questionnaire stays open.
+    from storage.repositories.campaigns import CampaignRepository
+
+    services.survey.campaigns = CampaignRepository(services.database)
+    dp.workflow_data["campaigns"] = services.survey.campaigns
+    from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
+
+    dp.workflow_data["questionnaire_versions"] = QuestionnaireVersionRepository(services.database)
     return dp
 
 

@@ -3,8 +3,14 @@
     run                          poll Telegram (or TELEGRAM_API_URL) with BOT_TOKEN
     demo [--keep DIR] [--cadres N]  the whole product offline, against the local emulator
     questionnaire validate FILE  check a questionnaire file
+    questionnaire add FILE       validate and store it as a questionnaire version
     db upgrade                   migrate the configured database
     i18n compile | extract       build the gettext catalogues
+    digest --print [--period D]  print a digest (default: the latest complete period)
+    digest --send                build and deliver the due digests now
+    export --format F --out FILE  all submissions as xlsx or csv
+    retention purge [--dry-run]  delete reports past RETENTION_DAYS of inactivity
+    keys rotate [--prepare-only] [--new-key K]  re-encrypt stored text under a new DATA_KEY
 
 A wrong or missing setting ends with one line naming the variable and exit status 2.
 """
@@ -53,6 +59,50 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run_demo(keep=args.keep, cadres=args.cadres, seed=args.seed))
 
 
+def _cmd_questionnaire_add(args: argparse.Namespace) -> int:
+    """Validate FILE and store it as a questionnaire version (issue 6)."""
+    from datetime import datetime
+
+    from bot.questionnaire_versions import add_version
+    from storage.database import Database
+    from storage.repositories.questionnaire_versions import (
+        AddResult,
+        QuestionnaireVersionRepository,
+    )
+
+    settings = _settings_or_exit()
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{path.name}: cannot read file: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def add() -> int:
+        database = await Database.connect(settings.resolved_database_url)
+        try:
+            await database.upgrade()
+            repository = QuestionnaireVersionRepository(database)
+            today = datetime.now(settings.zone).date()
+            upload = await add_version(repository, text, path.name, today)
+        finally:
+            await database.dispose()
+        if upload.result is None:
+            for problem in upload.problems:
+                print(problem)
+            print(f"{path.name}: {len(upload.problems)} problem(s); nothing stored")
+            return EXIT_USAGE
+        assert upload.questionnaire is not None
+        name = f"{upload.questionnaire.id!r} version {upload.questionnaire.version}"
+        if upload.result == AddResult.IMMUTABLE:
+            print(f"{name} already has answers and cannot change; raise `version:` in the file")
+            return EXIT_USAGE
+        print(f"{name}: {upload.result.value}")
+        return 0
+
+    return asyncio.run(add())
+
+
 def _cmd_questionnaire_validate(args: argparse.Namespace) -> int:
     from bot.questionnaire import validate_command
 
@@ -92,6 +142,97 @@ def _cmd_i18n_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_digest(args: argparse.Namespace) -> int:
+    """Digests for investigators (issue 4); the logic lives in `bot.digest.scheduler`."""
+    from bot.app import build_services, create_bot
+    from bot.digest.scheduler import describe_tick, digest_text
+    from bot.logging_setup import configure_logging
+
+    if args.send and args.period:
+        print("qingfeng: --period goes with --print only", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings_or_exit()
+    if args.send and settings.bot_token is None:
+        print("qingfeng: configuration error: BOT_TOKEN: required to send digests", file=sys.stderr)
+        return EXIT_USAGE
+    if args.send:
+        configure_logging(settings.log_level)
+
+    async def digest() -> int:
+        services = await build_services(settings)
+        try:
+            if not args.send:
+                try:
+                    sys.stdout.write(await digest_text(services.digests, args.period))
+                except ValueError as exc:
+                    print(f"qingfeng: {exc}", file=sys.stderr)
+                    return EXIT_USAGE
+                return 0
+            bot = create_bot(settings)
+            try:
+                report = await services.digests.make_scheduler(bot).tick()
+            finally:
+                await bot.session.close()
+            print(describe_tick(report))
+            return 0
+        finally:
+            await services.close()
+
+    return asyncio.run(digest())
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    """All submissions of the configured questionnaire to a file (see `bot.export`)."""
+    from bot.app import build_services
+    from bot.export import export_submissions
+
+    settings = _settings_or_exit()
+
+    async def export() -> int:
+        services = await build_services(settings)
+        try:
+            return await export_submissions(
+                services.database,
+                services.cipher,
+                services.questionnaire,
+                args.out,
+                args.format,
+                campaign_id=getattr(args, "campaign", None),  # issue 6
+            )
+        finally:
+            await services.close()
+
+    count = asyncio.run(export())
+    print(f"wrote {count} submission(s) to {args.out}")
+    return 0
+
+
+def _cmd_retention_purge(args: argparse.Namespace) -> int:
+    """Retention (issue 5); the logic lives in `bot.cases.retention`."""
+    from bot.maintenance import retention_purge
+
+    settings = _settings_or_exit()
+    return asyncio.run(retention_purge(settings, dry_run=args.dry_run, out=sys.stdout))
+
+
+def _cmd_keys_rotate(args: argparse.Namespace) -> int:
+    """Key rotation (issue 5); the logic lives in `bot.anonymity.rotation`."""
+    from bot.maintenance import keys_rotate
+
+    settings = _settings_or_exit()
+    return asyncio.run(
+        keys_rotate(
+            settings,
+            new_key=args.new_key,
+            prepare_only=args.prepare_only,
+            keep_previous=args.keep_previous,
+            batch_size=args.batch_size,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Qingfeng (清风) bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate = qsub.add_parser("validate", help="validate a questionnaire file")
     validate.add_argument("file")
     validate.set_defaults(func=_cmd_questionnaire_validate)
+    add_version = qsub.add_parser("add", help="validate and store a questionnaire version")
+    add_version.add_argument("file")
+    add_version.set_defaults(func=_cmd_questionnaire_add)
 
     db = sub.add_parser("db", help="database")
     dbsub = db.add_subparsers(dest="action", required=True)
@@ -122,6 +266,40 @@ def build_parser() -> argparse.ArgumentParser:
     isub.add_parser("extract", help="update .po files from the source").set_defaults(
         func=_cmd_i18n_extract
     )
+
+    digest = sub.add_parser("digest", help="digests for investigators")
+    mode = digest.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--print", action="store_true", help="print a digest as text")
+    mode.add_argument("--send", action="store_true", help="build and deliver the due digests")
+    digest.add_argument(
+        "--period", default=None, help="with --print: YYYY-MM-DD or a key such as daily:2026-11-28"
+    )
+    digest.set_defaults(func=_cmd_digest)
+
+    export = sub.add_parser("export", help="export all submissions for investigators")
+    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format")
+    export.add_argument("--out", type=Path, required=True, help="file to write")
+    export.add_argument("--campaign", default=None, help="only this campaign's submissions")
+    export.set_defaults(func=_cmd_export)
+
+    retention = sub.add_parser("retention", help="retention of reports (RETENTION_DAYS)")
+    rsub = retention.add_subparsers(dest="action", required=True)
+    purge = rsub.add_parser("purge", help="delete reports past retention now")
+    purge.add_argument("--dry-run", action="store_true", help="only count what would go")
+    purge.set_defaults(func=_cmd_retention_purge)
+
+    keys = sub.add_parser("keys", help="encryption keys")
+    ksub = keys.add_subparsers(dest="action", required=True)
+    rotate = ksub.add_parser("rotate", help="re-encrypt stored text under a new DATA_KEY")
+    rotate.add_argument("--new-key", default=None, help="the new key (default: generate one)")
+    rotate.add_argument(
+        "--prepare-only", action="store_true", help="only switch the key files; re-encrypt later"
+    )
+    rotate.add_argument(
+        "--keep-previous", action="store_true", help="keep data.key.previous at the end"
+    )
+    rotate.add_argument("--batch-size", type=int, default=200, help="rows per transaction")
+    rotate.set_defaults(func=_cmd_keys_rotate)
     return parser
 
 

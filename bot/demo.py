@@ -66,11 +66,14 @@ async def run_demo(*, keep: Path | None, cadres: int = 50, seed: int = 7) -> int
             return 1
         return 0
     finally:
+        day = offline.services.survey.today().isoformat() if offline.services else ""
         await offline.close()
         if keep is None:
             shutil.rmtree(data_dir, ignore_errors=True)
         else:
-            print(f"\nKept {data_dir}. Try: DATA_DIR={data_dir} python -m bot digest --print")
+            print(f"\nKept {data_dir}. Try:")
+            print(f"  DATA_DIR={data_dir} python -m bot digest --print --period {day}")
+            print(f"  DATA_DIR={data_dir} python -m bot export --format xlsx --out export.xlsx")
 
 
 async def _report(offline: OfflineBot, results: list[CadreResult], elapsed: float) -> None:

@@ -21,5 +21,7 @@ def configure_logging(level: str = "INFO") -> None:
     # httpx logs every request URL at INFO, and robot URLs carry their keys.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # aiosqlite logs every statement with its parameters at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     # aiogram logs each handled update at INFO; it holds only update ids and durations.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING if level != "DEBUG" else level)

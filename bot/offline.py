@@ -60,6 +60,7 @@ class OfflineBot:
 
     async def start_bot(self) -> None:
         """Build the app and start long polling (as `python -m bot run` does)."""
+        polls_before = self.emulator.calls.count("getUpdates")
         self.services = await build_services(self.settings, now=self.now)
         self.services.extra.update(self.extra_workflow)
         self.bot = create_bot(self.settings)
@@ -71,7 +72,7 @@ class OfflineBot:
         )
         # The bot is ready once it has asked for updates the first time.
         for _ in range(200):
-            if self.emulator.calls.count("getUpdates") > 0:
+            if self.emulator.calls.count("getUpdates") > polls_before:
                 break
             await asyncio.sleep(0.01)
 

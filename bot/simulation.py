@@ -18,7 +18,7 @@ from bot.respondent.callbacks import Act, SurveyCallback
 
 RECEIPT_PATTERN = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}\b")
 STEP_LIMIT = 400
-WAIT = 30.0
+WAIT = 120.0
 
 EXAMPLES = (
     "一周开了四个会传达同一个文件，每个会都要求拍照留痕。",
@@ -37,6 +37,7 @@ class Behaviour(StrEnum):
     WANDERING = "wandering"  # goes back now and then, skips optional questions, edits at review
     CANCELLING = "cancelling"  # gives up halfway and cancels
     RESUMING = "resuming"  # is interrupted, sends /start again and continues
+    HURRIED = "hurried"  # answers only what is required, skips everything else
 
 
 @dataclass
@@ -154,8 +155,9 @@ class Cadre:
         if wandering and Act.BACK in by_action and self.rng.random() < 0.08:
             await self.press(by_action[Act.BACK][0][0], message)
             return False
+        hurried = self.behaviour is Behaviour.HURRIED
         if Act.SKIP in by_action and (
-            (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
+            hurried or (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
         ):
             await self.press(by_action[Act.SKIP][0][0], message)
             return False

@@ -1,10 +1,24 @@
-"""aiogram Routers, one module per role or feature. Thin: read the update, call `bot/`, reply."""
+"""aiogram Routers, one module per role or feature. Thin: read the update, call `bot/`, reply.
+
+Each module offers `create_router()`: a Router can belong to one Dispatcher only, and tests
+(and a restart) build several.
+"""
 
 from aiogram import Router
 
-from handlers import common, errors, respondent
+from handlers import broadcast, campaign, cases, common, digest, errors, followup, respondent, staff
 
 
 def all_routers() -> list[Router]:
-    """Routers in the order they must see updates (catch-alls last)."""
-    return [errors.router, respondent.router, common.router]
+    """Fresh routers in the order they must see updates (catch-alls last)."""
+    return [
+        errors.create_router(),
+        followup.create_router(),  # /followup by receipt code (issue 5); state-filtered
+        cases.create_router(),  # /cases and /audit for staff (issue 5); state-filtered
+        respondent.create_router(),
+        staff.create_router(),  # staff and digest groups (issue 4)
+        digest.create_router(),  # /digest and /export for investigators (issue 4)
+        broadcast.create_router(),  # /broadcast for admins (issue 6); role checked
+        campaign.create_router(),  # /campaign for admins (issue 6)
+        common.create_router(),
+    ]

@@ -10,10 +10,8 @@ from aiogram.types import ErrorEvent
 from aiogram.utils.i18n import gettext as _
 
 logger = logging.getLogger(__name__)
-router = Router(name="errors")
 
 
-@router.errors()
 async def on_error(event: ErrorEvent) -> bool:
     """Log where it failed (frames only, not the message, which may quote user input)."""
     exc = event.exception
@@ -32,3 +30,10 @@ async def on_error(event: ErrorEvent) -> bool:
     except Exception as reply_exc:
         logger.warning("Could not tell the user about the error: %s", type(reply_exc).__name__)
     return True
+
+
+def create_router() -> Router:
+    """A fresh Router (a Router can belong to one Dispatcher only)."""
+    router = Router(name="errors")
+    router.errors.register(on_error)
+    return router

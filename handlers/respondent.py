@@ -24,11 +24,14 @@ from bot.config import Settings
 from bot.questionnaire.engine import Draft, InputError, Outcome, QuestionStep, ReviewStep
 from bot.respondent import screens
 from bot.respondent.callbacks import Act, ClearChatCallback, SurveyCallback
-from bot.respondent.survey import FIRST_KEY, MESSAGE_KEY, LimitReached, SurveyService
+from bot.respondent.survey import (
+    CAMPAIGN_KEY,
+    FIRST_KEY,
+    MESSAGE_KEY,
+    LimitReached,
+    SurveyService,
+)
 from storage.repositories import SubscriberRepository
-
-router = Router(name="respondent")
-router.message.filter(F.chat.type == ChatType.PRIVATE)
 
 
 class Survey(StatesGroup):
@@ -91,7 +94,6 @@ async def _begin(
 # --- commands ---------------------------------------------------------------------------
 
 
-@router.message(CommandStart())
 async def start(
     message: Message,
     state: FSMContext,
@@ -113,7 +115,6 @@ async def start(
     await message.answer(screen.text, reply_markup=screen.markup)
 
 
-@router.message(Command("cancel"))
 async def cancel_command(message: Message, state: FSMContext, bot: Bot) -> None:
     data = await state.get_data()
     if not data:
@@ -127,7 +128,6 @@ async def cancel_command(message: Message, state: FSMContext, bot: Bot) -> None:
 # --- buttons ----------------------------------------------------------------------------
 
 
-@router.callback_query(SurveyCallback.filter(F.a == Act.CONSENT))
 async def consent(
     query: CallbackQuery,
     callback_data: SurveyCallback,
@@ -145,6 +145,11 @@ async def consent(
     if survey.load_draft(data) is not None:
         await query.answer(screens.stale_button_text())
         return
+    accepting, campaign_id = await survey.availability()  # campaigns (issue 6)
+    if not accepting:
+        await query.answer()
+        await bot.send_message(chat_id, screens.no_open_campaign_text())
+        return
     if await survey.limit_reached(query.from_user.id):
         await query.answer()
         await bot.send_message(chat_id, screens.limit_reached_text(survey.max_per_day))
@@ -152,10 +157,11 @@ async def consent(
     await _drop_keyboard(bot, chat_id, message.message_id)
     first = int(callback_data.v) if callback_data.v.isdigit() else message.message_id
     await _begin(bot, chat_id, state, survey, locale, first)
+    if campaign_id is not None:
+        await state.update_data({CAMPAIGN_KEY: campaign_id})
     await query.answer()
 
 
-@router.callback_query(SurveyCallback.filter(F.a.in_({Act.RESUME, Act.RESTART})))
 async def resume_or_restart(
     query: CallbackQuery,
     callback_data: SurveyCallback,
@@ -200,23 +206,6 @@ def _apply(survey: SurveyService, draft: Draft, cb: SurveyCallback) -> Outcome:
             return engine.to_review(draft)
 
 
-@router.callback_query(
-    SurveyCallback.filter(
-        F.a.in_(
-            {
-                Act.ANSWER,
-                Act.TOGGLE,
-                Act.DONE,
-                Act.SKIP,
-                Act.BACK,
-                Act.EDIT,
-                Act.REVIEW,
-                Act.SUBMIT,
-                Act.CANCEL,
-            }
-        )
-    )
-)
 async def survey_button(
     query: CallbackQuery,
     callback_data: SurveyCallback,
@@ -238,9 +227,9 @@ async def survey_button(
         return
     if callback_data.a == Act.CANCEL:
         await state.clear()
-        await query.answer()
         with suppress(TelegramBadRequest):
             await message.edit_text(screens.cancelled_text())
+        await query.answer()
         return
     if callback_data.a == Act.SUBMIT:
         await _submit(query, message, state, survey, draft, data, bot)
@@ -271,7 +260,10 @@ async def _submit(
     if not isinstance(survey.engine.step(draft), ReviewStep):
         await query.answer(screens.stale_button_text())
         return
-    result = await survey.submit(draft, query.from_user.id)
+    campaign = data.get(CAMPAIGN_KEY)
+    result = await survey.submit(
+        draft, query.from_user.id, campaign_id=campaign if isinstance(campaign, str) else None
+    )
     if isinstance(result, LimitReached):
         await query.answer(screens.limit_reached_text(result.limit), show_alert=True)
         return
@@ -284,7 +276,6 @@ async def _submit(
     await query.answer()
 
 
-@router.callback_query(ClearChatCallback.filter())
 async def clear_chat(query: CallbackQuery, callback_data: ClearChatCallback, bot: Bot) -> None:
     """Delete this session's messages, the user's and the bot's, as far as Telegram allows."""
     message = query.message
@@ -304,7 +295,6 @@ async def clear_chat(query: CallbackQuery, callback_data: ClearChatCallback, bot
 # --- typed input and media while answering ------------------------------------------------
 
 
-@router.message(StateFilter(Survey.answering), F.text, ~F.text.startswith("/"))
 async def typed_answer(
     message: Message,
     state: FSMContext,
@@ -350,14 +340,50 @@ async def typed_answer(
     await _show_at_bottom(bot, message.chat.id, state, data, screen)
 
 
-@router.message(StateFilter(Survey.answering), ~F.text)
 async def media_while_answering(
     message: Message, state: FSMContext, survey: SurveyService, bot: Bot, locale: str
 ) -> None:
     """Voice, photos, files, stickers, locations, contacts: explain kindly, ask again."""
     data = await state.get_data()
     draft = survey.load_draft(data)
-    await message.answer(screens.media_refusal(str(message.content_type)))
+    kind = message.content_type
+    await message.answer(screens.media_refusal(getattr(kind, "value", str(kind))))
     if draft is not None:
         screen = _screen_for(survey, survey.engine.step(draft), locale)
         await _show_at_bottom(bot, message.chat.id, state, data, screen)
+
+
+def create_router() -> Router:
+    """A fresh Router (a Router can belong to one Dispatcher only)."""
+    router = Router(name="respondent")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
+    router.message.register(start, CommandStart())
+    router.message.register(cancel_command, Command("cancel"))
+    router.callback_query.register(consent, SurveyCallback.filter(F.a == Act.CONSENT))
+    router.callback_query.register(
+        resume_or_restart, SurveyCallback.filter(F.a.in_({Act.RESUME, Act.RESTART}))
+    )
+    router.callback_query.register(
+        survey_button,
+        SurveyCallback.filter(
+            F.a.in_(
+                {
+                    Act.ANSWER,
+                    Act.TOGGLE,
+                    Act.DONE,
+                    Act.SKIP,
+                    Act.BACK,
+                    Act.EDIT,
+                    Act.REVIEW,
+                    Act.SUBMIT,
+                    Act.CANCEL,
+                }
+            )
+        ),
+    )
+    router.callback_query.register(clear_chat, ClearChatCallback.filter())
+    router.message.register(
+        typed_answer, StateFilter(Survey.answering), F.text, ~F.text.startswith("/")
+    )
+    router.message.register(media_while_answering, StateFilter(Survey.answering), ~F.text)
+    return router

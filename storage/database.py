@@ -119,7 +119,16 @@ def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, poolclass=StaticPool)
     else:
         _create_private_file(Path(database).expanduser())
-        engine = create_async_engine(url, echo=echo)
+        # One connection: SQLite has one writer at a time anyway, and several connections
+        # would contend for the lock through SQLite's sleeping busy handler (tens of ms per
+        # wait under load). Coroutines queue for the connection in asyncio instead.
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=120,
+        )
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     return engine

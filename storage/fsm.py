@@ -14,6 +14,7 @@ import base64
 import json
 import math
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -73,6 +74,7 @@ class SqlStorage(BaseStorage):
         *,
         ttl: timedelta,
         clock: Callable[[], datetime] = _utc_now,
+        cache_size: int = 10_000,
     ) -> None:
         if ttl <= timedelta(0):
             raise ValueError("ttl must be positive")
@@ -82,6 +84,16 @@ class SqlStorage(BaseStorage):
         self._ttl = ttl
         self._clock = clock
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # Write-through cache of rows as stored (still encrypted), so the FSM middleware's
+        # get_state and the handler's get_data/update_data do not each cost a database round
+        # trip. The database stays authoritative; the cache assumes this process is the only
+        # writer for a key, which holds for a polling bot (Telegram serves one poller per token).
+        self._cache: OrderedDict[str, tuple[str | None, bytes | None, datetime]] = OrderedDict()
+        self._cache_size = cache_size
+        # A read that overlapped any write must not cache what it read: it may be the row from
+        # before that write and would then shadow it. Bumped when a write starts and ends.
+        self._write_events = 0
+        self._writes_in_flight = 0
 
     def _row_key(self, key: StorageKey) -> str:
         return storage_key_pseudonym(self._pseudonymizer, key)
@@ -169,16 +181,54 @@ class SqlStorage(BaseStorage):
             raise DataNotDictLikeError("stored FSM data is not a JSON object")
         return loaded
 
+    def _remember(self, row_key: str, state: str | None, data: bytes | None) -> None:
+        if self._cache_size <= 0:
+            return
+        if state is None and data is None:
+            self._cache[row_key] = (None, None, datetime.max)
+        else:
+            self._cache[row_key] = (state, data, self._expiry(self._now()))
+        self._cache.move_to_end(row_key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def forget_cache(self) -> None:
+        """Drop the process-local cache (tests, or after editing the table by hand)."""
+        self._cache.clear()
+
     async def _read(self, row_key: str) -> tuple[str | None, bytes | None] | None:
+        cached = self._cache.get(row_key)
+        if cached is not None:
+            state, data, expires = cached
+            if state is None and data is None:
+                return None
+            if expires > self._now():
+                return state, data
+            del self._cache[row_key]
+            return None
+        quiet = self._writes_in_flight == 0
+        events_before = self._write_events
+        row = await self._read_row(row_key)
+        if quiet and self._write_events == events_before and self._cache_size > 0:
+            if row is None:
+                self._remember(row_key, None, None)
+            else:
+                self._cache[row_key] = (row[0], row[1], row[2])
+                self._cache.move_to_end(row_key)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return None if row is None else (row[0], row[1])
+
+    async def _read_row(self, row_key: str) -> tuple[str | None, bytes | None, datetime] | None:
         async with self._db.engine.connect() as connection:
             row = (
                 await connection.execute(
-                    select(fsm_entries.c.state, fsm_entries.c.data_enc).where(
-                        fsm_entries.c.key == row_key, fsm_entries.c.expires_at > self._now()
-                    )
+                    select(
+                        fsm_entries.c.state, fsm_entries.c.data_enc, fsm_entries.c.expires_at
+                    ).where(fsm_entries.c.key == row_key, fsm_entries.c.expires_at > self._now())
                 )
             ).first()
-        return None if row is None else (row.state, row.data_enc)
+        return None if row is None else (row.state, row.data_enc, row.expires_at)
 
     async def _write(
         self, row_key: str, column: Literal["state", "data_enc"], value: str | bytes | None
@@ -204,13 +254,30 @@ class SqlStorage(BaseStorage):
                 .values({"key": row_key, column: value, "expires_at": self._expiry(now)})
                 .on_conflict_do_update(index_elements=[table.c.key], set_=changes)
             )
-        async with self._db.engine.begin() as connection:
-            await connection.execute(statement)
-            await connection.execute(
-                delete(table).where(
-                    table.c.key == row_key, table.c.state.is_(None), table.c.data_enc.is_(None)
-                )
-            )
+        known = await self._read(row_key)  # what the row holds now (cached after the first)
+        self._write_events += 1
+        self._writes_in_flight += 1
+        self._cache.pop(row_key, None)
+        try:
+            async with self._db.engine.begin() as connection:
+                await connection.execute(statement)
+                if value is None:  # only a clearing write can leave an empty row behind
+                    await connection.execute(
+                        delete(table).where(
+                            table.c.key == row_key,
+                            table.c.state.is_(None),
+                            table.c.data_enc.is_(None),
+                        )
+                    )
+            if column == "state":
+                kept_data = None if known is None else known[1]
+                self._remember(row_key, value if isinstance(value, str) else None, kept_data)
+            else:
+                kept_state = None if known is None else known[0]
+                self._remember(row_key, kept_state, value if isinstance(value, bytes) else None)
+        finally:
+            self._writes_in_flight -= 1
+            self._write_events += 1
 
 
 class PseudonymousKeyBuilder(KeyBuilder):

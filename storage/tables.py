@@ -193,3 +193,182 @@ digest_outbox = Table(
     Index(None, "status", "next_attempt_at"),
     sqlite_with_rowid=False,
 )
+
+# --- Cases, anonymous follow-up and the audit log (issue 5) -----------------------------------
+# One case per submission (same random key, cascade). Nothing here identifies the cadre: a
+# follow-up row records only whether the cadre or an investigator wrote it. `ref` is a short
+# random reference shown to staff (never the receipt code, never a sequence). `seq` numbers
+# rows *within one case* only. `audit_log` is the one table here that holds an identity: the
+# staff member who acted (staff are not anonymous); it never names a cadre.
+
+CASE_STATUSES = ("new", "verifying", "verified", "closed", "rejected")
+CASE_REF_LENGTH = 8
+FOLLOWUP_ORIGINS = ("cadre", "investigator")
+CASE_EVENT_KINDS = ("status", "label", "unlabel")
+
+cases = Table(
+    "cases",
+    metadata,
+    Column(
+        "submission_id",
+        String(SUBMISSION_ID_LENGTH),
+        ForeignKey("submissions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("ref", String(CASE_REF_LENGTH), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("labels", String(512), nullable=False, server_default=""),  # "\n"-joined, sorted
+    Column("last_activity_day", Date, nullable=False),  # retention counts from here
+    UniqueConstraint("ref"),
+    CheckConstraint(
+        "status IN ('new', 'verifying', 'verified', 'closed', 'rejected')", name="known_status"
+    ),
+    Index(None, "status"),
+    Index(None, "last_activity_day"),
+    sqlite_with_rowid=False,
+)
+
+case_events = Table(
+    "case_events",
+    metadata,
+    Column(
+        "submission_id",
+        String(SUBMISSION_ID_LENGTH),
+        ForeignKey("cases.submission_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("day", Date, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(64), nullable=False),
+    CheckConstraint("kind IN ('status', 'label', 'unlabel')", name="known_kind"),
+    sqlite_with_rowid=False,
+)
+
+followup_messages = Table(
+    "followup_messages",
+    metadata,
+    Column(
+        "submission_id",
+        String(SUBMISSION_ID_LENGTH),
+        ForeignKey("cases.submission_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("day", Date, nullable=False),
+    Column("origin", String(16), nullable=False),  # 'cadre' or 'investigator', nothing more
+    Column("text_enc", LargeBinary, nullable=False),  # scrubbed, AES-GCM
+    CheckConstraint("origin IN ('cadre', 'investigator')", name="known_origin"),
+    Index(None, "origin", "day"),
+    sqlite_with_rowid=False,
+)
+
+case_notes = Table(
+    "case_notes",
+    metadata,
+    Column(
+        "submission_id",
+        String(SUBMISSION_ID_LENGTH),
+        ForeignKey("cases.submission_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("day", Date, nullable=False),
+    Column("text_enc", LargeBinary, nullable=False),  # internal, never shown to the cadre
+    sqlite_with_rowid=False,
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", String(SUBMISSION_ID_LENGTH), primary_key=True),  # random
+    Column("day", Date, nullable=False),
+    Column("actor_user_id", BigInteger, nullable=False, autoincrement=False),  # staff only
+    Column("action", String(32), nullable=False),
+    Column("subject", String(64), nullable=False),  # e.g. a case ref; never a cadre
+    Index(None, "day"),
+    sqlite_with_rowid=False,
+)
+
+# --- Broadcasts (issue 6) ---------------------------------------------------------------------
+# A broadcast goes to subscribers; its recipients are named only by `chat_hash`, the same HMAC
+# pseudonym as `subscribers.chat_hash` (the chat id to send to is decrypted from there at send
+# time). Nothing here can be joined to `submissions`, and nothing records who opened what.
+
+BROADCAST_STATUSES = ("running", "paused", "cancelled", "done")
+RECIPIENT_STATUSES = ("pending", "sending", "sent", "blocked", "failed", "unknown", "skipped")
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", String(SUBMISSION_ID_LENGTH), primary_key=True),  # random
+    Column("created_day", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("locale", String(16), nullable=True),  # audience: one language, or NULL for all
+    Column("paid", Boolean, nullable=False, server_default=false()),
+    # AES-GCM JSON {"text": HTML, "photo": file_id or null}.
+    Column("content_enc", LargeBinary, nullable=False),
+    # AES-GCM JSON of where the admin's progress message is (a staff chat, never a cadre's).
+    Column("progress_ref_enc", LargeBinary, nullable=True),
+    Column("total", Integer, nullable=False),
+    CheckConstraint("status IN ('running', 'paused', 'cancelled', 'done')", name="known_status"),
+    Index(None, "status"),
+    sqlite_with_rowid=False,
+)
+
+broadcast_recipients = Table(
+    "broadcast_recipients",
+    metadata,
+    Column(
+        "broadcast_id",
+        String(SUBMISSION_ID_LENGTH),
+        ForeignKey("broadcasts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("chat_hash", String(PSEUDONYM_LENGTH), primary_key=True),  # = subscribers.chat_hash
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("retry_at", DateTime(timezone=False), nullable=True),  # naive UTC; 5xx backoff
+    Column("error", String(200), nullable=True),  # Telegram's reason; no id, no content
+    CheckConstraint(
+        "status IN ('pending', 'sending', 'sent', 'blocked', 'failed', 'unknown', 'skipped')",
+        name="known_status",
+    ),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    Index(None, "broadcast_id", "status", "chat_hash"),  # claims walk it in order
+    sqlite_with_rowid=False,
+)
+
+# --- Campaigns (issue 6) ----------------------------------------------------------------------
+# A campaign opens one questionnaire version between two days. `submissions.campaign_id` holds
+# the id of the campaign a submission was made in (no foreign key: submissions predate it).
+
+CAMPAIGN_STATUSES = ("planned", "open", "closed")
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(16), primary_key=True),  # random, short enough to type
+    Column("title", String(200), nullable=False),
+    Column("questionnaire_id", String(64), nullable=False),
+    Column("questionnaire_version", Integer, nullable=False),
+    Column("opens_day", Date, nullable=False),
+    Column("closes_day", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    CheckConstraint("status IN ('planned', 'open', 'closed')", name="known_status"),
+    CheckConstraint("opens_day <= closes_day", name="opens_before_closing"),
+    Index(None, "status"),
+    sqlite_with_rowid=False,
+)
+
+# Questionnaire versions uploaded by admins (issue 6): a version with answers is immutable;
+# a changed questionnaire is a new `version` (a new row).
+questionnaire_versions = Table(
+    "questionnaire_versions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the questionnaire's own id (from the YAML)
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("yaml_text", String, nullable=False),
+    Column("added_day", Date, nullable=False),
+    sqlite_with_rowid=False,
+)

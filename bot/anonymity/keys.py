@@ -31,6 +31,8 @@ MIN_PSEUDONYM_SECRET_BYTES = 16
 SECRETS_DIR = "secrets"
 PSEUDONYM_FILE = "pseudonym.key"
 DATA_KEY_FILE = "data.key"
+# During `python -m bot keys rotate`: the old key, still able to decrypt (see rotation.py).
+DATA_KEY_PREVIOUS_FILE = "data.key.previous"
 
 
 class KeyMaterialError(ValueError):
@@ -77,6 +79,11 @@ def load_keys(settings: Settings) -> Keys:
         data_key = decode_data_key(text, str(path))
 
     previous: tuple[bytes, ...] = ()
+    previous_path = secrets_dir / DATA_KEY_PREVIOUS_FILE
+    if configured_previous is None and configured_key is None and previous_path.exists():
+        _ensure_private_file(previous_path)
+        text = previous_path.read_text(encoding="utf-8")
+        previous = (decode_data_key(text, str(previous_path)),)
     if configured_previous is not None:
         previous = tuple(
             decode_data_key(part, "DATA_KEY_PREVIOUS")

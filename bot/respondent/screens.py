@@ -435,3 +435,11 @@ def receipt_in_answer_text() -> str:
 
 def questionnaire_changed_text() -> str:
     return _("The questionnaire has been updated since you started. Please start again: /start")
+
+
+def no_open_campaign_text() -> str:
+    """Campaigns are defined but none is open today (issue 6)."""
+    return _(
+        "Thank you for your interest. No survey is open right now; please come back when the "
+        "next one opens. You can still read replies to earlier reports with /followup."
+    )

@@ -19,10 +19,12 @@ from bot.anonymity.receipt import new_receipt_code, receipt_hash
 from bot.questionnaire import Questionnaire
 from bot.questionnaire.engine import Draft, Engine
 from storage.repositories import NewSubmission, RateLimitRepository, SubmissionRepository
+from storage.repositories.campaigns import CampaignRepository
 
 DRAFT_KEY = "draft"
 MESSAGE_KEY = "msg"
 FIRST_KEY = "first"
+CAMPAIGN_KEY = "campaign"  # the campaign the draft was started in (issue 6)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class SurveyService:
         self.max_per_day = max_per_day
         self.zone = zone
         self._now = now or (lambda: datetime.now(tz=zone))
+        # Campaigns (issue 6), set by the app; None or no campaign defined: always open.
+        self.campaigns: CampaignRepository | None = None
 
     def today(self) -> date:
         return self._now().astimezone(self.zone).date()
@@ -107,9 +111,24 @@ class SurveyService:
         used = await self.rate_limits.used(self._limit_key(user_id, day), day)
         return used >= self.max_per_day
 
-    async def submit(self, draft: Draft, user_id: int) -> SubmitResult:
-        """Store the draft's relevant answers; the receipt code exists only in the result."""
+    async def availability(self) -> tuple[bool, str | None]:
+        """May a respondent start now, and in which campaign (None when none is defined)."""
+        if self.campaigns is None or not await self.campaigns.any_defined():
+            return True, None
+        current = await self.campaigns.current(self.today())
+        return current is not None, None if current is None else current.id
+
+    async def submit(
+        self, draft: Draft, user_id: int, *, campaign_id: str | None = None
+    ) -> SubmitResult:
+        """Store the draft's relevant answers; the receipt code exists only in the result.
+
+        `campaign_id` is the campaign the draft was started in; without it, the campaign open
+        now (a draft started in a campaign is finished in it even if it closed meanwhile).
+        """
         day = self.today()
+        if campaign_id is None:
+            _, campaign_id = await self.availability()
         if not await self.rate_limits.try_consume(
             self._limit_key(user_id, day), day, self.max_per_day
         ):
@@ -123,6 +142,7 @@ class SurveyService:
                 text_question_ids=self.questionnaire.text_question_ids,
                 day=day,
                 receipt_hash=receipt_hash(code, self.receipt_secret),
+                campaign_id=campaign_id,
             )
         )
         return Submitted(code)

@@ -1,5 +1,20 @@
 """Repositories: one small class per table family, each taking the `Database` it works on."""
 
+from storage.repositories.broadcasts import (
+    BroadcastContent,
+    BroadcastJob,
+    BroadcastRepository,
+    Outcome,
+    ProgressRef,
+)
+from storage.repositories.cases import (
+    AuditEntry,
+    AuditRepository,
+    CaseDetail,
+    CaseRepository,
+    CaseSummary,
+    ThreadMessage,
+)
 from storage.repositories.digests import (
     DigestGroupRepository,
     DigestRepository,
@@ -22,6 +37,14 @@ from storage.repositories.subscribers import SubscriberRepository
 __all__ = [
     "ROLES",
     "AnswerValue",
+    "AuditEntry",
+    "AuditRepository",
+    "BroadcastContent",
+    "BroadcastJob",
+    "BroadcastRepository",
+    "CaseDetail",
+    "CaseRepository",
+    "CaseSummary",
     "DigestGroupRepository",
     "DigestRepository",
     "InviteRepository",
@@ -29,6 +52,8 @@ __all__ = [
     "OutboxEntry",
     "OutboxItem",
     "OutboxRepository",
+    "Outcome",
+    "ProgressRef",
     "RateLimitRepository",
     "Role",
     "StaffMember",
@@ -36,5 +61,6 @@ __all__ = [
     "StoredSubmission",
     "SubmissionRepository",
     "SubscriberRepository",
+    "ThreadMessage",
     "new_submission_id",
 ]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, or_, select, update
+from sqlalchemy import Row, and_, delete, false, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.anonymity.crypto import TextCipher
@@ -72,6 +72,45 @@ class DigestRepository:
         if blob is None:
             return None
         return self._cipher.decrypt(blob, context=self._context(period_key))
+
+    async def latest_key(self, prefix: str) -> str | None:
+        """The greatest period key starting with `prefix` (keys of one kind sort by date)."""
+        async with self._db.engine.connect() as connection:
+            key: str | None = await connection.scalar(
+                select(digests.c.period_key)
+                .where(digests.c.period_key.startswith(prefix, autoescape=True))
+                .order_by(digests.c.period_key.desc())
+                .limit(1)
+            )
+        return key
+
+    async def not_enqueued(self) -> builtins.list[str]:
+        """Stored digests whose outbox rows may not all exist yet (a crash can leave one)."""
+        async with self._db.engine.connect() as connection:
+            keys = await connection.scalars(
+                select(digests.c.period_key)
+                .where(digests.c.enqueued == false())
+                .order_by(digests.c.period_key)
+            )
+            return builtins.list(keys)
+
+    async def keys(self) -> builtins.list[str]:
+        async with self._db.engine.connect() as connection:
+            return builtins.list(
+                await connection.scalars(
+                    select(digests.c.period_key).order_by(digests.c.period_key)
+                )
+            )
+
+    async def delete(self, period_keys: Sequence[str]) -> int:
+        """Delete digests (and, by cascade, their outbox rows); for retention."""
+        if not period_keys:
+            return 0
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(
+                delete(digests).where(digests.c.period_key.in_(period_keys))
+            )
+        return int(result.rowcount or 0)
 
     async def is_enqueued(self, period_key: str) -> bool:
         async with self._db.engine.connect() as connection:

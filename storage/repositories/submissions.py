@@ -15,6 +15,7 @@ from sqlalchemy.engine import Row
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.scrubber import scrub
 from storage.database import Database
+from storage.repositories.cases import insert_case
 from storage.tables import answers, submissions
 
 AnswerValue = str | int | list[str]
@@ -89,6 +90,8 @@ class SubmissionRepository:
             )
             if rows:
                 await connection.execute(answers.insert(), rows)
+            # Every submission is a case for investigators (issue 5), in the same transaction.
+            await insert_case(connection, submission_id, new.day)
         return submission_id
 
     def _answer_rows(self, submission_id: str, new: NewSubmission) -> Iterable[dict[str, Any]]:

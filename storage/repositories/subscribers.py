@@ -6,6 +6,7 @@ table never becomes a list of everyone who once used the bot.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, date, datetime, tzinfo
 
 from sqlalchemy import case, delete, func, select, update
@@ -16,6 +17,9 @@ from storage.database import Database
 from storage.tables import subscribers
 
 _PURPOSE = "subscriber"
+
+
+_LOCALE_CACHE_SIZE = 10_000
 
 
 class SubscriberRepository:
@@ -33,6 +37,15 @@ class SubscriberRepository:
         self._cipher = cipher
         self._pseudonymizer = pseudonymizer
         self._zone = zone
+        # Language per chat hash, read on every update by the locale middleware; kept in
+        # step by this repository's own writes (one bot process per token).
+        self._locales: OrderedDict[str, str | None] = OrderedDict()
+
+    def _cache_locale(self, chat_hash: str, locale: str | None) -> None:
+        self._locales[chat_hash] = locale
+        self._locales.move_to_end(chat_hash)
+        while len(self._locales) > _LOCALE_CACHE_SIZE:
+            self._locales.popitem(last=False)
 
     def _hash(self, chat_id: int) -> str:
         return self._pseudonymizer.of(_PURPOSE, chat_id)
@@ -48,6 +61,7 @@ class SubscriberRepository:
     async def subscribe(self, chat_id: int, locale: str) -> None:
         """Subscribe (or re-subscribe) a chat; keeps `since_day` while it stays subscribed."""
         chat_hash = self._hash(chat_id)
+        self._locales.pop(chat_hash, None)
         table = subscribers
         statement = self._db.insert(table).values(
             chat_hash=chat_hash,
@@ -71,6 +85,7 @@ class SubscriberRepository:
 
     async def unsubscribe(self, chat_id: int) -> bool:
         """Forget the chat entirely; returns whether it was subscribed."""
+        self._locales.pop(self._hash(chat_id), None)
         async with self._db.engine.begin() as connection:
             result = await connection.execute(
                 delete(subscribers).where(subscribers.c.chat_hash == self._hash(chat_id))
@@ -86,14 +101,19 @@ class SubscriberRepository:
 
     async def locale_of(self, chat_id: int) -> str | None:
         """The chat's stored language, if it is a subscriber."""
+        chat_hash = self._hash(chat_id)
+        if chat_hash in self._locales:
+            return self._locales[chat_hash]
         async with self._db.engine.connect() as connection:
             locale = await connection.scalar(
-                select(subscribers.c.locale).where(subscribers.c.chat_hash == self._hash(chat_id))
+                select(subscribers.c.locale).where(subscribers.c.chat_hash == chat_hash)
             )
+        self._cache_locale(chat_hash, locale)
         return locale
 
     async def set_locale(self, chat_id: int, locale: str) -> bool:
         """Change a subscriber's language; returns False (stores nothing) for other chats."""
+        self._locales.pop(self._hash(chat_id), None)
         async with self._db.engine.begin() as connection:
             result = await connection.execute(
                 update(subscribers)

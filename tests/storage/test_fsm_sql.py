@@ -194,3 +194,31 @@ async def test_stored_expiry_is_coarse(
     async with database.engine.connect() as connection:
         expires_at = await connection.scalar(select(fsm_entries.c.expires_at))
     assert expires_at == datetime(2024, 11, 30, 8, 15)  # not 08:07:31 — and never early
+
+
+async def test_a_read_overlapping_a_write_does_not_cache_the_old_row(
+    storage: SqlStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """aiogram reads the state outside any per-chat lock; if that read returns the row from
+    before a concurrent write, it must not be cached over the newer one (a stale `msg` left
+    every button of a questionnaire "from an older message")."""
+    await storage.set_data(KEY, {"msg": 1})
+    storage.forget_cache()
+    real_read_row = storage._read_row
+    release = asyncio.Event()
+
+    async def slow_read_row(row_key: str) -> tuple[str | None, bytes | None, datetime] | None:
+        row = await real_read_row(row_key)  # the row as it was before the write below
+        await release.wait()
+        return row
+
+    monkeypatch.setattr(storage, "_read_row", slow_read_row)
+    reader = asyncio.create_task(storage.get_data(KEY))
+    await asyncio.sleep(0)
+    monkeypatch.setattr(storage, "_read_row", real_read_row)
+    await storage.update_data(KEY, {"msg": 2})
+    release.set()
+    assert await reader == {"msg": 1}  # that read began before the write: fine to see it
+    assert await storage.get_data(KEY) == {"msg": 2}  # … but later reads see the write
+    storage.forget_cache()
+    assert await storage.get_data(KEY) == {"msg": 2}

@@ -19,7 +19,11 @@ from storage.tables import metadata
 # Tables allowed to hold identities (see docs/ARCHITECTURE.md, contract rule 1).
 # `digest_groups` holds the chat ids of group chats registered by an admin to receive
 # digests: groups are destinations, not respondents, and nothing links them to submissions.
-IDENTITY_TABLES = {"subscribers", "staff", "digest_groups"}
+# `audit_log.actor_user_id` is the staff member who acted (staff are not anonymous); the log
+# names cases by their random ref and never holds anything about a cadre.
+# `broadcast_recipients.chat_hash` is the subscribers' HMAC pseudonym (issue 6): it names a
+# subscriber exactly as `subscribers.chat_hash` does, and nothing links it to submissions.
+IDENTITY_TABLES = {"subscribers", "staff", "digest_groups", "audit_log", "broadcast_recipients"}
 FORBIDDEN_WORDS = (
     "user",
     "chat",

@@ -1,0 +1,217 @@
+"""Re-encrypting stored free text under a new DATA_KEY, in small resumable batches.
+
+Every encrypted column is listed in `ROTATION_TARGETS` with its primary key and the context
+its blobs are bound to. `rotate` walks each table in primary-key order, a batch at a time,
+each batch its own transaction; a row already under the current key (`TextCipher.is_current`)
+is skipped, so an interrupted run simply starts again and finishes the rest. A row that the
+running bot changed meanwhile is left alone (the update is conditional on the old blob) and
+picked up by the next pass. New tables with encrypted columns add a `RotationTarget` here.
+
+Key files (when DATA_KEY is not set in the environment) are handled by `prepare_key_files`
+and `finish_key_files`: the new key goes to DATA_DIR/secrets/data.key, the old one to
+data.key.previous (which `load_keys` reads), and the previous file is removed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, select, tuple_, update
+
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.keys import DATA_KEY_FILE, DATA_KEY_PREVIOUS_FILE, SECRETS_DIR, decode_data_key
+from storage.database import Database
+from storage.tables import metadata
+
+BATCH_SIZE = 200
+MAX_PASSES = 5
+
+
+@dataclass(frozen=True)
+class RotationTarget:
+    table: Table
+    column: str
+    context: Callable[[Any], str]  # the row (with its key columns) -> the blob's context
+
+    @property
+    def key_columns(self) -> list[Any]:
+        return list(self.table.primary_key.columns)
+
+
+# (table, column) -> the context its blobs are bound to (see each repository). Tables that do
+# not exist (yet) are skipped; a test checks that every `*_enc` column is listed here.
+CONTEXTS: dict[tuple[str, str], Callable[[Any], str]] = {
+    ("answers", "text_enc"): lambda row: "answers.text_enc",
+    ("followup_messages", "text_enc"): lambda row: (
+        f"followup_messages.text_enc:{row.submission_id}"
+    ),
+    ("case_notes", "text_enc"): lambda row: f"case_notes.text_enc:{row.submission_id}",
+    ("fsm_entries", "data_enc"): lambda row: f"fsm_entries.data_enc:{row.key}",
+    ("subscribers", "chat_id_enc"): lambda row: f"subscribers.chat_id_enc:{row.chat_hash}",
+    ("digests", "content_enc"): lambda row: f"digests.content_enc:{row.period_key}",
+    ("broadcasts", "content_enc"): lambda row: f"broadcasts.content_enc:{row.id}",
+    ("broadcasts", "progress_ref_enc"): lambda row: f"broadcasts.progress_ref_enc:{row.id}",
+}
+
+
+def rotation_targets() -> list[RotationTarget]:
+    """Every encrypted column of the schema that `CONTEXTS` knows."""
+    found = []
+    for (table_name, column), context in CONTEXTS.items():
+        table = metadata.tables.get(table_name)
+        if table is not None and column in table.c:
+            found.append(RotationTarget(table, column, context))
+    return found
+
+
+ROTATION_TARGETS: list[RotationTarget] = rotation_targets()
+
+
+class RotationInterrupted(Exception):
+    """`max_batches` was reached (used to stop early, and by tests to simulate a crash)."""
+
+
+@dataclass
+class RotationReport:
+    reencrypted: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    remaining: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.reencrypted.values())
+
+
+async def count_not_current(
+    database: Database, cipher: TextCipher, targets: Sequence[RotationTarget] = ()
+) -> dict[str, int]:
+    """How many blobs per table are not under the current key (what is left to do)."""
+    left: dict[str, int] = {}
+    async with database.engine.connect() as connection:
+        for target in targets or ROTATION_TARGETS:
+            blob_column = target.table.c[target.column]
+            rows = await connection.execute(select(blob_column).where(blob_column.is_not(None)))
+            left[target.table.name] = sum(1 for (blob,) in rows if not cipher.is_current(blob))
+    return left
+
+
+async def rotate(
+    database: Database,
+    cipher: TextCipher,
+    *,
+    batch_size: int = BATCH_SIZE,
+    targets: Sequence[RotationTarget] = (),
+    max_batches: int | None = None,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> RotationReport:
+    """Re-encrypt every blob not under `cipher`'s current key. Resumable; see the module.
+
+    `on_batch(table, n)` runs inside each batch's transaction before it commits (an exception
+    there rolls that batch back, as a crash would)."""
+    report = RotationReport()
+    chosen = list(targets or ROTATION_TARGETS)
+    for _ in range(MAX_PASSES):
+        for target in chosen:
+            await _rotate_table(database, cipher, target, batch_size, report, max_batches, on_batch)
+        left = await count_not_current(database, cipher, chosen)
+        report.remaining = sum(left.values())
+        if report.remaining == 0:
+            break
+    return report
+
+
+async def _rotate_table(
+    database: Database,
+    cipher: TextCipher,
+    target: RotationTarget,
+    batch_size: int,
+    report: RotationReport,
+    max_batches: int | None,
+    on_batch: Callable[[str, int], None] | None,
+) -> None:
+    table = target.table
+    keys = target.key_columns
+    blob_column = table.c[target.column]
+    last: tuple[Any, ...] | None = None
+    while True:
+        if max_batches is not None and report.batches >= max_batches:
+            raise RotationInterrupted(f"stopped after {report.batches} batches")
+        query = select(*keys, blob_column).where(blob_column.is_not(None))
+        if last is not None:
+            query = query.where(tuple_(*keys) > tuple_(*last))
+        query = query.order_by(*keys).limit(batch_size)
+        async with database.engine.begin() as connection:
+            rows = (await connection.execute(query)).all()
+            if not rows:
+                return
+            changed = 0
+            for row in rows:
+                blob = row._mapping[blob_column.name]
+                if cipher.is_current(blob):
+                    continue
+                fresh = cipher.reencrypt(blob, context=target.context(row))
+                where = [column == row._mapping[column.name] for column in keys]
+                result = await connection.execute(
+                    update(table).where(*where, blob_column == blob).values({target.column: fresh})
+                )
+                changed += int(result.rowcount or 0)
+            if on_batch is not None:
+                on_batch(table.name, changed)
+        report.batches += 1
+        report.reencrypted[table.name] = report.reencrypted.get(table.name, 0) + changed
+        last = tuple(row._mapping[column.name] for column in keys)
+        if len(rows) < batch_size:
+            return
+
+
+# --- key files ----------------------------------------------------------------------------
+
+
+def _write_private(path: Path, value: str) -> None:
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(value + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def rotation_in_progress(data_dir: Path) -> bool:
+    return (data_dir / SECRETS_DIR / DATA_KEY_PREVIOUS_FILE).exists()
+
+
+def prepare_key_files(data_dir: Path, new_key: str) -> None:
+    """Start a rotation: the current data.key becomes data.key.previous, `new_key` data.key.
+
+    The previous file is written (and synced) before data.key is replaced, so a crash in
+    between leaves both keys available. Refuses when a rotation is already in progress."""
+    directory = data_dir / SECRETS_DIR
+    current = directory / DATA_KEY_FILE
+    previous = directory / DATA_KEY_PREVIOUS_FILE
+    if previous.exists():
+        raise FileExistsError("a key rotation is already in progress")
+    decode_data_key(new_key, "the new key")
+    old = current.read_text(encoding="utf-8").strip()
+    decode_data_key(old, str(current))
+    _write_private(previous, old)
+    _write_private(current, new_key.strip())
+
+
+def finish_key_files(data_dir: Path) -> bool:
+    """Remove data.key.previous (overwritten first); True if there was one."""
+    previous = data_dir / SECRETS_DIR / DATA_KEY_PREVIOUS_FILE
+    if not previous.exists():
+        return False
+    size = previous.stat().st_size
+    with previous.open("r+b") as handle:
+        handle.write(b"\0" * size)
+        handle.flush()
+        os.fsync(handle.fileno())
+    previous.unlink()
+    return True

@@ -1,0 +1,5 @@
+"""Broadcasts to subscribers (issue 6): the rate-limited, crash-safe sender and its runtime."""
+
+from bot.broadcast.sender import BroadcastSender, Pacer, Progress, SenderReport
+
+__all__ = ["BroadcastSender", "Pacer", "Progress", "SenderReport"]

@@ -1,0 +1,41 @@
+"""Callback data of follow-up and case buttons (well under Telegram's 64 bytes).
+
+A case button carries only the case's short random ref; every press re-checks the presser's
+staff role, so forged data grants nothing. The cadre's buttons carry no id at all: the open
+report lives in the (pseudonymous, encrypted, expiring) FSM data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class FollowupAct(StrEnum):
+    ANSWER = "ans"
+    REFRESH = "ref"
+    END = "end"
+
+
+class FollowupCallback(CallbackData, prefix="fu"):
+    a: FollowupAct
+
+
+class CaseAct(StrEnum):
+    OVERVIEW = "ov"
+    LIST = "ls"
+    VIEW = "v"
+    STATUS_MENU = "sm"
+    SET_STATUS = "ss"
+    REPLY = "rp"
+    NOTE = "nt"
+    LABEL = "lb"
+    AUDIT = "au"
+
+
+class CaseCallback(CallbackData, prefix="cs"):
+    a: CaseAct
+    r: str = ""  # case ref
+    s: str = ""  # status
+    p: int = 0  # page

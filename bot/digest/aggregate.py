@@ -1,0 +1,938 @@
+"""What a digest says, computed in SQL and cut down to what k-anonymity allows.
+
+The database does the counting (a handful of GROUP BY queries, see `DigestQueries`); Python
+only applies the disclosure rules to a few hundred grouped counts (`summarise`). The result is
+a frozen, JSON-serialisable `DigestData` tree: built digests are stored and retried verbatim.
+
+Disclosure rules (K = K_ANONYMITY). Every count of people that the digest shows, or that a
+reader can work out from what it shows, is either 0 or at least K:
+
+1. **Small periods.** With fewer than K submissions the digest says only "fewer than K" and
+   nothing else: no figure, group or example. Such a digest is identical whether 0 or K − 1
+   reports came in, so a fixed rhythm of digests hides whether anyone reported at all.
+2. **Cells.** A count between 1 and K − 1 is hidden. Within a partition whose total is known
+   (the answers to one question, including "not answered", add up to the number of
+   submissions) one hidden cell could be recovered by subtraction, so further cells are hidden,
+   smallest first, until at least two are hidden and the hidden cells add up to 0 or at least K
+   (complementary suppression).
+3. **Shares.** The share meeting a problem often or very often splits the respondents into two
+   groups; it is shown only when both are 0 or at least K. When it is shown, the cells inside
+   each group are suppressed against that group's total, so no cell can be derived from the
+   share. The change against the previous period needs the share of both periods.
+4. **Means and percentiles** need at least K answers. A percentile (nearest rank) is shown
+   only when at least K answers lie at or below it and at least K at or above it: otherwise it
+   would describe the few people in the tail (for example a 90th percentile of 12 answers is
+   the value of the top two).
+5. **Breakdowns** (unit type, post level, and "not answered" as a group of its own): groups of
+   at least K are shown; smaller ones are merged into one "others (merged)" group without
+   naming its members. If that group is still below K, the smallest shown groups are moved
+   into it until it reaches K (it cannot simply be hidden: the total would give it away). A
+   breakdown in which no group reaches K alone is not shown. Per-group shares follow rule 3,
+   and because the overall share is published, the hidden shares of a breakdown are
+   complemented like cells (rule 2, applied to the groups meeting and not meeting a problem).
+6. **Measures** (multiple choice, no published total) are listed only when at least K chose
+   them.
+7. **Examples** (up to three per problem, free text already scrubbed at storage and scrubbed
+   again here) appear only when the period has at least K submissions; they carry no date,
+   dates written inside them are masked, and they are picked at random.
+
+Known limits: a share of 0% or 100% says something about every respondent of a group of at
+least K (homogeneity); digests of overlapping filters (a campaign and all submissions) can be
+subtracted from one another. Neither is prevented here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import re
+import types
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+from typing import Any, Final, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.scrubber import scrub
+from bot.digest.period import Period
+from bot.questionnaire import Questionnaire
+from storage.database import Database
+from storage.repositories.submissions import TEXT_CONTEXT
+from storage.tables import answers, submissions
+
+SCHEMA_VERSION: Final = 1
+NO_ANSWER: Final = "_none"
+"""Cell / group id for "did not answer" (or answered with a choice this questionnaire lacks)."""
+MERGED: Final = "_merged"
+"""Group id of the merged small groups of a breakdown."""
+HIGH_FREQUENCY: Final[tuple[str, ...]] = ("often", "very_often")
+"""Frequency choice ids that count as meeting a problem "often or very often"."""
+BREAKDOWN_QUESTIONS: Final[tuple[str, ...]] = ("unit_type", "post_level")
+FIGURE_QUESTIONS: Final[tuple[str, ...]] = ("meetings_month", "inspections_month")
+DEADLINE_QUESTION: Final = "deadline_share"
+MEASURES_QUESTION: Final = "measures"
+EXAMPLES_PER_PROBLEM: Final = 3
+EXAMPLE_MAX_CHARS: Final = 80
+_EXAMPLE_CANDIDATES: Final = 6  # fetched per problem, so blank texts can be skipped
+_FREQUENCY_ID = re.compile(r"^p(\d+)_freq$")
+QUANTILES: Final[tuple[tuple[str, Fraction], ...]] = (
+    ("median", Fraction(1, 2)),
+    ("p90", Fraction(9, 10)),
+)
+
+
+# ---------------------------------------------------------------------------- the data tree
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One answer option's count. `count` and `share` (of all submissions) are None when the
+    cell is hidden (rule 2)."""
+
+    choice_id: str
+    count: int | None
+    share: float | None
+
+    @property
+    def hidden(self) -> bool:
+        return self.count is None
+
+
+@dataclass(frozen=True)
+class ProblemFigures:
+    """One of the problem types (`pN_freq` questions), in questionnaire order."""
+
+    number: int
+    question_id: str
+    section_id: str
+    often_share: float | None = None
+    """Share of all submissions answering often or very often; None when hidden."""
+    change_points: float | None = None
+    """`often_share` minus the previous period's, in percentage points."""
+    distribution: tuple[Cell, ...] = ()
+    mean_impact: float | None = None
+    impact_max: int | None = None
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NumberFigures:
+    """Median and 90th percentile of a number question (None when not shown, rule 4)."""
+
+    question_id: str
+    median: int | None = None
+    p90: int | None = None
+
+
+@dataclass(frozen=True)
+class RankedChoice:
+    choice_id: str
+    count: int
+    share: float
+
+
+@dataclass(frozen=True)
+class GroupFigures:
+    """One group of a breakdown: a choice id, `NO_ANSWER`, or `MERGED`."""
+
+    group_id: str
+    size: int
+    any_often_share: float | None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    question_id: str
+    groups: tuple[GroupFigures, ...]
+
+
+@dataclass(frozen=True)
+class DigestData:
+    """Everything a digest shows, already reduced to what k-anonymity allows.
+
+    `submissions` is None when the period had fewer than `k` submissions; every other figure
+    is then empty. JSON round-trips exactly (`to_json` / `from_json`).
+    """
+
+    period: Period
+    questionnaire_id: str
+    k: int
+    campaign_id: str | None = None
+    submissions: int | None = None
+    any_often_share: float | None = None
+    problems: tuple[ProblemFigures, ...] = ()
+    numbers: tuple[NumberFigures, ...] = ()
+    deadline_share: tuple[Cell, ...] = ()
+    measures: tuple[RankedChoice, ...] = ()
+    breakdowns: tuple[Breakdown, ...] = ()
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def enough(self) -> bool:
+        """Whether the period reached K submissions (and so shows any figures at all)."""
+        return self.submissions is not None
+
+    def to_json(self) -> str:
+        return json.dumps(to_jsonable(self), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DigestData:
+        loaded = from_jsonable(cls, json.loads(text))
+        if loaded.schema != SCHEMA_VERSION:
+            raise ValueError(f"digest data schema {loaded.schema} is not {SCHEMA_VERSION}")
+        return loaded
+
+
+# ---------------------------------------------------------------------------- JSON helpers
+
+_T = TypeVar("_T")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses → dicts, tuples → lists, dates → ISO strings; other values as they are."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, datetime):
+        raise TypeError("digest data holds calendar days only, never a time")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if value is None or isinstance(value, str | int | float):
+        return value
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def from_jsonable(kind: type[_T], data: Any) -> _T:
+    """Rebuild a value of `kind` (a dataclass tree as written by `to_jsonable`)."""
+    result: _T = _decode(kind, data)
+    return result
+
+
+def _decode(kind: Any, data: Any) -> Any:
+    origin = get_origin(kind)
+    if kind is Any:
+        return data
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        if not isinstance(data, dict):
+            raise ValueError(f"expected an object for {kind.__name__}")
+        hints = get_type_hints(kind)
+        values = {
+            f.name: _decode(hints[f.name], data[f.name])
+            for f in dataclasses.fields(kind)
+            if f.init and f.name in data
+        }
+        return kind(**values)
+    if origin in (Union, types.UnionType):
+        options = get_args(kind)
+        if data is None and type(None) in options:
+            return None
+        errors: list[str] = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _decode(option, data)
+            except (TypeError, ValueError) as exc:
+                errors.append(str(exc))
+        raise ValueError("; ".join(errors) or f"no option of {kind} fits")
+    if origin is tuple:
+        args = get_args(kind)
+        if not isinstance(data, list):
+            raise ValueError("expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], item) for item in data)
+        return tuple(_decode(arg, item) for arg, item in zip(args, data, strict=True))
+    if origin is list:
+        (item_kind,) = get_args(kind)
+        if not isinstance(data, list):
+            raise ValueError("expected a list")
+        return [_decode(item_kind, item) for item in data]
+    if origin is Literal:
+        if data not in get_args(kind):
+            raise ValueError(f"{data!r} is not one of {get_args(kind)}")
+        return data
+    if kind is date:
+        if not isinstance(data, str):
+            raise ValueError("expected an ISO date")
+        return date.fromisoformat(data)
+    if kind is float:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            raise ValueError("expected a number")
+        return float(data)
+    if kind in (int, str, bool):
+        if not isinstance(data, kind) or (kind is int and isinstance(data, bool)):
+            raise ValueError(f"expected {kind.__name__}")
+        return data
+    raise TypeError(f"cannot decode into {kind!r}")
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """A problem type found in the questionnaire: `pN_freq` plus its optional companions."""
+
+    number: int
+    question_id: str
+    section_id: str
+    choice_ids: tuple[str, ...]
+    impact_id: str | None
+    impact_max: int | None
+    example_id: str | None
+
+
+@dataclass(frozen=True)
+class DigestLayout:
+    """Which questions of a questionnaire feed which part of the digest."""
+
+    questionnaire_id: str
+    problems: tuple[ProblemType, ...]
+    breakdowns: tuple[tuple[str, tuple[str, ...]], ...]  # (question id, its choice ids)
+    numbers: tuple[str, ...]
+    deadline: tuple[str, tuple[str, ...]] | None
+    measures: tuple[str, tuple[str, ...]] | None
+
+    @classmethod
+    def from_questionnaire(cls, questionnaire: Questionnaire) -> DigestLayout:
+        """Derive the layout: problems are the single-choice `pN_freq` questions (with
+        `pN_impact` scale and `pN_example` text when present); the other parts use the ids
+        the shipped questionnaire documents, and are left out when a questionnaire lacks them.
+        """
+        problems: list[ProblemType] = []
+        for question in questionnaire.questions:
+            match = _FREQUENCY_ID.match(question.id)
+            if not match or question.type != "single":
+                continue
+            number = int(match.group(1))
+            impact_id = _question_of_type(questionnaire, f"p{number}_impact", ("scale",))
+            example_id = _question_of_type(questionnaire, f"p{number}_example", ("text",))
+            problems.append(
+                ProblemType(
+                    number=number,
+                    question_id=question.id,
+                    section_id=questionnaire.section_of(question.id).id,
+                    choice_ids=question.choice_ids,
+                    impact_id=impact_id,
+                    impact_max=(
+                        questionnaire.question(impact_id).max if impact_id is not None else None
+                    ),
+                    example_id=example_id,
+                )
+            )
+
+        def choices_of(
+            question_id: str, kinds: tuple[str, ...]
+        ) -> tuple[str, tuple[str, ...]] | None:
+            found = _question_of_type(questionnaire, question_id, kinds)
+            if found is None:
+                return None
+            return found, questionnaire.question(found).choice_ids
+
+        breakdowns = tuple(
+            item
+            for item in (choices_of(qid, ("single",)) for qid in BREAKDOWN_QUESTIONS)
+            if item is not None
+        )
+        numbers = tuple(
+            qid
+            for qid in FIGURE_QUESTIONS
+            if _question_of_type(questionnaire, qid, ("number", "scale")) is not None
+        )
+        return cls(
+            questionnaire_id=questionnaire.id,
+            problems=tuple(problems),
+            breakdowns=breakdowns,
+            numbers=numbers,
+            deadline=choices_of(DEADLINE_QUESTION, ("single",)),
+            measures=choices_of(MEASURES_QUESTION, ("multi", "single")),
+        )
+
+    @property
+    def frequency_ids(self) -> tuple[str, ...]:
+        return tuple(problem.question_id for problem in self.problems)
+
+    @property
+    def counted_ids(self) -> tuple[str, ...]:
+        """Questions whose choices or numbers are counted for the current period."""
+        ids: list[str] = list(self.frequency_ids)
+        ids += [p.impact_id for p in self.problems if p.impact_id is not None]
+        ids += list(self.numbers)
+        ids += [part[0] for part in (self.deadline, self.measures) if part is not None]
+        return tuple(ids)
+
+    @property
+    def example_ids(self) -> tuple[str, ...]:
+        return tuple(p.example_id for p in self.problems if p.example_id is not None)
+
+
+def _question_of_type(
+    questionnaire: Questionnaire, question_id: str, kinds: tuple[str, ...]
+) -> str | None:
+    if questionnaire.has_question(question_id) and (
+        questionnaire.question(question_id).type in kinds
+    ):
+        return question_id
+    return None
+
+
+# ---------------------------------------------------------------------------- SQL
+
+
+class DigestQueries:
+    """The aggregate queries one digest needs (also timed on their own by bench/digest.py)."""
+
+    def __init__(self, layout: DigestLayout, period: Period, *, campaign_id: str | None) -> None:
+        self.layout = layout
+        self.period = period
+        self.previous = period.previous()
+        self.campaign_id = campaign_id
+
+    def _scope(self, first_day: date, last_day: date) -> ColumnElement[bool]:
+        condition = and_(
+            submissions.c.questionnaire_id == self.layout.questionnaire_id,
+            submissions.c.day >= first_day,
+            submissions.c.day <= last_day,
+        )
+        if self.campaign_id is not None:
+            condition = and_(condition, submissions.c.campaign_id == self.campaign_id)
+        return condition
+
+    def submission_counts(self) -> Select[Any]:
+        """One row: submissions in the period and in the previous period."""
+        in_current = submissions.c.day >= self.period.first_day
+        return select(
+            func.coalesce(func.sum(case((in_current, 1), else_=0)), 0).label("current"),
+            func.coalesce(func.sum(case((in_current, 0), else_=1)), 0).label("previous"),
+        ).where(self._scope(self.previous.first_day, self.period.last_day))
+
+    def crosstab(self) -> Select[Any]:
+        """Submissions of the period counted by (breakdown answers…, meets any problem often).
+
+        At most (choices + 1)² × 2 rows: the breakdowns, their per-group shares and the
+        overall share all come from this one small table.
+        """
+        joined: Any = submissions
+        columns: list[Any] = []
+        for index, (question_id, _choices) in enumerate(self.layout.breakdowns):
+            alias = answers.alias(f"group_{index}")
+            joined = joined.outerjoin(
+                alias,
+                and_(
+                    alias.c.submission_id == submissions.c.id,
+                    alias.c.question_id == question_id,
+                    alias.c.ordinal == 0,
+                ),
+            )
+            columns.append(alias.c.choice.label(f"group_{index}"))
+        if self.layout.frequency_ids:
+            often = answers.alias("often")
+            meets = exists().where(
+                often.c.submission_id == submissions.c.id,
+                often.c.question_id.in_(self.layout.frequency_ids),
+                often.c.choice.in_(HIGH_FREQUENCY),
+            )
+            hit: Any = case((meets, 1), else_=0)
+        else:
+            hit = literal(0)
+        per_submission = (
+            select(*columns, hit.label("hit"))
+            .select_from(joined)
+            .where(self._scope(self.period.first_day, self.period.last_day))
+            .subquery("per_submission")
+        )
+        keys = [per_submission.c[f"group_{i}"] for i in range(len(self.layout.breakdowns))]
+        keys.append(per_submission.c.hit)
+        return select(*keys, func.count().label("n")).group_by(*keys)
+
+    def value_counts(self) -> Select[Any]:
+        """Counts per (period, question, choice, number): every choice and number the digest
+        uses in the period, and the frequency answers of the previous period."""
+        in_current = case((submissions.c.day >= self.period.first_day, 1), else_=0)
+        inner = (
+            select(
+                in_current.label("current"),
+                answers.c.question_id,
+                answers.c.choice,
+                answers.c.number,
+            )
+            .select_from(answers.join(submissions, submissions.c.id == answers.c.submission_id))
+            .where(
+                self._scope(self.previous.first_day, self.period.last_day),
+                answers.c.question_id.in_(self.layout.counted_ids),
+                answers.c.text_enc.is_(None),
+                or_(
+                    submissions.c.day >= self.period.first_day,
+                    answers.c.question_id.in_(self.layout.frequency_ids),
+                ),
+            )
+            .subquery("counted")
+        )
+        keys = [inner.c.current, inner.c.question_id, inner.c.choice, inner.c.number]
+        return select(*keys, func.count().label("n")).group_by(*keys)
+
+    def example_candidates(self, start_ids: Mapping[str, str]) -> Select[Any]:
+        """A few encrypted examples per example question, starting at a random point.
+
+        Submission ids are uniformly random, so the answers whose id follows a random start
+        id (wrapping round) are a random pick that says nothing about when they arrived.
+        """
+        ids = self.layout.example_ids
+        start = case(
+            {question_id: start_ids[question_id] for question_id in ids},
+            value=answers.c.question_id,
+        )
+        wrapped = case((answers.c.submission_id >= start, 0), else_=1)
+        rank = (
+            func.row_number()
+            .over(partition_by=answers.c.question_id, order_by=(wrapped, answers.c.submission_id))
+            .label("rank")
+        )
+        inner = (
+            select(answers.c.question_id, answers.c.text_enc, rank)
+            .select_from(answers.join(submissions, submissions.c.id == answers.c.submission_id))
+            .where(
+                self._scope(self.period.first_day, self.period.last_day),
+                answers.c.question_id.in_(ids),
+                answers.c.text_enc.is_not(None),
+            )
+            .subquery("ranked")
+        )
+        return (
+            select(inner.c.question_id, inner.c.text_enc, inner.c.rank)
+            .where(inner.c.rank <= _EXAMPLE_CANDIDATES)
+            .order_by(inner.c.question_id, inner.c.rank)
+        )
+
+
+# ---------------------------------------------------------------------------- raw counts
+
+
+@dataclass(frozen=True)
+class RawCounts:
+    """What the queries return, before any disclosure rule (never shown, never stored)."""
+
+    submissions: int
+    previous_submissions: int = 0
+    crosstab: tuple[tuple[tuple[str | None, ...], bool, int], ...] = ()
+    """(answer to each breakdown question or None, meets a problem often, count)."""
+    values: Mapping[str, Mapping[str | int, int]] = field(default_factory=dict)
+    previous_values: Mapping[str, Mapping[str | int, int]] = field(default_factory=dict)
+
+
+async def fetch_raw_counts(
+    connection: AsyncConnection, queries: DigestQueries, *, k: int
+) -> RawCounts:
+    """Run the count queries (only the first when the period is below K)."""
+    row = (await connection.execute(queries.submission_counts())).one()
+    current, previous = int(row.current), int(row.previous)
+    if current < k:
+        return RawCounts(submissions=current, previous_submissions=previous)
+    crosstab: list[tuple[tuple[str | None, ...], bool, int]] = []
+    width = len(queries.layout.breakdowns)
+    for item in await connection.execute(queries.crosstab()):
+        crosstab.append((tuple(item[:width]), bool(item[width]), int(item[width + 1])))
+    values: dict[str, Counter[str | int]] = defaultdict(Counter)
+    previous_values: dict[str, Counter[str | int]] = defaultdict(Counter)
+    for item in await connection.execute(queries.value_counts()):
+        target = values if item.current else previous_values
+        value: str | int | None = item.choice if item.choice is not None else item.number
+        if value is None:
+            continue
+        target[item.question_id][value if isinstance(value, str) else int(value)] += int(item.n)
+    # Counting the crosstab gives the same total in the same snapshot; prefer it so that
+    # every partition below adds up exactly.
+    total = sum(count for _, _, count in crosstab)
+    return RawCounts(
+        submissions=total,
+        previous_submissions=previous,
+        crosstab=tuple(crosstab),
+        values=dict(values),
+        previous_values=dict(previous_values),
+    )
+
+
+# ---------------------------------------------------------------------------- disclosure rules
+
+
+def is_safe_count(count: int, k: int) -> bool:
+    """A count may be shown (or be derivable) only when it is 0 or at least K."""
+    return count == 0 or count >= k
+
+
+def suppress_partition(counts: Sequence[int], k: int) -> frozenset[int]:
+    """Indices of the cells to hide in a partition whose total is published (rule 2).
+
+    Primary: every count from 1 to K − 1. Complementary: while a single cell is hidden, or the
+    hidden cells add up to between 1 and K − 1, also hide the smallest visible non-zero cell.
+    If that cannot reach a safe state (only when the total itself is unsafe), hide all.
+    """
+    hidden = {index for index, count in enumerate(counts) if 0 < count < k}
+
+    def exposed() -> bool:
+        return bool(hidden) and (
+            len(hidden) == 1 or not is_safe_count(sum(counts[i] for i in hidden), k)
+        )
+
+    while exposed():
+        candidates = [i for i, count in enumerate(counts) if i not in hidden and count > 0]
+        if not candidates:
+            return frozenset(range(len(counts)))
+        hidden.add(min(candidates, key=lambda i: (counts[i], i)))
+    return frozenset(hidden)
+
+
+def _share(count: int, total: int) -> float:
+    return count / total if total else 0.0
+
+
+def _problem_figures(
+    problem: ProblemType, raw: RawCounts, k: int, examples: Sequence[str]
+) -> ProblemFigures:
+    total = raw.submissions
+    chosen = raw.values.get(problem.question_id, {})
+    counts = [int(chosen.get(choice, 0)) for choice in problem.choice_ids]
+    counts.append(total - sum(counts))  # not answered (or an unknown choice)
+    cell_ids = [*problem.choice_ids, NO_ANSWER]
+    high = [i for i, choice in enumerate(cell_ids) if choice in HIGH_FREQUENCY]
+    rest = [i for i in range(len(cell_ids)) if i not in high]
+    often = sum(counts[i] for i in high)
+    share_shown = is_safe_count(often, k) and is_safe_count(total - often, k)
+    if share_shown:
+        hidden = {high[i] for i in suppress_partition([counts[j] for j in high], k)}
+        hidden |= {rest[i] for i in suppress_partition([counts[j] for j in rest], k)}
+    else:
+        hidden = set(suppress_partition(counts, k))
+    distribution = tuple(
+        Cell(cell_id, None, None)
+        if index in hidden
+        else Cell(cell_id, counts[index], _share(counts[index], total))
+        for index, cell_id in enumerate(cell_ids)
+        if cell_id != NO_ANSWER or counts[index] > 0
+    )
+    often_share = _share(often, total) if share_shown else None
+
+    change: float | None = None
+    previous_total = raw.previous_submissions
+    if often_share is not None and previous_total >= k:
+        before = raw.previous_values.get(problem.question_id, {})
+        previous_often = sum(int(before.get(choice, 0)) for choice in HIGH_FREQUENCY)
+        if is_safe_count(previous_often, k) and is_safe_count(previous_total - previous_often, k):
+            change = (often_share - _share(previous_often, previous_total)) * 100
+
+    mean: float | None = None
+    if problem.impact_id is not None:
+        impacts = raw.values.get(problem.impact_id, {})
+        answered = sum(impacts.values())
+        if answered >= k:
+            mean = sum(int(v) * c for v, c in impacts.items()) / answered
+    return ProblemFigures(
+        number=problem.number,
+        question_id=problem.question_id,
+        section_id=problem.section_id,
+        often_share=often_share,
+        change_points=change,
+        distribution=distribution,
+        mean_impact=mean,
+        impact_max=problem.impact_max,
+        examples=tuple(examples),
+    )
+
+
+def nearest_rank(sorted_counts: Sequence[tuple[int, int]], fraction: Fraction) -> int:
+    """The nearest-rank percentile of values given as ascending (value, count) pairs."""
+    total = sum(count for _, count in sorted_counts)
+    rank = max(1, math.ceil(fraction * total))
+    seen = 0
+    for value, count in sorted_counts:
+        seen += count
+        if seen >= rank:
+            return value
+    raise ValueError("no values")
+
+
+def _number_figures(question_id: str, raw: RawCounts, k: int) -> NumberFigures:
+    observed = raw.values.get(question_id, {})
+    pairs = sorted((int(value), count) for value, count in observed.items() if count > 0)
+    total = sum(count for _, count in pairs)
+    if total < k:
+        return NumberFigures(question_id)
+    shown: dict[str, int | None] = {}
+    for name, fraction in QUANTILES:
+        value = nearest_rank(pairs, fraction)
+        at_or_below = sum(count for v, count in pairs if v <= value)
+        at_or_above = sum(count for v, count in pairs if v >= value)
+        shown[name] = value if at_or_below >= k and at_or_above >= k else None
+    return NumberFigures(question_id, median=shown["median"], p90=shown["p90"])
+
+
+def _choice_cells(
+    question_id: str, choice_ids: Sequence[str], raw: RawCounts, k: int
+) -> tuple[Cell, ...]:
+    total = raw.submissions
+    chosen = raw.values.get(question_id, {})
+    counts = [int(chosen.get(choice, 0)) for choice in choice_ids]
+    counts.append(total - sum(counts))
+    cell_ids = [*choice_ids, NO_ANSWER]
+    hidden = suppress_partition(counts, k)
+    return tuple(
+        Cell(cell_id, None, None)
+        if index in hidden
+        else Cell(cell_id, counts[index], _share(counts[index], total))
+        for index, cell_id in enumerate(cell_ids)
+        if cell_id != NO_ANSWER or counts[index] > 0
+    )
+
+
+def _measures(
+    question_id: str, choice_ids: Sequence[str], raw: RawCounts, k: int
+) -> tuple[RankedChoice, ...]:
+    chosen = raw.values.get(question_id, {})
+    ranked = sorted(
+        ((choice, int(chosen.get(choice, 0))) for choice in choice_ids),
+        key=lambda item: (-item[1], choice_ids.index(item[0])),
+    )
+    return tuple(
+        RankedChoice(choice, count, _share(count, raw.submissions))
+        for choice, count in ranked
+        if count >= k
+    )
+
+
+@dataclass
+class _Group:
+    ids: list[str]
+    size: int
+    often: int
+
+
+def _breakdown(
+    index: int, question_id: str, choice_ids: Sequence[str], raw: RawCounts, k: int
+) -> Breakdown | None:
+    sizes: Counter[str] = Counter()
+    often: Counter[str] = Counter()
+    for answers_given, meets, count in raw.crosstab:
+        answer = answers_given[index]
+        group_id = answer if answer is not None and answer in choice_ids else NO_ANSWER
+        sizes[group_id] += count
+        if meets:
+            often[group_id] += count
+    order = [*choice_ids, NO_ANSWER]
+    groups = [_Group([g], sizes[g], often[g]) for g in order if sizes[g] > 0]
+    shown = [group for group in groups if group.size >= k]
+    merged = _Group([], 0, 0)
+    for group in groups:
+        if group.size < k:
+            merged = _Group(
+                merged.ids + group.ids, merged.size + group.size, merged.often + group.often
+            )
+    while 0 < merged.size < k and shown:
+        smallest = min(shown, key=lambda g: (g.size, order.index(g.ids[0])))
+        shown.remove(smallest)
+        merged = _Group(
+            merged.ids + smallest.ids, merged.size + smallest.size, merged.often + smallest.often
+        )
+    if not shown:
+        return None  # no group reaches K on its own: the breakdown would only repeat the total
+    rows = [*shown, merged] if merged.size else list(shown)
+
+    hidden = {
+        i
+        for i, group in enumerate(rows)
+        if not (is_safe_count(group.often, k) and is_safe_count(group.size - group.often, k))
+    }
+
+    def exposed() -> bool:
+        if not hidden:
+            return False
+        hidden_often = sum(rows[i].often for i in hidden)
+        hidden_rest = sum(rows[i].size - rows[i].often for i in hidden)
+        return (
+            len(hidden) == 1
+            or not is_safe_count(hidden_often, k)
+            or not is_safe_count(hidden_rest, k)
+        )
+
+    while exposed():
+        candidates = [i for i in range(len(rows)) if i not in hidden]
+        if not candidates:
+            break
+        hidden.add(min(candidates, key=lambda i: (rows[i].size, i)))
+    return Breakdown(
+        question_id=question_id,
+        groups=tuple(
+            GroupFigures(
+                group_id=MERGED if group is merged else group.ids[0],
+                size=group.size,
+                any_often_share=None if i in hidden else _share(group.often, group.size),
+            )
+            for i, group in enumerate(rows)
+        ),
+    )
+
+
+def summarise(
+    layout: DigestLayout,
+    period: Period,
+    raw: RawCounts,
+    *,
+    k: int,
+    campaign_id: str | None = None,
+    examples: Mapping[str, Sequence[str]] | None = None,
+) -> DigestData:
+    """Apply the disclosure rules to raw counts (pure: no database, no randomness)."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    base = DigestData(
+        period=period, questionnaire_id=layout.questionnaire_id, k=k, campaign_id=campaign_id
+    )
+    if raw.submissions < k:
+        # The same data for 0 and for K − 1 submissions: nothing here may depend on `raw`.
+        return dataclasses.replace(
+            base,
+            problems=tuple(
+                ProblemFigures(p.number, p.question_id, p.section_id, impact_max=p.impact_max)
+                for p in layout.problems
+            ),
+        )
+    total = raw.submissions
+    found = examples or {}
+    problems = tuple(
+        _problem_figures(
+            problem,
+            raw,
+            k,
+            found.get(problem.example_id, ()) if problem.example_id is not None else (),
+        )
+        for problem in layout.problems
+    )
+    any_often = sum(count for _, meets, count in raw.crosstab if meets)
+    breakdowns = tuple(
+        item
+        for item in (
+            _breakdown(index, question_id, choices, raw, k)
+            for index, (question_id, choices) in enumerate(layout.breakdowns)
+        )
+        if item is not None
+    )
+    return dataclasses.replace(
+        base,
+        submissions=total,
+        any_often_share=(
+            _share(any_often, total)
+            if is_safe_count(any_often, k) and is_safe_count(total - any_often, k)
+            else None
+        ),
+        problems=problems,
+        numbers=tuple(_number_figures(qid, raw, k) for qid in layout.numbers),
+        deadline_share=(
+            _choice_cells(layout.deadline[0], layout.deadline[1], raw, k)
+            if layout.deadline is not None
+            else ()
+        ),
+        measures=(
+            _measures(layout.measures[0], layout.measures[1], raw, k)
+            if layout.measures is not None
+            else ()
+        ),
+        breakdowns=breakdowns,
+    )
+
+
+# ---------------------------------------------------------------------------- examples
+
+_DATE_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    (re.compile(r"\d{2,4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*[日号])?"), "某日"),
+    (re.compile(r"\d{2,4}\s*年\s*\d{1,2}\s*月(?:份)?"), "某月"),
+    (re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]"), "某日"),
+    (re.compile(r"(?<![\d.])\d{1,2}[:：]\d{2}(?![\d])"), "某时"),
+)
+
+
+def shorten_example(text: str, max_chars: int = EXAMPLE_MAX_CHARS) -> str:
+    """Scrub (again), mask written dates and times, collapse whitespace, cut to `max_chars`."""
+    cleaned = scrub(text).text
+    for pattern, placeholder in _DATE_PATTERNS:
+        cleaned = pattern.sub(placeholder, cleaned)
+    cleaned = " ".join(cleaned.split())
+    if len(cleaned) > max_chars:
+        cleaned = cleaned[: max_chars - 1].rstrip() + "…"
+    return cleaned
+
+
+async def fetch_examples(
+    connection: AsyncConnection,
+    queries: DigestQueries,
+    cipher: TextCipher,
+    rng: random.Random,
+) -> dict[str, tuple[str, ...]]:
+    """Up to `EXAMPLES_PER_PROBLEM` shortened examples per example question, in random order."""
+    ids = queries.layout.example_ids
+    if not ids:
+        return {}
+    start_ids = {question_id: f"{rng.getrandbits(128):032x}" for question_id in ids}
+    picked: dict[str, list[str]] = defaultdict(list)
+    for row in await connection.execute(queries.example_candidates(start_ids)):
+        if len(picked[row.question_id]) >= EXAMPLES_PER_PROBLEM:
+            continue
+        text = shorten_example(cipher.decrypt(row.text_enc, context=TEXT_CONTEXT))
+        if text:
+            picked[row.question_id].append(text)
+    result: dict[str, tuple[str, ...]] = {}
+    for question_id, texts in picked.items():
+        rng.shuffle(texts)
+        result[question_id] = tuple(texts)
+    return result
+
+
+# ---------------------------------------------------------------------------- entry point
+
+
+async def aggregate_digest(
+    db: Database,
+    cipher: TextCipher,
+    questionnaire: Questionnaire,
+    period: Period,
+    *,
+    k: int,
+    campaign_id: str | None = None,
+    rng: random.Random | None = None,
+) -> DigestData:
+    """The k-anonymous figures of one period, read in one consistent snapshot."""
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    layout = DigestLayout.from_questionnaire(questionnaire)
+    queries = DigestQueries(layout, period, campaign_id=campaign_id)
+    chooser = rng if rng is not None else random.SystemRandom()
+    async with db.engine.connect() as connection:
+        if db.dialect == "postgresql":
+            # Every partition must add up: read all counts from one snapshot.
+            connection = await connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        # On SQLite the whole block is one (deferred) read transaction, hence one snapshot.
+        raw = await fetch_raw_counts(connection, queries, k=k)
+        examples: dict[str, tuple[str, ...]] = {}
+        if raw.submissions >= k:
+            examples = await fetch_examples(connection, queries, cipher, chooser)
+    return summarise(layout, period, raw, k=k, campaign_id=campaign_id, examples=examples)

@@ -1,0 +1,647 @@
+"""Turning `DigestData` into words: Telegram HTML, Markdown for group robots, plain text.
+
+The digest is first laid out once as a small document (blocks of lines of styled spans) and
+then written out per format, so the three forms always say the same thing. Every text that
+comes from data (labels, examples, campaign ids) is escaped for the target format: HTML with
+`html.escape`; Markdown by replacing the characters robots treat as markup with their
+full-width forms (WeCom and DingTalk have no reliable backslash escapes).
+
+Nothing here computes a figure: what `DigestData` hides stays hidden, and a period below K
+renders the same fixed text whatever happened in it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from bot.delivery.webhooks import DigestMessage
+from bot.digest.aggregate import (
+    DEADLINE_QUESTION,
+    MEASURES_QUESTION,
+    MERGED,
+    NO_ANSWER,
+    Cell,
+    DigestData,
+    ProblemFigures,
+)
+from bot.digest.chart import ChartRow
+from bot.questionnaire import Questionnaire
+
+TELEGRAM_LIMIT: Final = 4096
+"""Telegram's message limit, in UTF-16 code units of the text (measured on the raw HTML,
+which is never shorter than the text after entity parsing)."""
+
+Style = Literal["plain", "bold", "italic"]
+LineKind = Literal["heading", "text", "item", "quote", "note"]
+
+
+@dataclass(frozen=True)
+class Span:
+    text: str
+    style: Style = "plain"
+
+
+@dataclass(frozen=True)
+class Line:
+    spans: tuple[Span, ...]
+    kind: LineKind = "text"
+
+
+Block = tuple[Line, ...]
+
+
+def _line(*parts: str | Span, kind: LineKind = "text") -> Line:
+    return Line(tuple(p if isinstance(p, Span) else Span(p) for p in parts), kind)
+
+
+def _bold(text: str) -> Span:
+    return Span(text, "bold")
+
+
+# ---------------------------------------------------------------------------- wording
+
+
+@dataclass(frozen=True)
+class _Words:
+    daily_title: str
+    weekly_title: str
+    campaign: str
+    below_k: str
+    fixed_rhythm: str
+    received: str
+    any_often: str
+    problems_heading: str
+    often: str
+    hidden_share: str
+    change: str
+    unchanged: str
+    distribution: str
+    hidden_cell: str
+    no_answer: str
+    impact: str
+    examples: str
+    numbers_heading: str
+    median: str
+    p90: str
+    number_hidden: str
+    deadline: str
+    measures_heading: str
+    measure_item: str
+    measures_note: str
+    measures_none: str
+    breakdown_heading: str
+    group_item: str
+    group_share: str
+    group_share_hidden: str
+    merged: str
+    not_filled: str
+    footnote: str
+    chart_title: str
+    chart_footnote: str
+    list_sep: str
+    colon: str
+
+
+_ZH = _Words(
+    daily_title="清风日报｜{first}",
+    weekly_title="清风周报｜{first} 至 {last}",
+    campaign="（活动：{campaign}）",
+    below_k="本期收到的反馈少于 {k} 份。为保护匿名，本期不显示任何统计、分组和事例。",
+    fixed_rhythm="摘要按固定时间发送，无论是否收到反馈。",
+    received="本期收到反馈 {n} 份。",
+    any_often="至少一类问题“经常”或“非常普遍”遇到的比例：{share}",
+    problems_heading="一、各类问题",
+    often="经常或非常普遍：",
+    hidden_share="（人数不足，不显示）",
+    change="（较上期 {points:+.0f} 个百分点）",
+    unchanged="（与上期持平）",
+    distribution="分布：",
+    hidden_cell="隐去",
+    no_answer="未作答",
+    impact="平均影响：{mean:.1f} / {max}",
+    examples="事例：",
+    numbers_heading="二、几个数字",
+    median="中位数 {value}",
+    p90="90% 分位数 {value}",
+    number_hidden="人数不足，不显示",
+    deadline="要求当日或三日内办结的文件占比：",
+    measures_heading="三、最希望采取的措施",
+    measure_item="{label}：{n} 人（{share}）",
+    measures_note="选择人数少于 {k} 的措施不单独列出。",
+    measures_none="没有措施的选择人数达到 {k} 人。",
+    breakdown_heading="四、分组情况",
+    group_item="{label}：{n} 人",
+    group_share="，至少一类问题经常遇到 {share}",
+    group_share_hidden="，比例隐去",
+    merged="其余各类（合并）",
+    not_filled="未填写",
+    footnote=(
+        "说明：少于 {k} 人的组不单独显示，已合并或隐去；为防止推算，部分数字一并隐去。"
+        "事例已去除联系方式和日期，随机选取。"
+    ),
+    chart_title="各类问题“经常/非常普遍”遇到的比例｜{period}",
+    chart_footnote="少于 {k} 人的组不显示数值",
+    list_sep="；",
+    colon="：",
+)
+
+_EN = _Words(
+    daily_title="Qingfeng daily digest | {first}",
+    weekly_title="Qingfeng weekly digest | {first} to {last}",
+    campaign=" (campaign: {campaign})",
+    below_k=(
+        "Fewer than {k} responses arrived in this period. To protect anonymity, no figures, "
+        "groups or examples are shown."
+    ),
+    fixed_rhythm="Digests are sent on a fixed schedule, whether or not anything arrived.",
+    received="Responses in this period: {n}.",
+    any_often="Share meeting at least one problem often or very often: {share}",
+    problems_heading="Problem types",
+    often="Often or very often: ",
+    hidden_share="(too few people, not shown)",
+    change=" ({points:+.0f} points on the previous period)",
+    unchanged=" (unchanged on the previous period)",
+    distribution="Answers: ",
+    hidden_cell="hidden",
+    no_answer="not answered",
+    impact="Mean impact: {mean:.1f} / {max}",
+    examples="Examples:",
+    numbers_heading="A few numbers",
+    median="median {value}",
+    p90="90th percentile {value}",
+    number_hidden="too few people, not shown",
+    deadline="Share of documents due the same day or within three days: ",
+    measures_heading="Measures wanted most",
+    measure_item="{label}: {n} ({share})",
+    measures_note="Measures chosen by fewer than {k} people are not listed.",
+    measures_none="No measure was chosen by {k} or more people.",
+    breakdown_heading="Groups",
+    group_item="{label}: {n}",
+    group_share=", meeting a problem often: {share}",
+    group_share_hidden=", share hidden",
+    merged="Others (merged)",
+    not_filled="not answered",
+    footnote=(
+        "Note: groups of fewer than {k} are merged or hidden, and further figures are hidden "
+        "so that they cannot be worked out. Examples are stripped of contact details and "
+        "dates and picked at random."
+    ),
+    chart_title="Share meeting each problem often or very often | {period}",
+    chart_footnote="Groups of fewer than {k} are not shown",
+    list_sep="; ",
+    colon=": ",
+)
+
+_SHORT_FIGURE_NAMES: Final[dict[str, dict[str, str]]] = {
+    "meetings_month": {"zh": "上月参加会议次数", "en": "Meetings attended last month"},
+    "inspections_month": {"zh": "上月单位迎检次数", "en": "Inspections received last month"},
+    "unit_type": {"zh": "按单位类型", "en": "By kind of unit"},
+    "post_level": {"zh": "按岗位层级", "en": "By post level"},
+}
+
+
+def _words(locale: str) -> _Words:
+    return _EN if locale.lower().startswith("en") else _ZH
+
+
+def _language(locale: str) -> str:
+    return "en" if locale.lower().startswith("en") else "zh"
+
+
+# ---------------------------------------------------------------------------- labels
+
+_QUOTED = re.compile(r"[“\"「]([^”\"」]{2,80})[”\"」]")
+_EXAMPLE_CLAUSE = re.compile(r",\s*(?:such as|e\.g\.|for example|like)\b.*?(?=\?*$)")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_BRACKETED = re.compile(r"[（(][^（）()]*[）)]")
+_PREFIXES: Final = ("您是否遇到过", "您遇到过", "是否遇到过", "Have you met ", "Have you seen ")
+_SUFFIXES: Final = ("的情况吗？", "的情况吗?", "吗？", "吗?", "?", "？")
+SHORT_NAME_MAX: Final = 40
+
+
+def short_problem_name(label: str) -> str:
+    """A short name for a problem from its question label, for headings and the chart.
+
+    Brackets are dropped; quoted phrases (“过度留痕”) are the name when there are any;
+    otherwise the question's wrapping ("您遇到过…吗？", "Have you met …?") is removed.
+    """
+    text = _EXAMPLE_CLAUSE.sub("", _BRACKETED.sub("", label)).strip()
+    quoted = _QUOTED.findall(text)
+    if quoted:
+        joiner = "、" if _CJK.search(text) else " / "
+        name = joiner.join(part.strip() for part in quoted)
+    else:
+        name = text
+        for prefix in _PREFIXES:
+            if name.startswith(prefix):
+                name = name[len(prefix) :]
+                break
+        for suffix in _SUFFIXES:
+            if name.endswith(suffix):
+                name = name[: -len(suffix)]
+                break
+    name = name.strip() or label.strip()
+    if len(name) > SHORT_NAME_MAX:
+        name = name[: SHORT_NAME_MAX - 1] + "…"
+    return name
+
+
+def _problem_name(questionnaire: Questionnaire, problem: ProblemFigures, locale: str) -> str:
+    if questionnaire.has_question(problem.question_id):
+        return short_problem_name(questionnaire.question(problem.question_id).label_for(locale))
+    return problem.question_id
+
+
+def _section_title(questionnaire: Questionnaire, section_id: str, locale: str) -> str:
+    for section in questionnaire.sections:
+        if section.id == section_id:
+            return section.title_for(locale)
+    return ""
+
+
+def _choice_label(
+    questionnaire: Questionnaire, question_id: str, choice_id: str, locale: str
+) -> str:
+    words = _words(locale)
+    if choice_id == NO_ANSWER:
+        return words.no_answer
+    if choice_id == MERGED:
+        return words.merged
+    try:
+        return questionnaire.question(question_id).choice_label(choice_id, locale)
+    except KeyError:
+        return choice_id
+
+
+def _short_name(questionnaire: Questionnaire, question_id: str, locale: str) -> str:
+    names = _SHORT_FIGURE_NAMES.get(question_id)
+    if names is not None:
+        return names[_language(locale)]
+    if questionnaire.has_question(question_id):
+        return questionnaire.question(question_id).label_for(locale)
+    return question_id
+
+
+def _percent(share: float) -> str:
+    return f"{share:.0%}"
+
+
+def digest_title(data: DigestData, *, locale: str = "zh-CN") -> str:
+    """The title: the period's dates (and campaign), never a count."""
+    words = _words(locale)
+    period = data.period
+    template = words.daily_title if period.kind == "daily" else words.weekly_title
+    title = template.format(first=period.first_day.isoformat(), last=period.last_day.isoformat())
+    if data.campaign_id:
+        title += words.campaign.format(campaign=data.campaign_id)
+    return title
+
+
+# ---------------------------------------------------------------------------- layout
+
+
+def layout_digest(
+    data: DigestData, questionnaire: Questionnaire, *, locale: str = "zh-CN"
+) -> list[Block]:
+    """The digest as blocks of lines, independent of the output format."""
+    words = _words(locale)
+    blocks: list[Block] = [(_line(_bold(digest_title(data, locale=locale)), kind="heading"),)]
+    if data.submissions is None:
+        blocks.append(
+            (_line(words.below_k.format(k=data.k)), _line(words.fixed_rhythm, kind="note"))
+        )
+        return blocks
+
+    summary = [_line(words.received.format(n=data.submissions))]
+    if data.any_often_share is not None:
+        summary.append(_line(words.any_often.format(share=_percent(data.any_often_share))))
+    blocks.append(tuple(summary))
+
+    blocks.append((_line(_bold(words.problems_heading), kind="heading"),))
+    for index, problem in enumerate(data.problems, start=1):
+        blocks.append(_problem_block(index, problem, questionnaire, locale))
+
+    number_lines = _number_lines(data, questionnaire, locale)
+    if number_lines:
+        blocks.append((_line(_bold(words.numbers_heading), kind="heading"), *number_lines))
+
+    if questionnaire.has_question(MEASURES_QUESTION) or data.measures:
+        measure_lines = [
+            _line(
+                words.measure_item.format(
+                    label=_choice_label(questionnaire, MEASURES_QUESTION, item.choice_id, locale),
+                    n=item.count,
+                    share=_percent(item.share),
+                ),
+                kind="item",
+            )
+            for item in data.measures
+        ]
+        if not measure_lines:
+            measure_lines.append(_line(words.measures_none.format(k=data.k)))
+        measure_lines.append(_line(words.measures_note.format(k=data.k), kind="note"))
+        blocks.append((_line(_bold(words.measures_heading), kind="heading"), *measure_lines))
+
+    if data.breakdowns:
+        lines = [_line(_bold(words.breakdown_heading), kind="heading")]
+        for breakdown in data.breakdowns:
+            lines.append(
+                _line(
+                    _short_name(questionnaire, breakdown.question_id, locale) + words.colon.rstrip()
+                )
+            )
+            for group in breakdown.groups:
+                label = (
+                    words.not_filled
+                    if group.group_id == NO_ANSWER
+                    else _choice_label(questionnaire, breakdown.question_id, group.group_id, locale)
+                )
+                text = words.group_item.format(label=label, n=group.size)
+                if group.any_often_share is None:
+                    text += words.group_share_hidden
+                else:
+                    text += words.group_share.format(share=_percent(group.any_often_share))
+                lines.append(_line(text, kind="item"))
+        blocks.append(tuple(lines))
+
+    blocks.append((_line(words.footnote.format(k=data.k), kind="note"),))
+    return blocks
+
+
+def _cells_text(
+    cells: Sequence[Cell], questionnaire: Questionnaire, question_id: str, locale: str
+) -> str:
+    words = _words(locale)
+    parts = []
+    for cell in cells:
+        label = _choice_label(questionnaire, question_id, cell.choice_id, locale)
+        if cell.count is None or cell.share is None:
+            parts.append(f"{label} {words.hidden_cell}")
+        else:
+            share = _percent(cell.share)
+            zh = _language(locale) == "zh"
+            parts.append(
+                f"{label} {cell.count}（{share}）" if zh else f"{label} {cell.count} ({share})"
+            )
+    return words.list_sep.join(parts)
+
+
+def _problem_block(
+    index: int, problem: ProblemFigures, questionnaire: Questionnaire, locale: str
+) -> Block:
+    words = _words(locale)
+    name = _problem_name(questionnaire, problem, locale)
+    section = _section_title(questionnaire, problem.section_id, locale)
+    heading = [_bold(f"{index}. {name}")]
+    if section:
+        heading.append(
+            Span(f"（{section}）" if _language(locale) == "zh" else f" ({section})", "italic")
+        )
+    lines = [Line(tuple(heading), "text")]
+    if problem.often_share is None:
+        lines.append(_line(words.often + words.hidden_share, kind="item"))
+    else:
+        change = ""
+        if problem.change_points is not None:
+            change = (
+                words.unchanged
+                if round(problem.change_points) == 0
+                else words.change.format(points=problem.change_points)
+            )
+        lines.append(_line(words.often, _bold(_percent(problem.often_share)), change, kind="item"))
+    if problem.distribution:
+        lines.append(
+            _line(
+                words.distribution
+                + _cells_text(problem.distribution, questionnaire, problem.question_id, locale),
+                kind="item",
+            )
+        )
+    if problem.mean_impact is not None:
+        lines.append(
+            _line(
+                words.impact.format(mean=problem.mean_impact, max=problem.impact_max or 5),
+                kind="item",
+            )
+        )
+    if problem.examples:
+        lines.append(_line(words.examples, kind="item"))
+        lines.extend(_line(f"「{example}」", kind="quote") for example in problem.examples)
+    return tuple(lines)
+
+
+def _number_lines(data: DigestData, questionnaire: Questionnaire, locale: str) -> list[Line]:
+    words = _words(locale)
+    lines: list[Line] = []
+    for figures in data.numbers:
+        name = _short_name(questionnaire, figures.question_id, locale)
+        shown = []
+        if figures.median is not None:
+            shown.append(words.median.format(value=figures.median))
+        if figures.p90 is not None:
+            shown.append(words.p90.format(value=figures.p90))
+        text = "，".join(shown) if _language(locale) == "zh" else ", ".join(shown)
+        lines.append(_line(name + words.colon + (text or words.number_hidden), kind="item"))
+    if data.deadline_share:
+        lines.append(
+            _line(
+                words.deadline
+                + _cells_text(data.deadline_share, questionnaire, DEADLINE_QUESTION, locale),
+                kind="item",
+            )
+        )
+    return lines
+
+
+# ---------------------------------------------------------------------------- Telegram HTML
+
+
+def _html_span(span: Span) -> str:
+    text = html.escape(span.text, quote=False)
+    if span.style == "bold":
+        return f"<b>{text}</b>"
+    if span.style == "italic":
+        return f"<i>{text}</i>"
+    return text
+
+
+def _html_line(line: Line) -> str:
+    body = "".join(_html_span(span) for span in line.spans)
+    if line.kind == "item":
+        return f"• {body}"
+    if line.kind == "quote":
+        return f"<blockquote>{body}</blockquote>"
+    if line.kind == "note":
+        return f"<i>{body}</i>"
+    return body
+
+
+def telegram_length(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def pack_parts(blocks: Sequence[Sequence[str]], limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """Pack blocks of rendered lines into messages of at most `limit` (UTF-16) characters.
+
+    Blocks are separated by a blank line and kept whole when they fit; a block too long for
+    one message is cut between lines. Every line is a balanced fragment, so no tag is ever
+    cut; a single line longer than the limit is a bug in the layout and raises ValueError.
+    """
+    parts: list[str] = []
+    current = ""
+
+    def flush() -> None:
+        nonlocal current
+        if current:
+            parts.append(current)
+            current = ""
+
+    def add(piece: str, separator: str) -> None:
+        nonlocal current
+        candidate = f"{current}{separator}{piece}" if current else piece
+        if telegram_length(candidate) <= limit:
+            current = candidate
+            return
+        flush()
+        current = piece
+
+    for block in blocks:
+        for line in block:
+            if telegram_length(line) > limit:
+                raise ValueError("a single digest line exceeds the Telegram limit")
+        text = "\n".join(block)
+        if telegram_length(text) <= limit:
+            add(text, "\n\n")
+            continue
+        for position, line in enumerate(block):
+            add(line, "\n\n" if position == 0 else "\n")
+    flush()
+    return parts
+
+
+def render_telegram(
+    data: DigestData,
+    questionnaire: Questionnaire,
+    *,
+    locale: str = "zh-CN",
+    limit: int = TELEGRAM_LIMIT,
+) -> list[str]:
+    """Telegram HTML messages (parse_mode=HTML), each at most `limit` characters."""
+    blocks = layout_digest(data, questionnaire, locale=locale)
+    return pack_parts([[_html_line(line) for line in block] for block in blocks], limit)
+
+
+# ---------------------------------------------------------------------------- Markdown / plain
+
+_MARKDOWN_SPECIAL: Final = str.maketrans(
+    {
+        "*": "＊",
+        "_": "＿",
+        "`": "｀",
+        "#": "＃",
+        "[": "［",
+        "]": "］",
+        "<": "＜",
+        ">": "＞",
+        "~": "～",
+        "|": "｜",
+        "\\": "＼",
+    }
+)
+
+
+def markdown_escape(text: str) -> str:
+    """Neutralise Markdown/HTML markup in data by swapping in full-width look-alikes."""
+    return text.translate(_MARKDOWN_SPECIAL)
+
+
+def _markdown_line(line: Line) -> str:
+    body = ""
+    for span in line.spans:
+        text = markdown_escape(span.text)
+        if span.style == "bold" and line.kind != "heading":
+            body += f"**{text}**"
+        else:
+            body += text
+    if line.kind == "heading":
+        return f"**{body}**"
+    if line.kind == "item":
+        return f"- {body}"
+    if line.kind == "quote":
+        return f"> {body}"
+    return body
+
+
+def _plain_line(line: Line) -> str:
+    body = "".join(span.text for span in line.spans)
+    if line.kind == "item":
+        return f"· {body}"
+    if line.kind == "quote":
+        return f"    {body}"
+    return body
+
+
+def render_markdown(
+    data: DigestData, questionnaire: Questionnaire, *, locale: str = "zh-CN"
+) -> str:
+    """Markdown body (without the title) for WeCom and DingTalk robots."""
+    blocks = layout_digest(data, questionnaire, locale=locale)[1:]
+    return "\n\n".join("\n".join(_markdown_line(line) for line in block) for block in blocks)
+
+
+def render_plain(data: DigestData, questionnaire: Questionnaire, *, locale: str = "zh-CN") -> str:
+    """Plain-text body (without the title) for Feishu, generic webhooks and the console."""
+    blocks = layout_digest(data, questionnaire, locale=locale)[1:]
+    return "\n\n".join("\n".join(_plain_line(line) for line in block) for block in blocks)
+
+
+# ---------------------------------------------------------------------------- chart
+
+
+def chart_rows(
+    data: DigestData, questionnaire: Questionnaire, *, locale: str = "zh-CN"
+) -> list[ChartRow]:
+    """One row per problem type; a hidden share is a suppressed row, never a number."""
+    rows: list[ChartRow] = []
+    for problem in data.problems:
+        name = _problem_name(questionnaire, problem, locale)
+        if problem.often_share is None:
+            rows.append(ChartRow(name, None, suppressed=True))
+        else:
+            rows.append(ChartRow(name, problem.often_share))
+    return rows
+
+
+def chart_title(data: DigestData, *, locale: str = "zh-CN") -> str:
+    period = data.period
+    span = (
+        period.first_day.isoformat()
+        if period.kind == "daily"
+        else f"{period.first_day.isoformat()}–{period.last_day.isoformat()}"
+    )
+    return _words(locale).chart_title.format(period=span)
+
+
+def chart_footnote(data: DigestData, *, locale: str = "zh-CN") -> str:
+    return _words(locale).chart_footnote.format(k=data.k)
+
+
+def render_message(
+    data: DigestData,
+    questionnaire: Questionnaire,
+    *,
+    locale: str = "zh-CN",
+    chart_png: bytes | None = None,
+) -> DigestMessage:
+    """The digest for webhooks: title, Markdown body, plain body and the chart."""
+    return DigestMessage(
+        title=digest_title(data, locale=locale),
+        markdown=render_markdown(data, questionnaire, locale=locale),
+        plain=render_plain(data, questionnaire, locale=locale),
+        chart_png=chart_png,
+    )

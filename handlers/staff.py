@@ -1,0 +1,240 @@
+"""Staff management: invite codes, joining, listing and revoking staff, digest groups.
+
+Every admin action checks the sender's role when it happens (`StaffRoles`), including button
+presses: the user id in a revoke button is only a request. Nothing here reads submissions.
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import tzinfo
+from html import escape
+
+from aiogram import F, Router
+from aiogram.enums import ChatType
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import Command, CommandObject
+from aiogram.types import (
+    CallbackQuery,
+    InaccessibleMessage,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+)
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.staff import InviteService, JoinResult, NotAllowed, RevokeResult, StaffEntry, StaffRoles
+from bot.staff.callbacks import RevokeCallback
+from storage.repositories import DigestGroupRepository
+
+GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
+
+
+def _not_allowed() -> str:
+    return _("Only administrators can do this.")
+
+
+def _person(user_id: int) -> str:
+    """A tappable mention by id (staff are identified on purpose; we store no names)."""
+    return f'<a href="tg://user?id={user_id}">{user_id}</a>'
+
+
+def _staff_line(entry: StaffEntry) -> str:
+    if entry.configured:
+        return _("{person} — administrator (ADMIN_IDS)").format(person=_person(entry.user_id))
+    role = _("administrator") if entry.role == "admin" else _("investigator")
+    since = entry.added_day.isoformat() if entry.added_day else "?"
+    return _("{person} — {role}, since {day}").format(
+        person=_person(entry.user_id), role=role, day=since
+    )
+
+
+def _revoke_keyboard(entries: list[StaffEntry], actor_id: int) -> InlineKeyboardMarkup | None:
+    rows = [
+        [
+            InlineKeyboardButton(
+                text=_("Remove {user_id}").format(user_id=entry.user_id),
+                callback_data=RevokeCallback(user_id=entry.user_id).pack(),
+            )
+        ]
+        for entry in entries
+        if not entry.configured and entry.user_id != actor_id
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+async def _staff_screen(
+    roles: StaffRoles, groups: DigestGroupRepository, actor_id: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    entries = await roles.members()
+    lines = [_("<b>Staff</b>")]
+    lines += [_staff_line(entry) for entry in entries]
+    lines.append("")
+    lines.append(_("Groups receiving digests: {count}").format(count=len(await groups.list())))
+    return "\n".join(lines), _revoke_keyboard(entries, actor_id)
+
+
+async def invite_command(message: Message, invites: InviteService, settings: Settings) -> None:
+    if message.from_user is None:
+        return
+    try:
+        invite = await invites.create(message.from_user.id)
+    except NotAllowed:
+        await message.answer(_not_allowed())
+        return
+    zone: tzinfo = settings.zone
+    expires = invite.expires_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    await message.answer(
+        _(
+            "One-time invite code for a new investigator, valid until {expires} ({zone}):\n\n"
+            "<code>{code}</code>\n\n"
+            "Pass it on privately. The new investigator sends this to the bot:\n"
+            "<code>/join {code}</code>"
+        ).format(code=invite.code, expires=expires, zone=escape(settings.timezone))
+    )
+
+
+async def join_command(message: Message, command: CommandObject, invites: InviteService) -> None:
+    if message.from_user is None:
+        return
+    if not command.args:
+        await message.answer(_("Send /join followed by your invite code."))
+        return
+    result = await invites.redeem(command.args, message.from_user.id)
+    if result is JoinResult.JOINED:
+        await message.answer(
+            _(
+                "Welcome: you are now an investigator. Digests will arrive in this chat.\n"
+                "/digest shows the current period so far, /export downloads the data."
+            )
+        )
+    elif result is JoinResult.ALREADY_STAFF:
+        await message.answer(_("You are already on the staff."))
+    else:
+        await message.answer(
+            _(
+                "This code is not valid: it may be mistyped, used or expired. "
+                "Ask an administrator for a new one."
+            )
+        )
+
+
+async def staff_command(
+    message: Message, staff_roles: StaffRoles, digest_groups: DigestGroupRepository
+) -> None:
+    if message.from_user is None:
+        return
+    if not await staff_roles.is_admin(message.from_user.id):
+        await message.answer(_not_allowed())
+        return
+    text, markup = await _staff_screen(staff_roles, digest_groups, message.from_user.id)
+    await message.answer(text, reply_markup=markup)
+
+
+def _revoke_outcome(result: RevokeResult, user_id: int) -> str:
+    match result:
+        case RevokeResult.REVOKED:
+            return _("Removed {user_id} from the staff.").format(user_id=user_id)
+        case RevokeResult.SELF:
+            return _("You cannot remove yourself.")
+        case RevokeResult.CONFIGURED:
+            return _("{user_id} is in ADMIN_IDS: change the configuration instead.").format(
+                user_id=user_id
+            )
+        case RevokeResult.NOT_STAFF:
+            return _("{user_id} is not on the staff.").format(user_id=user_id)
+        case RevokeResult.NOT_ADMIN:
+            return _not_allowed()
+
+
+async def revoke_command(
+    message: Message,
+    command: CommandObject,
+    staff_roles: StaffRoles,
+) -> None:
+    """`/revoke` shows a button per removable member; `/revoke ID` removes one directly."""
+    if message.from_user is None:
+        return
+    actor_id = message.from_user.id
+    if not await staff_roles.is_admin(actor_id):
+        await message.answer(_not_allowed())
+        return
+    if command.args:
+        try:
+            target_id = int(command.args.strip())
+        except ValueError:
+            await message.answer(_("Send /revoke, or /revoke followed by a Telegram user id."))
+            return
+        await message.answer(
+            _revoke_outcome(await staff_roles.revoke(actor_id, target_id), target_id)
+        )
+        return
+    markup = _revoke_keyboard(await staff_roles.members(), actor_id)
+    if markup is None:
+        await message.answer(_("Nobody can be removed: only you and ADMIN_IDS are staff."))
+        return
+    await message.answer(_("Choose whom to remove from the staff:"), reply_markup=markup)
+
+
+async def revoke_pressed(
+    query: CallbackQuery,
+    callback_data: RevokeCallback,
+    staff_roles: StaffRoles,
+) -> None:
+    result = await staff_roles.revoke(query.from_user.id, callback_data.user_id)
+    if result is RevokeResult.NOT_ADMIN:
+        await query.answer(_not_allowed(), show_alert=True)
+        return
+    await query.answer(_revoke_outcome(result, callback_data.user_id))
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        return
+    markup = _revoke_keyboard(await staff_roles.members(), query.from_user.id)
+    with suppress(TelegramBadRequest):  # e.g. "message is not modified" on a stale copy
+        await message.edit_text(_revoke_outcome(result, callback_data.user_id), reply_markup=markup)
+
+
+async def digest_here_command(
+    message: Message, staff_roles: StaffRoles, digest_groups: DigestGroupRepository
+) -> None:
+    """Register this group for digests. Anonymous group admins cannot be verified: refused."""
+    if message.from_user is None or not await staff_roles.is_admin(message.from_user.id):
+        await message.answer(_not_allowed())
+        return
+    if await digest_groups.add(message.chat.id):
+        await message.answer(_("This group will now receive the digests."))
+    else:
+        await message.answer(_("This group already receives the digests."))
+
+
+async def digest_off_command(
+    message: Message, staff_roles: StaffRoles, digest_groups: DigestGroupRepository
+) -> None:
+    if message.from_user is None or not await staff_roles.is_admin(message.from_user.id):
+        await message.answer(_not_allowed())
+        return
+    if await digest_groups.remove(message.chat.id):
+        await message.answer(_("This group will no longer receive the digests."))
+    else:
+        await message.answer(_("This group was not receiving the digests."))
+
+
+async def digest_here_in_private(message: Message) -> None:
+    await message.answer(_("Send this command in the group chat itself."))
+
+
+def create_router() -> Router:
+    """A fresh Router (a Router can belong to one Dispatcher only)."""
+    router = Router(name="staff")
+    private = F.chat.type == ChatType.PRIVATE
+    in_group = F.chat.type.in_(GROUP_CHATS)
+    router.message.register(invite_command, Command("invite"), private)
+    router.message.register(join_command, Command("join"), private)
+    router.message.register(staff_command, Command("staff"), private)
+    router.message.register(revoke_command, Command("revoke"), private)
+    router.callback_query.register(revoke_pressed, RevokeCallback.filter())
+    router.message.register(digest_here_command, Command("digest_here"), in_group)
+    router.message.register(digest_off_command, Command("digest_off"), in_group)
+    router.message.register(digest_here_in_private, Command("digest_here", "digest_off"), private)
+    return router

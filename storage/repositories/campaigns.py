@@ -1,0 +1,166 @@
+"""Campaigns: a questionnaire version open between two days (issue 6).
+
+With no campaign defined at all, the deployment behaves as before campaigns existed: the
+configured questionnaire is always open and submissions carry no campaign. As soon as one
+campaign exists, cadres can start the questionnaire only while a campaign is `open` and today
+is within its days.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, insert, select, update
+
+from storage.database import Database
+from storage.tables import campaigns
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: str
+    title: str
+    questionnaire_id: str
+    questionnaire_version: int
+    opens_day: date
+    closes_day: date
+    status: str
+
+    def accepts_on(self, day: date) -> bool:
+        return self.status == "open" and self.opens_day <= day <= self.closes_day
+
+
+class CampaignRepository:
+    """Campaign rows. Reads made for every respondent (`any_defined`, `current`) are cached in
+    memory and dropped by this repository's own writes (one bot process per token)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._defined: bool | None = None
+        self._current: dict[date, Campaign | None] = {}
+
+    def _forget(self) -> None:
+        self._defined = None
+        self._current.clear()
+
+    async def create(
+        self,
+        title: str,
+        questionnaire_id: str,
+        questionnaire_version: int,
+        opens_day: date,
+        closes_day: date,
+    ) -> Campaign:
+        if opens_day > closes_day:
+            raise ValueError("the opening day is after the closing day")
+        campaign = Campaign(
+            secrets.token_hex(4),
+            title[:200],
+            questionnaire_id,
+            questionnaire_version,
+            opens_day,
+            closes_day,
+            "planned",
+        )
+        self._forget()
+        async with self._db.engine.begin() as connection:
+            await connection.execute(
+                insert(campaigns).values(
+                    id=campaign.id,
+                    title=campaign.title,
+                    questionnaire_id=questionnaire_id,
+                    questionnaire_version=questionnaire_version,
+                    opens_day=opens_day,
+                    closes_day=closes_day,
+                    status="planned",
+                )
+            )
+        self._forget()
+        return campaign
+
+    async def get(self, campaign_id: str) -> Campaign | None:
+        async with self._db.engine.connect() as connection:
+            row = (
+                await connection.execute(select(campaigns).where(campaigns.c.id == campaign_id))
+            ).first()
+        return None if row is None else _campaign(row)
+
+    async def list(self) -> list[Campaign]:
+        async with self._db.engine.connect() as connection:
+            rows = (
+                await connection.execute(
+                    select(campaigns).order_by(campaigns.c.opens_day.desc(), campaigns.c.id)
+                )
+            ).all()
+        return [_campaign(row) for row in rows]
+
+    async def any_defined(self) -> bool:
+        if self._defined is None:
+            async with self._db.engine.connect() as connection:
+                count = await connection.scalar(select(func.count()).select_from(campaigns))
+            self._defined = bool(count)
+        return self._defined
+
+    async def open(self, campaign_id: str) -> bool:
+        """Open a campaign; any other open campaign is closed (one at a time)."""
+        self._forget()
+        async with self._db.engine.begin() as connection:
+            exists = await connection.scalar(
+                select(func.count()).select_from(campaigns).where(campaigns.c.id == campaign_id)
+            )
+            if not exists:
+                return False
+            await connection.execute(
+                update(campaigns)
+                .where(campaigns.c.status == "open", campaigns.c.id != campaign_id)
+                .values(status="closed")
+            )
+            await connection.execute(
+                update(campaigns).where(campaigns.c.id == campaign_id).values(status="open")
+            )
+        self._forget()
+        return True
+
+    async def close(self, campaign_id: str) -> bool:
+        self._forget()
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(
+                update(campaigns).where(campaigns.c.id == campaign_id).values(status="closed")
+            )
+        self._forget()
+        return bool(result.rowcount)
+
+    async def current(self, day: date) -> Campaign | None:
+        """The open campaign that accepts answers on `day`, if any."""
+        if day in self._current:
+            return self._current[day]
+        async with self._db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(campaigns)
+                    .where(
+                        campaigns.c.status == "open",
+                        campaigns.c.opens_day <= day,
+                        campaigns.c.closes_day >= day,
+                    )
+                    .order_by(campaigns.c.id)
+                    .limit(1)
+                )
+            ).first()
+        found = None if row is None else _campaign(row)
+        self._current = {day: found}
+        return found
+
+
+def _campaign(row: object) -> Campaign:
+    return Campaign(
+        id=row.id,  # type: ignore[attr-defined]
+        title=row.title,  # type: ignore[attr-defined]
+        questionnaire_id=row.questionnaire_id,  # type: ignore[attr-defined]
+        questionnaire_version=int(row.questionnaire_version),  # type: ignore[attr-defined]
+        opens_day=row.opens_day,  # type: ignore[attr-defined]
+        closes_day=row.closes_day,  # type: ignore[attr-defined]
+        status=row.status,  # type: ignore[attr-defined]
+    )

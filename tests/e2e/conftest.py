@@ -1,0 +1,37 @@
+"""End-to-end fixtures: the real bot, polling through aiogram's HTTP session, against the
+local Bot API emulator — no mocks between the two."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.emulator import Limits
+from bot.offline import OfflineBot
+
+StartOffline = Callable[..., Awaitable[OfflineBot]]
+
+
+@pytest.fixture
+async def start_offline(tmp_path: Path) -> AsyncIterator[StartOffline]:
+    """Start the emulator and the bot with settings overrides; everything is closed after."""
+    started: list[OfflineBot] = []
+
+    async def start(*, limits: Limits | None = None, **overrides: Any) -> OfflineBot:
+        offline = await OfflineBot.start(
+            tmp_path / f"data{len(started)}", limits=limits or Limits.unlimited(), **overrides
+        )
+        started.append(offline)
+        return offline
+
+    yield start
+    for offline in started:
+        await offline.close()
+
+
+@pytest.fixture
+async def offline(start_offline: StartOffline) -> OfflineBot:
+    return await start_offline()

@@ -1,0 +1,112 @@
+"""Small helpers to drive the respondent conversation precisely, as a person would."""
+
+from __future__ import annotations
+
+from bot.emulator import CallbackAnswer, ChatMessage, EmulatedUser, InlineButton
+from bot.respondent.callbacks import Act, SurveyCallback
+from bot.simulation import RECEIPT_PATTERN
+
+WAIT = 10.0
+
+
+def survey_buttons(message: ChatMessage) -> list[tuple[InlineButton, SurveyCallback]]:
+    found = []
+    for row in message.buttons:
+        for button in row:
+            if button.callback_data and button.callback_data.startswith("s:"):
+                found.append((button, SurveyCallback.unpack(button.callback_data)))
+    return found
+
+
+def active_or_none(user: EmulatedUser) -> ChatMessage | None:
+    for message in reversed(user.messages):
+        if message.from_bot and survey_buttons(message):
+            return message
+    return None
+
+
+def active(user: EmulatedUser) -> ChatMessage:
+    """The bot message carrying the current questionnaire buttons."""
+    message = active_or_none(user)
+    if message is None:
+        raise AssertionError(f"no active questionnaire message\n{user.transcript()}")
+    return message
+
+
+async def wait_for_question_after(user: EmulatedUser, message_id: int) -> ChatMessage:
+    """Wait until the current question is shown in a message newer than `message_id`."""
+
+    def moved(u: EmulatedUser) -> bool:
+        current = active_or_none(u)
+        return current is not None and current.message_id > message_id
+
+    await user.wait_for(moved, timeout=WAIT)
+    return active(user)
+
+
+def current_question(user: EmulatedUser) -> str | None:
+    """The question id on the active message, or None on the review screen."""
+    buttons = survey_buttons(active(user))
+    if any(data.a == Act.SUBMIT for _, data in buttons):
+        return None
+    return next((data.q for _, data in buttons if data.q and data.a != Act.EDIT), None)
+
+
+async def tap(
+    user: EmulatedUser, act: Act, value: str | None = None, *, question: str | None = None
+) -> CallbackAnswer:
+    """Press the active message's button for this action (and value / question)."""
+    message = active(user)
+    for button, data in survey_buttons(message):
+        if data.a != act:
+            continue
+        if value is not None and data.v != value:
+            continue
+        if question is not None and data.q != question:
+            continue
+        handle = await user.press(lambda b, wanted=button: b.raw == wanted.raw, message)
+        return await handle.wait_answered(WAIT)
+    raise AssertionError(f"no {act} button (value={value!r})\n{user.transcript()}")
+
+
+async def start_questionnaire(user: EmulatedUser) -> None:
+    sent = await user.send_command("/start")
+    welcome = await user.wait_for_message(after=sent, timeout=WAIT)
+    button = next(b for b, d in survey_buttons(welcome) if d.a == Act.CONSENT)
+    handle = await user.press(lambda b: b.raw == button.raw, welcome)
+    await handle.wait_answered(WAIT)
+
+
+async def type_answer(user: EmulatedUser, text: str) -> ChatMessage:
+    """Send text and return the bot's next message (the next question or a refusal)."""
+    sent = await user.send_text(text)
+    return await user.wait_for_message(after=sent, timeout=WAIT)
+
+
+async def answer_until_review(user: EmulatedUser, *, frequency: str = "never") -> None:
+    """Finish the questionnaire quickly from wherever it is: skip what can be skipped."""
+    for _ in range(100):
+        question = current_question(user)
+        if question is None:
+            return
+        buttons = {data.a for _, data in survey_buttons(active(user))}
+        if question.endswith("_freq"):
+            await tap(user, Act.ANSWER, frequency)
+        elif question.endswith("_impact"):
+            await tap(user, Act.ANSWER, "3")
+        elif Act.SKIP in buttons:
+            await tap(user, Act.SKIP)
+        else:
+            raise AssertionError(f"cannot pass {question}\n{user.transcript()}")
+    raise AssertionError("the review never came")
+
+
+async def submit(user: EmulatedUser) -> str:
+    """Press Submit on the review and return the receipt code shown."""
+    await tap(user, Act.SUBMIT)
+    receipt = await user.wait_for_message(
+        where=lambda m: RECEIPT_PATTERN.search(m.text or "") is not None, after=0, timeout=WAIT
+    )
+    match = RECEIPT_PATTERN.search(receipt.text or "")
+    assert match is not None
+    return match.group(0)

@@ -1,0 +1,205 @@
+"""/broadcast end to end through the real bot and the emulator: compose, preview, audience,
+confirm, progress, report; pause, resume and cancel; resume after a restart and after a crash;
+and nothing of it reachable by a non-admin, forged callback data included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
+from bot.broadcast.runtime import BroadcastRuntime
+from bot.emulator import EmulatedUser
+from bot.offline import OfflineBot
+from storage.tables import audit_log
+from tests.e2e.conftest import StartOffline
+
+ADMIN = 5_570_001
+WAIT = 15.0
+NOTICE = "第二轮调研下周开始"
+
+
+async def subscribe(
+    offline: OfflineBot, count: int, language: str = "zh-hans"
+) -> list[EmulatedUser]:
+    users = []
+    for _ in range(count):
+        user = offline.new_user(language_code=language)
+        sent = await user.send_command("/start")
+        await user.wait_for_message(after=sent, timeout=WAIT)
+        users.append(user)
+    return users
+
+
+async def until(predicate: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll `predicate` (a condition on emulator state) until it holds."""
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def copies(user: EmulatedUser, text: str = NOTICE) -> int:
+    return sum(1 for m in user.messages if m.from_bot and text in (m.text or ""))
+
+
+def runtime(offline: OfflineBot) -> BroadcastRuntime:
+    assert offline.dispatcher is not None
+    found = offline.dispatcher.workflow_data["broadcasts"]
+    assert isinstance(found, BroadcastRuntime)
+    return found
+
+
+async def compose_and_send(admin: EmulatedUser, audience: str = "All subscribers") -> None:
+    sent = await admin.send_command("/broadcast")
+    await admin.wait_for_message("Send the broadcast", after=sent, timeout=WAIT)
+    sent = await admin.send_text(NOTICE)
+    await admin.wait_for_message(NOTICE, after=sent, timeout=WAIT)  # the preview
+    question = await admin.wait_for_message("Who should receive it?", after=sent, timeout=WAIT)
+    press = await admin.press(lambda b: b.text.startswith(audience), question)
+    await press.wait_answered(WAIT)
+    confirm = await admin.wait_for_message("Send the preview above", after=question, timeout=WAIT)
+    press = await admin.press("Send", confirm)
+    await press.wait_answered(WAIT)
+
+
+async def start_admin_bot(start_offline: StartOffline, **overrides: object) -> OfflineBot:
+    offline = await start_offline(admin_ids=[ADMIN], **overrides)
+    offline.extra_workflow["broadcast_options"] = {"progress_interval": 0.3}
+    await offline.restart_bot()
+    return offline
+
+
+async def test_admin_broadcasts_to_every_subscriber_once(start_offline: StartOffline) -> None:
+    offline = await start_admin_bot(start_offline)
+    users = await subscribe(offline, 5)
+    stopped = users[4]
+    sent = await stopped.send_command("/stop")
+    await stopped.wait_for_message(after=sent, timeout=WAIT)
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+
+    await compose_and_send(admin)
+    report = await admin.wait_for_message("report", timeout=WAIT, after=0)
+    assert "Delivered: 4" in (report.text or "")
+    [progress] = [m for m in admin.messages if m.from_bot and "Remaining:" in (m.text or "")]
+    assert "finished" in (progress.text or "") and "Sent: 4" in (progress.text or "")
+    assert not progress.buttons  # no pause/cancel once it has ended
+    assert [copies(u) for u in users] == [1, 1, 1, 1, 0]
+    assert offline.services is not None
+    async with offline.services.database.engine.connect() as connection:
+        actions = (await connection.execute(select(audit_log.c.action))).scalars().all()
+    assert "broadcast.start" in actions
+    assert offline.emulator.unanswered_callbacks() == []
+
+
+async def test_language_audience(start_offline: StartOffline) -> None:
+    offline = await start_admin_bot(start_offline)
+    chinese = await subscribe(offline, 2, "zh-hans")
+    english = await subscribe(offline, 2, "en")
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    await compose_and_send(admin, audience="English only")
+    await admin.wait_for_message("report", timeout=WAIT, after=0)
+    assert [copies(u) for u in chinese + english] == [0, 0, 1, 1]
+
+
+async def test_pause_resume_and_restart_resume_exactly_once(
+    start_offline: StartOffline,
+) -> None:
+    offline = await start_admin_bot(start_offline, broadcast_rate=4)
+    users = await subscribe(offline, 12)
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    await compose_and_send(admin)
+    progress = await admin.wait_for_message(
+        "Broadcast", timeout=WAIT, where=lambda m: "⏸" in str(m.buttons)
+    )
+    await until(lambda: not (sum(copies(u) for u in users) < 2))
+    press = await admin.press(lambda b: "Pause" in b.text, progress)
+    await press.wait_answered(WAIT)
+    paused_at = sum(copies(u) for u in users)
+    await asyncio.sleep(0.8)
+    assert sum(copies(u) for u in users) == paused_at
+    job = runtime(offline).repository
+    [job_id] = await job.ids_with_status("paused")
+
+    press = await admin.press_data(BroadcastCallback(a=BroadcastAction.RESUME, job=job_id).pack())
+    await press.wait_answered(WAIT)
+    await until(lambda: not (sum(copies(u) for u in users) < paused_at + 2))
+    await offline.restart_bot()  # SIGTERM-like stop in the middle; the job resumes on start
+    await until(lambda: not (sum(copies(u) for u in users) < paused_at + 4))
+    runtime(offline).crash(job_id)  # and now a crash
+    await asyncio.sleep(0.05)
+    await offline.restart_bot()
+    await admin.wait_for_message("report", timeout=WAIT, after=0)
+    counts = await runtime(offline).repository.counts(job_id)
+    per_user = [copies(u) for u in users]
+    assert max(per_user) == 1
+    assert counts["sent"] + counts["unknown"] == 12
+    assert per_user.count(0) <= counts["unknown"]
+
+
+async def test_cancel_stops_and_reports(start_offline: StartOffline) -> None:
+    offline = await start_admin_bot(start_offline, broadcast_rate=3)
+    users = await subscribe(offline, 10)
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    await compose_and_send(admin)
+    progress = await admin.wait_for_message(
+        "Broadcast", timeout=WAIT, where=lambda m: "✖" in str(m.buttons)
+    )
+    await until(lambda: not (sum(copies(u) for u in users) < 1))
+    press = await admin.press(lambda b: "Cancel" in b.text, progress)
+    await press.wait_answered(WAIT)
+    report = await admin.wait_for_message("cancelled", timeout=WAIT, after=progress)
+    sent_then = sum(copies(u) for u in users)
+    await asyncio.sleep(0.7)
+    assert sum(copies(u) for u in users) == sent_then < 10
+    assert "Skipped" in (report.text or "")
+
+
+async def test_non_admins_reach_nothing(start_offline: StartOffline) -> None:
+    offline = await start_admin_bot(start_offline, broadcast_rate=2)
+    users = await subscribe(offline, 4)
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    await compose_and_send(admin)
+    await admin.wait_for_message("Broadcast", timeout=WAIT, where=lambda m: "✖" in str(m.buttons))
+    [job_id] = await runtime(offline).repository.ids_with_status("running")
+
+    intruder = offline.new_user(language_code="en")
+    sent = await intruder.send_command("/broadcast")
+    reply = await intruder.wait_for_message(after=sent, timeout=WAIT)
+    assert "Only administrators" in (reply.text or "")
+    sent = await intruder.send_text("给所有人的消息")  # not in the compose state: nothing sent
+    await asyncio.sleep(0.3)
+    for action in BroadcastAction:
+        data = BroadcastCallback(a=action, job=job_id).pack()
+        handle = await intruder.press_data(data)
+        answer = await handle.wait_answered(WAIT)
+        assert "Only administrators" in (answer.text or "")
+    assert await runtime(offline).repository.status_of(job_id) == "running"
+    await admin.wait_for_message("report", timeout=WAIT, after=0)
+    assert [copies(u) for u in users] == [1, 1, 1, 1]
+    assert all(copies(u, "给所有人的消息") == 0 for u in users)
+
+
+async def test_photo_broadcast_preview_is_what_recipients_get(start_offline: StartOffline) -> None:
+    offline = await start_admin_bot(start_offline)
+    users = await subscribe(offline, 2)
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    sent = await admin.send_command("/broadcast")
+    await admin.wait_for_message("Send the broadcast", after=sent, timeout=WAIT)
+    sent = await admin.send_photo(caption=NOTICE)
+    preview = await admin.wait_for_message(NOTICE, after=sent, timeout=WAIT)
+    assert preview.file_id is not None
+    question = await admin.wait_for_message("Who should receive it?", after=sent, timeout=WAIT)
+    await (
+        await admin.press(lambda b: b.text.startswith("All subscribers"), question)
+    ).wait_answered(WAIT)
+    confirm = await admin.wait_for_message("Send the preview above", after=question, timeout=WAIT)
+    await (await admin.press("Send", confirm)).wait_answered(WAIT)
+    await admin.wait_for_message("report", timeout=WAIT, after=0)
+    for user in users:
+        [got] = [m for m in user.messages if m.from_bot and m.text == NOTICE]
+        assert got.file_id is not None
+        assert user.download(got) == admin.download(preview)

@@ -1,0 +1,43 @@
+"""200 cadres answering at once, with the emulator enforcing Telegram's real flood limits.
+
+Every one must reach a receipt: no reply lost to a 429, no callback left unanswered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from bot.emulator import Limits
+from bot.simulation import Behaviour, Cadre
+from tests.e2e.conftest import StartOffline
+
+CADRES = 200
+
+
+@pytest.mark.timeout(600)
+async def test_two_hundred_cadres_at_once_all_get_receipts(start_offline: StartOffline) -> None:
+    offline = await start_offline(limits=Limits())
+    assert offline.services is not None
+    questionnaire = offline.services.questionnaire
+    rng = random.Random(2024)
+    cadres = [
+        Cadre(
+            offline.new_user(user_id=600_000_000 + i),
+            questionnaire,
+            random.Random(rng.random()),
+            Behaviour.HURRIED if i % 4 else Behaviour.STRAIGHT,
+        )
+        for i in range(CADRES)
+    ]
+    results = await asyncio.wait_for(asyncio.gather(*(c.run() for c in cadres)), timeout=500)
+
+    receipts = [r.receipt for r in results]
+    assert all(receipts), "every cadre reaches a receipt"
+    assert len(set(receipts)) == CADRES
+    assert await offline.services.submissions.count() == CADRES
+    assert offline.emulator.unanswered_callbacks() == []
+    # Telegram's limits really were in force: the bot was told to slow down and coped.
+    assert offline.emulator.calls.count(status=429) > 0

@@ -1,0 +1,41 @@
+"""Fixtures for follow-up tests: the real bot against the emulator with an admin configured,
+no background digest loop (its messages would land mid-conversation)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.emulator import Limits
+from bot.offline import OfflineBot
+
+ADMIN_ID = 900_501
+
+
+@pytest.fixture
+def manual_digests(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import app
+    from bot.digest.scheduler import DigestRuntime, build_digest_runtime
+
+    build = build_digest_runtime
+
+    def without_loop(*args: Any, **kwargs: Any) -> DigestRuntime:
+        runtime = build(*args, **kwargs)
+        runtime.run_scheduler = False
+        return runtime
+
+    monkeypatch.setattr(app, "build_digest_runtime", without_loop)
+
+
+@pytest.fixture
+async def staffed(tmp_path: Path, manual_digests: None) -> AsyncIterator[OfflineBot]:
+    running = await OfflineBot.start(
+        tmp_path / "data", limits=Limits.unlimited(), admin_ids=[ADMIN_ID]
+    )
+    try:
+        yield running
+    finally:
+        await running.close()

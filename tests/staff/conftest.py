@@ -1,0 +1,92 @@
+"""Fixtures for staff tests: a migrated database on each dialect and a hand-moved clock."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.emulator import Limits
+from bot.offline import OfflineBot
+from bot.staff import InviteService, StaffRoles
+from storage.database import Database
+from storage.repositories import InviteRepository, StaffRepository
+
+CONFIGURED_ADMIN = 900_001
+
+
+class ManualClock:
+    """Aware UTC time that moves only when a test moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(datetime(2026, 11, 28, 10, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+async def database(db_url: str) -> AsyncIterator[Database]:
+    db = await Database.connect(db_url)
+    try:
+        await db.upgrade()
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def staff_repository(database: Database) -> StaffRepository:
+    return StaffRepository(database)
+
+
+@pytest.fixture
+def roles(staff_repository: StaffRepository) -> StaffRoles:
+    return StaffRoles(staff_repository, [CONFIGURED_ADMIN])
+
+
+@pytest.fixture
+def invites(
+    database: Database, staff_repository: StaffRepository, roles: StaffRoles, clock: ManualClock
+) -> InviteService:
+    return InviteService(InviteRepository(database), staff_repository, roles, clock=clock)
+
+
+@pytest.fixture
+def manual_digests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No background digest loop in the app: tests that need digests tick it themselves, so
+    no scheduled message lands in a chat in the middle of a conversation under test."""
+    from bot import app
+    from bot.digest.scheduler import DigestRuntime, build_digest_runtime
+
+    build = build_digest_runtime
+
+    def without_loop(*args: Any, **kwargs: Any) -> DigestRuntime:
+        runtime = build(*args, **kwargs)
+        runtime.run_scheduler = False
+        return runtime
+
+    monkeypatch.setattr(app, "build_digest_runtime", without_loop)
+
+
+@pytest.fixture
+async def offline(tmp_path: Path, manual_digests: None) -> AsyncIterator[OfflineBot]:
+    """The real bot against the emulator, with CONFIGURED_ADMIN in ADMIN_IDS."""
+    running = await OfflineBot.start(
+        tmp_path / "data", limits=Limits.unlimited(), admin_ids=[CONFIGURED_ADMIN]
+    )
+    try:
+        yield running
+    finally:
+        await running.close()
