@@ -196,7 +196,8 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
     dp.workflow_data["campaigns"] = services.survey.campaigns
     from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
 
-    dp.workflow_data["questionnaire_versions"] = QuestionnaireVersionRepository(services.database)
+    services.survey.versions = QuestionnaireVersionRepository(services.database)
+    dp.workflow_data["questionnaire_versions"] = services.survey.versions
     return dp
 
 

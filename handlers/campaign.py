@@ -3,6 +3,7 @@ uploaded as a YAML document (validated, problems shown by question id, stored).
 
     /campaign                                      list
     /campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD  create (planned), configured questionnaire
+    /campaign new TITLE | … | … | QID vN           … on a stored questionnaire version
     /campaign open ID                              open it (any other open one is closed)
     /campaign close ID                             close it
 
@@ -36,6 +37,7 @@ MAX_PROBLEMS_SHOWN = 30
 def _usage() -> str:
     return _(
         "Usage:\n/campaign — list\n/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD\n"
+        "/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD | QID vN — on a stored version\n"
         "/campaign open ID\n/campaign close ID"
     )
 
@@ -51,6 +53,15 @@ def _line(campaign: Campaign) -> str:
         qid=escape(campaign.questionnaire_id),
         version=campaign.questionnaire_version,
     )
+
+
+def _version_key(text: str) -> tuple[str, int]:
+    """`QID vN` (or `QID N`) → (QID, N); ValueError otherwise."""
+    questionnaire_id, version = text.split()  # ValueError unless exactly two words
+    number = int(version.removeprefix("v").removeprefix("V"))
+    if number < 1:
+        raise ValueError(text)
+    return questionnaire_id, number
 
 
 async def campaign_command(
@@ -81,14 +92,25 @@ async def campaign_command(
     if verb == "new":
         parts = [part.strip() for part in rest.split("|")]
         try:
-            title, opens, closes = parts
+            title, opens, closes, *chosen = parts
             opens_day, closes_day = date.fromisoformat(opens), date.fromisoformat(closes)
-            if not title or opens_day > closes_day:
+            if not title or opens_day > closes_day or len(chosen) > 1:
                 raise ValueError
+            version_key = _version_key(chosen[0]) if chosen else None
         except ValueError:
             await message.answer(_usage())
             return
         questionnaire = survey.questionnaire
+        if version_key is not None:
+            engine = await survey.engine_for(*version_key)
+            if engine is None:
+                await message.answer(
+                    _("No stored questionnaire {id} version {version}.").format(
+                        id=escape(version_key[0]), version=version_key[1]
+                    )
+                )
+                return
+            questionnaire = engine.questionnaire
         campaign = await campaigns.create(
             title, questionnaire.id, questionnaire.version, opens_day, closes_day
         )

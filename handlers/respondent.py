@@ -8,29 +8,40 @@ typed answer the question moves below it, so the current question is always at t
 from __future__ import annotations
 
 from contextlib import suppress
+from html import escape
 from typing import Any
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandStart, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
+from aiogram.utils.i18n import gettext as _
 
 from bot.anonymity.receipt import contains_receipt
 from bot.anonymity.scrubber import scrub
 from bot.config import Settings
-from bot.questionnaire.engine import Draft, InputError, Outcome, QuestionStep, ReviewStep
+from bot.questionnaire.engine import (
+    Draft,
+    Engine,
+    InputError,
+    Outcome,
+    QuestionStep,
+    ReviewStep,
+)
 from bot.respondent import screens
 from bot.respondent.callbacks import Act, ClearChatCallback, SurveyCallback
 from bot.respondent.survey import (
     CAMPAIGN_KEY,
     FIRST_KEY,
     MESSAGE_KEY,
+    PREVIEW_KEY,
     LimitReached,
     SurveyService,
 )
+from bot.staff import StaffRoles
 from storage.repositories import SubscriberRepository
 
 
@@ -43,7 +54,7 @@ DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 
 def _screen_for(
-    survey: SurveyService,
+    engine: Engine,
     outcome_step: QuestionStep | ReviewStep,
     locale: str,
     *,
@@ -56,7 +67,7 @@ def _screen_for(
             return screens.Screen(notice + "\n\n" + screen.text, screen.markup)
         return screen
     return screens.question_screen(
-        outcome_step, survey.questionnaire, locale, notice=notice, error=error
+        outcome_step, engine.questionnaire, locale, notice=notice, error=error
     )
 
 
@@ -81,11 +92,12 @@ async def _begin(
     chat_id: int,
     state: FSMContext,
     survey: SurveyService,
+    engine: Engine,
     locale: str,
     first_message_id: int,
 ) -> None:
-    outcome = survey.engine.start()
-    screen = _screen_for(survey, outcome.step, locale)
+    outcome = engine.start()
+    screen = _screen_for(engine, outcome.step, locale)
     sent = await bot.send_message(chat_id, screen.text, reply_markup=screen.markup)
     await state.set_state(Survey.answering)
     await state.set_data(survey.draft_data(outcome.draft, sent.message_id, first_message_id))
@@ -104,9 +116,10 @@ async def start(
 ) -> None:
     await subscribers.subscribe(message.chat.id, locale)
     data = await state.get_data()
+    await survey.prepare(data)
     draft = survey.load_draft(data)
     if draft is not None:
-        screen = screens.resume_screen(survey.engine.step(draft))
+        screen = screens.resume_screen(survey.engine_of(draft).step(draft))
         await message.answer(screen.text, reply_markup=screen.markup)
         return
     if data:
@@ -123,6 +136,41 @@ async def cancel_command(message: Message, state: FSMContext, bot: Bot) -> None:
     await state.clear()
     await _drop_keyboard(bot, message.chat.id, data.get(MESSAGE_KEY))
     await message.answer(screens.cancelled_text())
+
+
+async def preview_command(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    survey: SurveyService,
+    staff_roles: StaffRoles,
+    bot: Bot,
+    locale: str,
+) -> None:
+    """`/questionnaire_preview QID vN` (admins): walk a stored version; nothing is stored."""
+    user = message.from_user
+    if user is None or not await staff_roles.is_admin(user.id):
+        await message.answer(_("Only administrators can do this."))
+        return
+    words = (command.args or "").split()
+    version = words[1].removeprefix("v") if len(words) == 2 else ""
+    if not version.isdigit():
+        await message.answer(_("Usage: /questionnaire_preview QID vN"))
+        return
+    engine = await survey.engine_for(words[0], int(version))
+    if engine is None:
+        await message.answer(
+            _("No stored questionnaire {id} version {version}.").format(
+                id=escape(words[0]), version=int(version)
+            )
+        )
+        return
+    data = await state.get_data()
+    await _drop_keyboard(bot, message.chat.id, data.get(MESSAGE_KEY))
+    questionnaire = engine.questionnaire
+    await message.answer(screens.preview_started_text(questionnaire.id, questionnaire.version))
+    await _begin(bot, message.chat.id, state, survey, engine, locale, message.message_id)
+    await state.update_data({PREVIEW_KEY: True})
 
 
 # --- buttons ----------------------------------------------------------------------------
@@ -142,6 +190,7 @@ async def consent(
         return
     chat_id = message.chat.id
     data = await state.get_data()
+    await survey.prepare(data)
     if survey.load_draft(data) is not None:
         await query.answer(screens.stale_button_text())
         return
@@ -156,7 +205,8 @@ async def consent(
         return
     await _drop_keyboard(bot, chat_id, message.message_id)
     first = int(callback_data.v) if callback_data.v.isdigit() else message.message_id
-    await _begin(bot, chat_id, state, survey, locale, first)
+    engine = await survey.engine_now()  # the open campaign's version (issue 6)
+    await _begin(bot, chat_id, state, survey, engine, locale, first)
     if campaign_id is not None:
         await state.update_data({CAMPAIGN_KEY: campaign_id})
     await query.answer()
@@ -172,6 +222,7 @@ async def resume_or_restart(
 ) -> None:
     message = query.message
     data = await state.get_data()
+    await survey.prepare(data)
     draft = survey.load_draft(data)
     if message is None or draft is None:
         await query.answer(screens.expired_button_text())
@@ -179,15 +230,19 @@ async def resume_or_restart(
     await _drop_keyboard(bot, message.chat.id, message.message_id)
     if callback_data.a == Act.RESTART:
         await _drop_keyboard(bot, message.chat.id, data.get(MESSAGE_KEY))
-        await _begin(bot, message.chat.id, state, survey, locale, data.get(FIRST_KEY, 0))
+        engine = survey.engine_of(draft)  # a restart stays on the draft's version
+        await _begin(bot, message.chat.id, state, survey, engine, locale, data.get(FIRST_KEY, 0))
+        kept = {key: data[key] for key in (CAMPAIGN_KEY, PREVIEW_KEY) if key in data}
+        if kept:  # a restarted preview stays a preview, a campaign's draft stays in it
+            await state.update_data(kept)
     else:
-        screen = _screen_for(survey, survey.engine.step(draft), locale)
+        engine = survey.engine_of(draft)
+        screen = _screen_for(engine, engine.step(draft), locale)
         await _show_at_bottom(bot, message.chat.id, state, data, screen)
     await query.answer()
 
 
-def _apply(survey: SurveyService, draft: Draft, cb: SurveyCallback) -> Outcome:
-    engine = survey.engine
+def _apply(engine: Engine, draft: Draft, cb: SurveyCallback) -> Outcome:
     question = cb.q or None
     match cb.a:
         case Act.ANSWER:
@@ -216,6 +271,7 @@ async def survey_button(
 ) -> None:
     message = query.message
     data = await state.get_data()
+    await survey.prepare(data)
     draft = survey.load_draft(data)
     if message is None or isinstance(message, InaccessibleMessage) or draft is None:
         await query.answer(screens.expired_button_text())
@@ -234,7 +290,8 @@ async def survey_button(
     if callback_data.a == Act.SUBMIT:
         await _submit(query, message, state, survey, draft, data, bot)
         return
-    outcome = _apply(survey, draft, callback_data)
+    engine = survey.engine_of(draft)
+    outcome = _apply(engine, draft, callback_data)
     if outcome.error is not None:
         if outcome.error.code == "stale":
             await query.answer(screens.stale_button_text())
@@ -242,7 +299,7 @@ async def survey_button(
             await query.answer(screens.error_text(outcome.error), show_alert=True)
         return
     await state.update_data({"draft": outcome.draft.to_json()})
-    screen = _screen_for(survey, outcome.step, locale)
+    screen = _screen_for(engine, outcome.step, locale)
     with suppress(TelegramBadRequest):  # "message is not modified" after a double tap
         await message.edit_text(screen.text, reply_markup=screen.markup)
     await query.answer()
@@ -257,8 +314,14 @@ async def _submit(
     data: dict[str, Any],
     bot: Bot,
 ) -> None:
-    if not isinstance(survey.engine.step(draft), ReviewStep):
+    if not isinstance(survey.engine_of(draft).step(draft), ReviewStep):
         await query.answer(screens.stale_button_text())
+        return
+    if data.get(PREVIEW_KEY) is True:  # an admin's preview: no submission, no limit used
+        await state.clear()
+        with suppress(TelegramBadRequest):
+            await message.edit_text(screens.preview_submitted_text())
+        await query.answer()
         return
     campaign = data.get(CAMPAIGN_KEY)
     result = await survey.submit(
@@ -303,40 +366,42 @@ async def typed_answer(
     locale: str,
 ) -> None:
     data = await state.get_data()
+    await survey.prepare(data)
     draft = survey.load_draft(data)
     if draft is None:
         await state.clear()
         await message.answer(screens.stray_text_reply())
         return
-    step = survey.engine.step(draft)
+    engine = survey.engine_of(draft)
+    step = engine.step(draft)
     if isinstance(step, ReviewStep):
         await message.answer(screens.use_buttons_review_text())
-        await _show_at_bottom(bot, message.chat.id, state, data, _screen_for(survey, step, locale))
+        await _show_at_bottom(bot, message.chat.id, state, data, _screen_for(engine, step, locale))
         return
     question = step.question
     text = message.text or ""
     notice: str | None = None
     if question.type in ("single", "multi"):
-        screen = _screen_for(survey, step, locale, notice=screens.use_buttons_text())
+        screen = _screen_for(engine, step, locale, notice=screens.use_buttons_text())
         await _show_at_bottom(bot, message.chat.id, state, data, screen)
         return
     if question.type == "text":
         if contains_receipt(text):
-            screen = _screen_for(survey, step, locale, notice=screens.receipt_in_answer_text())
+            screen = _screen_for(engine, step, locale, notice=screens.receipt_in_answer_text())
             await _show_at_bottom(bot, message.chat.id, state, data, screen)
             return
         scrubbed = scrub(text)
         if scrubbed.masked:
             notice = screens.masked_notice(scrubbed.masked)
-        outcome = survey.engine.answer(draft, scrubbed.text, question_id=question.id)
+        outcome = engine.answer(draft, scrubbed.text, question_id=question.id)
     else:
-        outcome = survey.engine.answer(draft, text, question_id=question.id)
+        outcome = engine.answer(draft, text, question_id=question.id)
     if outcome.error is not None:
-        screen = _screen_for(survey, step, locale, error=outcome.error)
+        screen = _screen_for(engine, step, locale, error=outcome.error)
         await _show_at_bottom(bot, message.chat.id, state, data, screen)
         return
     await state.update_data({"draft": outcome.draft.to_json()})
-    screen = _screen_for(survey, outcome.step, locale, notice=notice)
+    screen = _screen_for(engine, outcome.step, locale, notice=notice)
     await _show_at_bottom(bot, message.chat.id, state, data, screen)
 
 
@@ -345,11 +410,13 @@ async def media_while_answering(
 ) -> None:
     """Voice, photos, files, stickers, locations, contacts: explain kindly, ask again."""
     data = await state.get_data()
+    await survey.prepare(data)
     draft = survey.load_draft(data)
     kind = message.content_type
     await message.answer(screens.media_refusal(getattr(kind, "value", str(kind))))
     if draft is not None:
-        screen = _screen_for(survey, survey.engine.step(draft), locale)
+        engine = survey.engine_of(draft)
+        screen = _screen_for(engine, engine.step(draft), locale)
         await _show_at_bottom(bot, message.chat.id, state, data, screen)
 
 
@@ -359,6 +426,7 @@ def create_router() -> Router:
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(start, CommandStart())
     router.message.register(cancel_command, Command("cancel"))
+    router.message.register(preview_command, Command("questionnaire_preview"))
     router.callback_query.register(consent, SurveyCallback.filter(F.a == Act.CONSENT))
     router.callback_query.register(
         resume_or_restart, SurveyCallback.filter(F.a.in_({Act.RESUME, Act.RESTART}))

@@ -96,10 +96,23 @@ class DigestService:
         self._locale = locale
         self._retention = retention
 
-    async def build(self, period: Period) -> BuiltDigest:
-        """A fresh digest of `period` (for `/digest` and `--print`); not stored."""
+    async def build(
+        self,
+        period: Period,
+        *,
+        campaign_id: str | None = None,
+        questionnaire: Questionnaire | None = None,
+    ) -> BuiltDigest:
+        """A fresh digest of `period` (for `/digest` and `--print`); not stored. Optionally
+        one campaign's submissions only, read with that campaign's questionnaire version."""
         return await build_digest(
-            self._db, self._cipher, self._questionnaire, period, k=self._k, locale=self._locale
+            self._db,
+            self._cipher,
+            questionnaire or self._questionnaire,
+            period,
+            k=self._k,
+            locale=self._locale,
+            campaign_id=campaign_id,
         )
 
     async def load(self, period_key: str) -> BuiltDigest | None:

@@ -359,6 +359,17 @@ def submitted_text() -> str:
     return _("✅ Submitted. Thank you for speaking up.")
 
 
+def preview_started_text(questionnaire_id: str, version: int) -> str:
+    return _(
+        "Preview of {id} version {version}: walk it as a cadre would. Nothing you answer is "
+        "stored, and Submit stores nothing."
+    ).format(id=escape(questionnaire_id), version=version)
+
+
+def preview_submitted_text() -> str:
+    return _("Preview — nothing stored. The preview is over.")
+
+
 def receipt_screen(code: str, first_message_id: int) -> Screen:
     text = (
         _("🧾 <b>Your receipt code</b>")

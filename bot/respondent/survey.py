@@ -16,15 +16,17 @@ from zoneinfo import ZoneInfo
 
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.receipt import new_receipt_code, receipt_hash
-from bot.questionnaire import Questionnaire
+from bot.questionnaire import Questionnaire, QuestionnaireError, parse_questionnaire_text
 from bot.questionnaire.engine import Draft, Engine
 from storage.repositories import NewSubmission, RateLimitRepository, SubmissionRepository
 from storage.repositories.campaigns import CampaignRepository
+from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
 
 DRAFT_KEY = "draft"
 MESSAGE_KEY = "msg"
 FIRST_KEY = "first"
 CAMPAIGN_KEY = "campaign"  # the campaign the draft was started in (issue 6)
+PREVIEW_KEY = "preview"  # an admin's preview walk: Submit stores nothing (issue 6)
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,70 @@ class SurveyService:
         self._now = now or (lambda: datetime.now(tz=zone))
         # Campaigns (issue 6), set by the app; None or no campaign defined: always open.
         self.campaigns: CampaignRepository | None = None
+        # Stored questionnaire versions (issue 6), set by the app: a draft is finished on the
+        # version it was started on, and a campaign may run a stored version.
+        self.versions: QuestionnaireVersionRepository | None = None
+        self._engines: dict[tuple[str, int], Engine] = {
+            (questionnaire.id, questionnaire.version): self.engine
+        }
 
     def today(self) -> date:
         return self._now().astimezone(self.zone).date()
 
+    # --- questionnaire versions -------------------------------------------------------------
+
+    async def engine_for(self, questionnaire_id: str, version: int) -> Engine | None:
+        """The engine of a questionnaire version: the configured one, or a stored version
+        (parsed once, then cached). None when it is neither stored nor valid."""
+        key = (questionnaire_id, version)
+        if key in self._engines:
+            return self._engines[key]
+        if self.versions is None:
+            return None
+        text = await self.versions.text_of(questionnaire_id, version)
+        if text is None:
+            return None
+        try:
+            questionnaire = parse_questionnaire_text(text, f"{questionnaire_id} v{version}")
+        except QuestionnaireError:
+            return None
+        if (questionnaire.id, questionnaire.version) != key:
+            return None
+        engine = self._engines[key] = Engine(questionnaire)
+        return engine
+
+    async def engine_now(self) -> Engine:
+        """The engine new respondents get: the open campaign's version, else the configured."""
+        if self.campaigns is not None and await self.campaigns.any_defined():
+            current = await self.campaigns.current(self.today())
+            if current is not None:
+                engine = await self.engine_for(
+                    current.questionnaire_id, current.questionnaire_version
+                )
+                if engine is not None:
+                    return engine
+        return self.engine
+
+    async def prepare(self, data: dict[str, Any]) -> None:
+        """Load the engine of the draft in FSM data (if any) so `load_draft` accepts it."""
+        raw = data.get(DRAFT_KEY)
+        if not isinstance(raw, dict):
+            return
+        try:
+            draft = Draft.from_json(raw)
+        except (KeyError, TypeError, ValueError):
+            return
+        await self.engine_for(draft.questionnaire_id, draft.version)
+
+    def engine_of(self, draft: Draft) -> Engine:
+        """The engine of a draft returned by `load_draft` (its own version)."""
+        return self._engines.get((draft.questionnaire_id, draft.version), self.engine)
+
     # --- drafts in FSM data -------------------------------------------------------------
 
     def load_draft(self, data: dict[str, Any]) -> Draft | None:
-        """The draft in FSM data, or None if there is none or it is for another version."""
+        """The draft in FSM data, or None if there is none or its version is unknown (call
+        `prepare` first so a stored version's engine is loaded)."""
         raw = data.get(DRAFT_KEY)
         if not isinstance(raw, dict):
             return None
@@ -91,7 +149,9 @@ class SurveyService:
         return isinstance(raw, dict) and self.load_draft(data) is None
 
     def is_current(self, draft: Draft) -> bool:
-        return self.engine.accepts(draft)
+        """Whether the draft's version has a loaded engine (it can be resumed)."""
+        engine = self._engines.get((draft.questionnaire_id, draft.version))
+        return engine is not None and engine.accepts(draft)
 
     @staticmethod
     def draft_data(draft: Draft, message_id: int, first_message_id: int) -> dict[str, Any]:
@@ -124,22 +184,33 @@ class SurveyService:
         """Store the draft's relevant answers; the receipt code exists only in the result.
 
         `campaign_id` is the campaign the draft was started in; without it, the campaign open
-        now (a draft started in a campaign is finished in it even if it closed meanwhile).
+        now if it runs the draft's version (a draft started in a campaign is finished in it
+        even if it closed meanwhile; one on another version is not tagged with it).
         """
         day = self.today()
-        if campaign_id is None:
-            _, campaign_id = await self.availability()
+        if campaign_id is None and self.campaigns is not None:
+            current = await self.campaigns.current(day)
+            if current is not None and (
+                current.questionnaire_id,
+                current.questionnaire_version,
+            ) == (
+                draft.questionnaire_id,
+                draft.version,
+            ):
+                campaign_id = current.id
         if not await self.rate_limits.try_consume(
             self._limit_key(user_id, day), day, self.max_per_day
         ):
             return LimitReached(self.max_per_day)
         code = new_receipt_code()
+        engine = self.engine_of(draft)
+        questionnaire = engine.questionnaire
         await self.submissions.store(
             NewSubmission(
-                questionnaire_id=self.questionnaire.id,
-                questionnaire_version=self.questionnaire.version,
-                answers=self.engine.relevant_answers(draft),
-                text_question_ids=self.questionnaire.text_question_ids,
+                questionnaire_id=questionnaire.id,
+                questionnaire_version=questionnaire.version,
+                answers=engine.relevant_answers(draft),
+                text_question_ids=questionnaire.text_question_ids,
                 day=day,
                 receipt_hash=receipt_hash(code, self.receipt_secret),
                 campaign_id=campaign_id,

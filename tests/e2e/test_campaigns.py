@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
+from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from storage.tables import audit_log, submissions
@@ -73,3 +74,53 @@ async def test_non_admins_cannot_manage_campaigns(start_offline: StartOffline) -
     reply = await intruder.wait_for_message(after=sent, timeout=WAIT)
     assert "Only administrators" in (reply.text or "")
     assert "No campaigns yet" in await campaign("list", offline)
+
+
+async def test_a_campaign_runs_a_stored_version_and_old_drafts_finish_on_theirs(
+    start_offline: StartOffline,
+) -> None:
+    offline = await start_offline(admin_ids=[ADMIN])
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    shipped = DEFAULT_QUESTIONNAIRE.read_text(encoding="utf-8")
+    assert "\nversion: 1\n" in shipped
+    newer = shipped.replace("\nversion: 1\n", "\nversion: 2\n", 1)
+    sent = await admin.send_document(newer.encode(), file_name="formalism-v2.yaml")
+    assert "Stored as a new version" in (
+        (await admin.wait_for_message(after=sent, timeout=WAIT)).text or ""
+    )
+
+    early = offline.new_user()  # no campaign yet: the configured version 1
+    await start_questionnaire(early)
+
+    today = date.today()
+    span = f"{(today - timedelta(days=1)).isoformat()} | {(today + timedelta(days=1)).isoformat()}"
+    assert "No stored questionnaire" in await campaign(
+        f"new 第二轮 | {span} | formalism v9", offline
+    )
+    assert "Usage" in await campaign(f"new 第二轮 | {span} | formalism", offline)
+    created = await campaign(f"new 第二轮 | {span} | formalism v2", offline)
+    assert "Campaign created" in created and "formalism v2" in created
+    listing = await campaign("list", offline)
+    campaign_id = listing.split("\n")[1].split()[0]
+    assert "open" in await campaign(f"open {campaign_id}", offline)
+
+    late = offline.new_user()  # gets the open campaign's version 2
+    await start_questionnaire(late)
+    await answer_until_review(late)
+    await submit(late)
+
+    await answer_until_review(early)  # the draft on version 1 is finished on version 1
+    await submit(early)
+
+    assert offline.services is not None
+    async with offline.services.database.engine.connect() as connection:
+        versions = (await connection.execute(select(submissions.c.questionnaire_version))).scalars()
+        assert sorted(versions) == [1, 2]
+        tags = dict(
+            (
+                await connection.execute(
+                    select(submissions.c.questionnaire_version, submissions.c.campaign_id)
+                )
+            ).all()
+        )
+    assert tags == {1: None, 2: campaign_id}  # the version-1 draft is not tagged with it

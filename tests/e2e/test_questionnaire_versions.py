@@ -9,11 +9,12 @@ from datetime import date
 from pathlib import Path
 
 from bot.config import DEFAULT_QUESTIONNAIRE
+from bot.respondent.callbacks import Act
 from storage.database import Database
 from storage.repositories import NewSubmission, SubmissionRepository
 from storage.repositories.questionnaire_versions import AddResult, QuestionnaireVersionRepository
 from tests.e2e.conftest import StartOffline
-from tests.e2e.driver import WAIT
+from tests.e2e.driver import WAIT, answer_until_review, tap, wait_for_question_after
 
 ADMIN = 5_590_001
 SHIPPED = DEFAULT_QUESTIONNAIRE.read_text(encoding="utf-8")
@@ -71,3 +72,39 @@ def test_cli_adds_a_version(tmp_path: Path) -> None:
     bad = subprocess.run([*run, str(PROBLEMS)], env=env, capture_output=True, text=True)
     assert bad.returncode == 2
     assert "nothing stored" in bad.stdout
+
+
+async def test_an_admin_previews_a_stored_version_and_nothing_is_stored(
+    start_offline: StartOffline,
+) -> None:
+    from sqlalchemy import func, select
+
+    from storage.tables import fsm_entries, rate_counters, submissions
+
+    offline = await start_offline(admin_ids=[ADMIN])
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    newer = SHIPPED.replace("\nversion: 1\n", "\nversion: 2\n", 1)
+    sent = await admin.send_document(newer.encode(), file_name="formalism-v2.yaml")
+    await admin.wait_for_message(after=sent, timeout=WAIT)
+
+    stranger = offline.new_user(language_code="en")
+    sent = await stranger.send_command("/questionnaire_preview", "formalism v2")
+    reply = await stranger.wait_for_message(after=sent, timeout=WAIT)
+    assert "Only administrators" in (reply.text or "")
+    sent = await admin.send_command("/questionnaire_preview", "formalism v7")
+    reply = await admin.wait_for_message(after=sent, timeout=WAIT)
+    assert "No stored questionnaire formalism version 7" in (reply.text or "")
+
+    sent = await admin.send_command("/questionnaire_preview", "formalism v2")
+    reply = await admin.wait_for_message(after=sent, timeout=WAIT)
+    assert "Preview of formalism version 2" in (reply.text or "")
+    await wait_for_question_after(admin, sent.message_id)
+    await answer_until_review(admin)
+    await tap(admin, Act.SUBMIT)
+    assert any("nothing stored" in (m.text or "") for m in admin.bot_messages)
+
+    assert offline.services is not None
+    async with offline.services.database.engine.connect() as connection:
+        for table in (submissions, fsm_entries, rate_counters):
+            count = await connection.scalar(select(func.count()).select_from(table))
+            assert count == 0, table.name

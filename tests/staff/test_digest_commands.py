@@ -77,3 +77,62 @@ async def test_strangers_get_neither(offline: OfflineBot) -> None:
         reply = await stranger.wait_for_message(after=sent, timeout=WAIT)
         assert reply.kind == "text" and reply.text == STAFF_ONLY
     assert all(m.kind == "text" for m in stranger.bot_messages)
+
+
+async def test_export_of_one_campaign(offline: OfflineBot) -> None:
+    from datetime import date
+
+    from storage.repositories import NewSubmission
+
+    assert offline.services is not None
+    services = offline.services
+    assert services.survey.campaigns is not None
+    questionnaire = services.questionnaire
+    day = date(2026, 11, 29)
+    chosen = await services.survey.campaigns.create(
+        "一轮", questionnaire.id, questionnaire.version, day, day
+    )
+    for campaign_id, tag in ((chosen.id, "a"), (None, "b"), (None, "c")):
+        await services.submissions.store(
+            NewSubmission(
+                questionnaire.id,
+                questionnaire.version,
+                {},
+                frozenset(),
+                day,
+                tag * 64,
+                campaign_id=campaign_id,
+            )
+        )
+    investigator = await _investigator(offline, 630_004)
+    counts = []
+    for argument in (chosen.id, None):
+        sent = await investigator.send_command("/export", argument)
+        document = await investigator.wait_for_message(
+            where=lambda m: m.kind == "document", after=sent, timeout=WAIT
+        )
+        counts.append(document.text)
+    caption = translated("Submissions: {count}")
+    assert counts == [caption.format(count=1), caption.format(count=3)]
+    sent = await investigator.send_command("/export", "nosuch")
+    reply = await investigator.wait_for_message(after=sent, timeout=WAIT)
+    assert reply.text == translated("No campaign {id}.").format(id="nosuch")
+
+
+async def test_digest_of_one_campaign(offline: OfflineBot) -> None:
+    from datetime import date
+
+    assert offline.services is not None
+    campaigns = offline.services.survey.campaigns
+    assert campaigns is not None
+    questionnaire = offline.services.questionnaire
+    day = date(2026, 11, 29)
+    chosen = await campaigns.create("一轮", questionnaire.id, questionnaire.version, day, day)
+    investigator = await _investigator(offline, 630_005)
+    sent = await investigator.send_command("/digest", "nosuch")
+    reply = await investigator.wait_for_message(after=sent, timeout=WAIT)
+    assert reply.text == translated("No campaign {id}.").format(id="nosuch")
+    sent = await investigator.send_command("/digest", chosen.id)
+    note, *digest = await _until_photo(investigator, sent)
+    assert translated("Campaign {id} only.").format(id=chosen.id) in (note.text or "")
+    assert [m.kind for m in digest][-1] == "photo"
