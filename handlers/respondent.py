@@ -116,8 +116,7 @@ async def start(
 ) -> None:
     await subscribers.subscribe(message.chat.id, locale)
     data = await state.get_data()
-    await survey.prepare(data)
-    draft = survey.load_draft(data)
+    draft = await survey.draft_in(data)
     if draft is not None:
         screen = screens.resume_screen(survey.engine_of(draft).step(draft))
         await message.answer(screen.text, reply_markup=screen.markup)
@@ -190,8 +189,7 @@ async def consent(
         return
     chat_id = message.chat.id
     data = await state.get_data()
-    await survey.prepare(data)
-    if survey.load_draft(data) is not None:
+    if await survey.draft_in(data) is not None:
         await query.answer(screens.stale_button_text())
         return
     accepting, campaign_id = await survey.availability()  # campaigns (issue 6)
@@ -222,8 +220,7 @@ async def resume_or_restart(
 ) -> None:
     message = query.message
     data = await state.get_data()
-    await survey.prepare(data)
-    draft = survey.load_draft(data)
+    draft = await survey.draft_in(data)
     if message is None or draft is None:
         await query.answer(screens.expired_button_text())
         return
@@ -271,8 +268,7 @@ async def survey_button(
 ) -> None:
     message = query.message
     data = await state.get_data()
-    await survey.prepare(data)
-    draft = survey.load_draft(data)
+    draft = await survey.draft_in(data)
     if message is None or isinstance(message, InaccessibleMessage) or draft is None:
         await query.answer(screens.expired_button_text())
         if message is not None and draft is None:
@@ -366,8 +362,7 @@ async def typed_answer(
     locale: str,
 ) -> None:
     data = await state.get_data()
-    await survey.prepare(data)
-    draft = survey.load_draft(data)
+    draft = await survey.draft_in(data)
     if draft is None:
         await state.clear()
         await message.answer(screens.stray_text_reply())
@@ -410,8 +405,7 @@ async def media_while_answering(
 ) -> None:
     """Voice, photos, files, stickers, locations, contacts: explain kindly, ask again."""
     data = await state.get_data()
-    await survey.prepare(data)
-    draft = survey.load_draft(data)
+    draft = await survey.draft_in(data)
     kind = message.content_type
     await message.answer(screens.media_refusal(getattr(kind, "value", str(kind))))
     if draft is not None:

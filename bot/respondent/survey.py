@@ -129,6 +129,11 @@ class SurveyService:
 
     # --- drafts in FSM data -------------------------------------------------------------
 
+    async def draft_in(self, data: dict[str, Any]) -> Draft | None:
+        """The draft in FSM data, with its questionnaire version's engine made ready."""
+        await self.prepare(data)
+        return self.load_draft(data)
+
     def load_draft(self, data: dict[str, Any]) -> Draft | None:
         """The draft in FSM data, or None if there is none or its version is unknown (call
         `prepare` first so a stored version's engine is loaded)."""
