@@ -22,16 +22,19 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.types import BotCommand, BotCommandScopeAllPrivateChats
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.keys import Keys, load_keys
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.command_menu import AdminMenuOnFirstContact, CommandMenus
 from bot.config import Settings
 from bot.digest.scheduler import DigestRuntime, build_digest_runtime
-from bot.i18n import SUPPORTED_LOCALES, make_i18n
+from bot.i18n import make_i18n
+from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.ordering import ChatOrderingMiddleware
+from bot.middlewares.response_models import KeepResponseModels
+from bot.middlewares.telegram_pacing import MessagePacer
 from bot.middlewares.telegram_retry import RetryMiddleware
 from bot.questionnaire import Questionnaire, load_questionnaire
 from bot.respondent.survey import SurveyService
@@ -138,10 +141,17 @@ def build_fsm_storage(services: Services) -> BaseStorage:
 
 
 def create_bot(settings: Settings, *, session: AiohttpSession | None = None) -> Bot:
-    """A Bot pointed at TELEGRAM_API_URL, HTML by default, with the retry middleware."""
+    """A Bot pointed at TELEGRAM_API_URL, HTML by default, that copes with Telegram's pushback.
+
+    Outermost first: late callback answers are dropped quietly, 429 and transient failures are
+    retried, and every retry queues again for the overall message rate.
+    """
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(KeepResponseModels())
+    session.middleware(LateCallbackAnswers())
     session.middleware(RetryMiddleware())
+    session.middleware(MessagePacer())
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
@@ -163,6 +173,8 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
         http=services.http,
         **services.extra,
     )
+    # Outermost: the deadline counts the time spent queued behind the same chat's updates too.
+    dp.update.outer_middleware(CallbackAnswerDeadline())
     ordering = ChatOrderingMiddleware()
     dp.update.outer_middleware(ordering)
     dp.workflow_data["ordering"] = ordering
@@ -170,7 +182,14 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
         make_i18n(settings.default_locale), services.subscribers, settings.default_locale
     ).setup(dp)
     dp.include_routers(*all_routers())
-    dp.startup.register(_register_commands)
+    menus = CommandMenus(settings.default_locale)
+    dp.workflow_data["command_menus"] = menus
+    dp.message.outer_middleware(AdminMenuOnFirstContact(menus, services.digests.roles))
+
+    async def register_menus(bot: Bot) -> None:
+        await menus.register(bot, services.digests.roles)
+
+    dp.startup.register(register_menus)
     # Digests for investigators (issue 4): staff services for handlers, the schedule loop.
     dp.workflow_data.update(services.digests.handler_data())
     dp.startup.register(services.digests.on_startup)
@@ -199,30 +218,6 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
     services.survey.versions = QuestionnaireVersionRepository(services.database)
     dp.workflow_data["questionnaire_versions"] = services.survey.versions
     return dp
-
-
-def command_list(locale: str) -> list[BotCommand]:
-    """The private-chat command menu in one language."""
-    from aiogram.utils.i18n import gettext as _
-
-    i18n = make_i18n()
-    with i18n.context(), i18n.use_locale(locale):
-        return [
-            BotCommand(command="start", description=_("Answer the questionnaire")),
-            BotCommand(command="followup", description=_("Read replies with your receipt code")),
-            BotCommand(command="privacy", description=_("What is stored, what is not")),
-            BotCommand(command="language", description=_("Language: 中文 / English")),
-            BotCommand(command="cancel", description=_("Stop and delete unfinished answers")),
-            BotCommand(command="help", description=_("Help")),
-        ]
-
-
-async def _register_commands(bot: Bot, settings: Settings) -> None:
-    scope = BotCommandScopeAllPrivateChats()
-    await bot.set_my_commands(command_list(settings.default_locale), scope=scope)
-    for locale in SUPPORTED_LOCALES:
-        code = locale.split("-")[0]
-        await bot.set_my_commands(command_list(locale), scope=scope, language_code=code)
 
 
 async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:

@@ -7,18 +7,21 @@ the buttons' callback data to know what kind of answer fits.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.emulator import ChatMessage, EmulatedUser, InlineButton
+from bot.emulator import ChatMessage, ChatWaitTimeout, EmulatedUser, InlineButton
 from bot.questionnaire import Question, Questionnaire
 from bot.respondent.callbacks import Act, SurveyCallback
 
 RECEIPT_PATTERN = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){4}\b")
 STEP_LIMIT = 400
 WAIT = 120.0
+#: How long a cadre looks at an unchanged screen after the spinner stopped before going on.
+SCREEN_WAIT = 30.0
 
 EXAMPLES = (
     "一周开了四个会传达同一个文件，每个会都要求拍照留痕。",
@@ -69,6 +72,11 @@ def _buttons(message: ChatMessage) -> list[tuple[InlineButton, SurveyCallback]]:
     return found
 
 
+def _screen(user: EmulatedUser) -> list[tuple[int, str | None, object]]:
+    """What the cadre sees: every message's id, text and buttons."""
+    return [(m.message_id, m.text, m.keyboard) for m in user.messages]
+
+
 def _active_message(user: EmulatedUser) -> ChatMessage | None:
     for message in reversed(user.messages):
         if message.from_bot and _buttons(message):
@@ -96,9 +104,19 @@ class Cadre:
         self._cancel_at = rng.randint(3, 12)
 
     async def press(self, button: InlineButton, message: ChatMessage) -> None:
+        """Tap, wait for the spinner to stop, and — like a person — for the screen to change.
+
+        A busy bot may stop the spinner before the new screen arrives; a cadre who then tapped
+        the old screen again would only get "that button is from an earlier screen".
+        """
+        before = _screen(self.user)
         handle = await self.user.press(lambda b: b is button or b.raw == button.raw, message)
-        await handle.wait_answered(WAIT)
+        answer = await handle.wait_answered(WAIT)
         self.result.actions.append(f"press {button.callback_data}")
+        if answer.text:  # a notice instead of a new screen (stale button, alert)
+            return
+        with contextlib.suppress(ChatWaitTimeout):
+            await self.user.wait_for(lambda user: _screen(user) != before, SCREEN_WAIT)
 
     async def type(self, text: str) -> None:
         sent = await self.user.send_text(text)

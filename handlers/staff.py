@@ -10,7 +10,7 @@ from contextlib import suppress
 from datetime import tzinfo
 from html import escape
 
-from aiogram import F, Router
+from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
@@ -23,12 +23,15 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
+from bot.command_menu import CommandMenus
 from bot.config import Settings
 from bot.staff import InviteService, JoinResult, NotAllowed, RevokeResult, StaffEntry, StaffRoles
-from bot.staff.callbacks import RevokeCallback
+from bot.staff.callbacks import RevokeCallback, StaffPageCallback
 from storage.repositories import DigestGroupRepository
 
 GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
+#: Members per page of /staff and /revoke: one short message, far below 100 buttons.
+STAFF_PAGE_SIZE = 20
 
 
 def _not_allowed() -> str:
@@ -50,29 +53,59 @@ def _staff_line(entry: StaffEntry) -> str:
     )
 
 
-def _revoke_keyboard(entries: list[StaffEntry], actor_id: int) -> InlineKeyboardMarkup | None:
+def _page_of(entries: list[StaffEntry], page: int) -> tuple[list[StaffEntry], int, int]:
+    """The entries on `page` (clamped), that page and the number of pages."""
+    pages = max(1, -(-len(entries) // STAFF_PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    return entries[page * STAFF_PAGE_SIZE : (page + 1) * STAFF_PAGE_SIZE], page, pages
+
+
+def _removable(entries: list[StaffEntry], actor_id: int) -> list[StaffEntry]:
+    """Who this admin may remove: not themselves, not ADMIN_IDS."""
+    return [e for e in entries if not e.configured and e.user_id != actor_id]
+
+
+def _paging_row(page: int, pages: int) -> list[list[InlineKeyboardButton]]:
+    if pages <= 1:
+        return []
+    row = []
+    if page > 0:
+        row.append(
+            InlineKeyboardButton(text="◀", callback_data=StaffPageCallback(page=page - 1).pack())
+        )
+    row.append(
+        InlineKeyboardButton(
+            text=f"{page + 1}/{pages}", callback_data=StaffPageCallback(page=page).pack()
+        )
+    )
+    if page < pages - 1:
+        row.append(
+            InlineKeyboardButton(text="▶", callback_data=StaffPageCallback(page=page + 1).pack())
+        )
+    return [row]
+
+
+async def _staff_screen(
+    roles: StaffRoles, groups: DigestGroupRepository, actor_id: int, page: int = 0
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    """One page of the staff list: short enough for one message and Telegram's 100 buttons."""
+    entries = await roles.members()
+    shown, page, pages = _page_of(entries, page)
+    lines = [_("<b>Staff</b> ({count})").format(count=len(entries))]
+    lines += [_staff_line(entry) for entry in shown]
+    lines.append("")
+    lines.append(_("Groups receiving digests: {count}").format(count=len(await groups.list())))
     rows = [
         [
             InlineKeyboardButton(
                 text=_("Remove {user_id}").format(user_id=entry.user_id),
-                callback_data=RevokeCallback(user_id=entry.user_id).pack(),
+                callback_data=RevokeCallback(user_id=entry.user_id, page=page).pack(),
             )
         ]
-        for entry in entries
-        if not entry.configured and entry.user_id != actor_id
+        for entry in _removable(shown, actor_id)
     ]
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
-
-
-async def _staff_screen(
-    roles: StaffRoles, groups: DigestGroupRepository, actor_id: int
-) -> tuple[str, InlineKeyboardMarkup | None]:
-    entries = await roles.members()
-    lines = [_("<b>Staff</b>")]
-    lines += [_staff_line(entry) for entry in entries]
-    lines.append("")
-    lines.append(_("Groups receiving digests: {count}").format(count=len(await groups.list())))
-    return "\n".join(lines), _revoke_keyboard(entries, actor_id)
+    rows += _paging_row(page, pages)
+    return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
 async def invite_command(message: Message, invites: InviteService, settings: Settings) -> None:
@@ -95,7 +128,13 @@ async def invite_command(message: Message, invites: InviteService, settings: Set
     )
 
 
-async def join_command(message: Message, command: CommandObject, invites: InviteService) -> None:
+async def join_command(
+    message: Message,
+    command: CommandObject,
+    invites: InviteService,
+    command_menus: CommandMenus,
+    bot: Bot,
+) -> None:
     if message.from_user is None:
         return
     if not command.args:
@@ -103,6 +142,7 @@ async def join_command(message: Message, command: CommandObject, invites: Invite
         return
     result = await invites.redeem(command.args, message.from_user.id)
     if result is JoinResult.JOINED:
+        await command_menus.show_staff_menu(bot, message.from_user.id, "investigator")
         await message.answer(
             _(
                 "Welcome: you are now an investigator. Digests will arrive in this chat.\n"
@@ -152,6 +192,9 @@ async def revoke_command(
     message: Message,
     command: CommandObject,
     staff_roles: StaffRoles,
+    digest_groups: DigestGroupRepository,
+    command_menus: CommandMenus,
+    bot: Bot,
 ) -> None:
     """`/revoke` shows a button per removable member; `/revoke ID` removes one directly."""
     if message.from_user is None:
@@ -166,33 +209,65 @@ async def revoke_command(
         except ValueError:
             await message.answer(_("Send /revoke, or /revoke followed by a Telegram user id."))
             return
-        await message.answer(
-            _revoke_outcome(await staff_roles.revoke(actor_id, target_id), target_id)
-        )
+        result = await staff_roles.revoke(actor_id, target_id)
+        if result is RevokeResult.REVOKED:
+            await command_menus.hide_staff_menu(bot, target_id)
+        await message.answer(_revoke_outcome(result, target_id))
         return
-    markup = _revoke_keyboard(await staff_roles.members(), actor_id)
-    if markup is None:
+    if not _removable(await staff_roles.members(), actor_id):
         await message.answer(_("Nobody can be removed: only you and ADMIN_IDS are staff."))
         return
-    await message.answer(_("Choose whom to remove from the staff:"), reply_markup=markup)
+    text, markup = await _staff_screen(staff_roles, digest_groups, actor_id)
+    await message.answer(
+        _("Choose whom to remove from the staff:") + "\n\n" + text, reply_markup=markup
+    )
 
 
 async def revoke_pressed(
     query: CallbackQuery,
     callback_data: RevokeCallback,
     staff_roles: StaffRoles,
+    digest_groups: DigestGroupRepository,
+    command_menus: CommandMenus,
+    bot: Bot,
 ) -> None:
     result = await staff_roles.revoke(query.from_user.id, callback_data.user_id)
     if result is RevokeResult.NOT_ADMIN:
         await query.answer(_not_allowed(), show_alert=True)
         return
+    if result is RevokeResult.REVOKED:
+        await command_menus.hide_staff_menu(bot, callback_data.user_id)
     await query.answer(_revoke_outcome(result, callback_data.user_id))
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
         return
-    markup = _revoke_keyboard(await staff_roles.members(), query.from_user.id)
+    text, markup = await _staff_screen(
+        staff_roles, digest_groups, query.from_user.id, callback_data.page
+    )
+    outcome = _revoke_outcome(result, callback_data.user_id)
     with suppress(TelegramBadRequest):  # e.g. "message is not modified" on a stale copy
-        await message.edit_text(_revoke_outcome(result, callback_data.user_id), reply_markup=markup)
+        await message.edit_text(outcome + "\n\n" + text, reply_markup=markup)
+
+
+async def staff_page_pressed(
+    query: CallbackQuery,
+    callback_data: StaffPageCallback,
+    staff_roles: StaffRoles,
+    digest_groups: DigestGroupRepository,
+) -> None:
+    if not await staff_roles.is_admin(query.from_user.id):
+        await query.answer(_not_allowed(), show_alert=True)
+        return
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        await query.answer()
+        return
+    text, markup = await _staff_screen(
+        staff_roles, digest_groups, query.from_user.id, callback_data.page
+    )
+    with suppress(TelegramBadRequest):  # the page number itself, pressed: "not modified"
+        await message.edit_text(text, reply_markup=markup)
+    await query.answer()
 
 
 async def digest_here_command(
@@ -234,6 +309,7 @@ def create_router() -> Router:
     router.message.register(staff_command, Command("staff"), private)
     router.message.register(revoke_command, Command("revoke"), private)
     router.callback_query.register(revoke_pressed, RevokeCallback.filter())
+    router.callback_query.register(staff_page_pressed, StaffPageCallback.filter())
     router.message.register(digest_here_command, Command("digest_here"), in_group)
     router.message.register(digest_off_command, Command("digest_off"), in_group)
     router.message.register(digest_here_in_private, Command("digest_here", "digest_off"), private)

@@ -28,6 +28,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.sender import BroadcastSender, Progress
 from bot.config import Settings
+from bot.middlewares.response_models import KeepResponseModels
 from storage.repositories.broadcasts import (
     BroadcastContent,
     BroadcastJob,
@@ -43,6 +44,7 @@ FREE_RATE_CEILING = 30.0  # Telegram's overall limit without paid broadcasts
 def create_sender_bot(token: str, api_url: str) -> Bot:
     """A Bot for the broadcast sender: no retry middleware (the sender handles 429 itself)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url), limit=100)
+    session.middleware(KeepResponseModels())
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 

@@ -7,6 +7,14 @@ from aiogram.filters.callback_data import CallbackData
 
 
 class RevokeCallback(CallbackData, prefix="stf_rv"):
-    """Remove the staff member `user_id` (admins only, checked on press)."""
+    """Remove the staff member `user_id` (admins only, checked on press); `page` is where the
+    button was, so the list stays on that page afterwards."""
 
     user_id: int
+    page: int = 0
+
+
+class StaffPageCallback(CallbackData, prefix="stf_pg"):
+    """Show page `page` of the staff list (admins only, checked on press)."""
+
+    page: int

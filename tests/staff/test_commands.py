@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.emulator import ChatMessage, EmulatedUser
 from bot.i18n import make_i18n
 from bot.offline import OfflineBot
-from bot.staff.callbacks import RevokeCallback
+from bot.staff.callbacks import RevokeCallback, StaffPageCallback
 from storage.tables import staff_invites
 
 from .conftest import CONFIGURED_ADMIN
@@ -146,6 +146,12 @@ async def test_forged_revoke_data_from_a_non_admin_is_refused(offline: OfflineBo
     assert await _role(offline, first.id) == "investigator"
     assert await _role(offline, second.id) == "investigator"
     assert await _role(offline, CONFIGURED_ADMIN) == "admin"
+    # Paging the staff list is admin-only too: forged page data shows a stranger nothing.
+    shown_before = len(stranger.messages)
+    press = await stranger.press_data(StaffPageCallback(page=0).pack())
+    answer = await press.wait_answered(WAIT)
+    assert answer.show_alert and REFUSAL in (answer.text or "")
+    assert len(stranger.messages) == shown_before
 
 
 async def test_digest_groups_are_registered_only_by_admins(offline: OfflineBot) -> None:
@@ -171,3 +177,67 @@ async def test_digest_groups_are_registered_only_by_admins(offline: OfflineBot) 
     sent = await group.send_command(admin, "/digest_off")
     await group.wait_for_message(after=sent, timeout=WAIT)
     assert await groups.list() == []
+
+
+async def test_a_long_staff_list_is_paged_within_telegrams_limits(offline: OfflineBot) -> None:
+    assert offline.services is not None
+    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
+    members = [610_100 + i for i in range(45)]
+    for user_id in members:
+        await offline.services.staff.add(user_id, "investigator")
+    first = await _command(admin, "/staff")
+    assert "（46 人）" in (first.text or "")  # the count covers everyone, ADMIN_IDS included
+    seen: set[int] = set()
+    page = first
+    for _ in range(3):
+        buttons = [b for row in page.buttons for b in row]
+        assert len(buttons) <= 25 and len(page.text or "") < 4096
+        seen |= {m for m in members if str(m) in (page.text or "")}
+        forward = next((b for b in buttons if b.text == "▶"), None)
+        if forward is None:
+            break
+        press = await admin.press(lambda b, f=forward: b.raw == f.raw, page)
+        await press.wait_answered(WAIT)
+        page = admin.message(page.message_id) or page
+    assert seen == set(members), "every member is on some page"
+    # A removal from page 3 leaves the list on page 3.
+    target = next(m for m in members if str(m) in (page.text or ""))
+    press = await admin.press(lambda b: b.text.endswith(str(target)), page)
+    await press.wait_answered(WAIT)
+    after = admin.message(page.message_id)
+    assert after is not None and "3/3" in [b.text for row in after.buttons for b in row]
+    assert await _role(offline, target) is None
+
+
+def _menu(user: EmulatedUser) -> set[str]:
+    return {command for command, _ in user.command_menu}
+
+
+async def test_each_role_sees_its_own_command_menu(offline: OfflineBot) -> None:
+    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
+    investigator = offline.new_user(user_id=610_200)
+    respondent = offline.new_user(user_id=610_201)
+    assert "broadcast" not in _menu(admin)  # ADMIN_IDS had not opened the bot at start-up
+    await _command(admin, "/help")
+    assert {"broadcast", "campaign", "invite", "cases", "start"} <= _menu(admin)
+    assert "cases" not in _menu(respondent) and "start" in _menu(respondent)
+
+    await _command(investigator, "/join", await _invite_code(admin))
+    assert {"cases", "digest", "export", "start"} <= _menu(investigator)
+    assert "broadcast" not in _menu(investigator)
+    # Descriptions follow the member's language.
+    assert ("cases", "反映与追问") in investigator.command_menu
+
+    await _command(admin, "/revoke", str(investigator.id))
+    assert "cases" not in _menu(investigator) and "start" in _menu(investigator)
+    assert "cases" not in _menu(respondent)
+
+
+async def test_staff_menus_are_set_again_at_start_up(offline: OfflineBot) -> None:
+    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
+    investigator = offline.new_user(user_id=610_210)
+    await _command(investigator, "/join", await _invite_code(admin))
+    offline.emulator.world.bot().commands.clear()  # as if the menus had been lost
+    await offline.restart_bot()
+    assert "broadcast" in _menu(admin)  # now the chat exists: set at start-up
+    assert "cases" in _menu(investigator) and "broadcast" not in _menu(investigator)

@@ -1,0 +1,217 @@
+"""A crowd arriving at once: the bot paces its own messages under Telegram's ceiling instead
+of crashing into 429s, and no button press is left spinning past Telegram's 15 seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import EditMessageText, SendMessage
+from aiogram.types import CallbackQuery, ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup
+from pydantic._internal import _generics as pydantic_generics
+
+from bot.emulator import BotApiEmulator, Limits
+from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
+from bot.middlewares.response_models import KeepResponseModels
+from bot.middlewares.telegram_pacing import MessagePacer
+from bot.middlewares.telegram_retry import RetryMiddleware
+
+
+class FakeTime:
+    """A monotonic clock that moves only when somebody sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def test_pacer_serves_first_come_first_served_at_the_rate() -> None:
+    fake = FakeTime()
+    pacer = MessagePacer(per_second=10, burst=3, clock=fake, sleep=fake.sleep)
+    served: list[tuple[int, float]] = []
+
+    async def one(i: int) -> None:
+        await pacer.acquire()
+        served.append((i, fake.now))
+
+    await asyncio.gather(*(one(i) for i in range(12)))
+    assert [i for i, _ in served] == list(range(12)), "nobody overtakes an earlier request"
+    times = [t for _, t in served]
+    assert times[:3] == [0.0, 0.0, 0.0]  # the burst goes at once
+    # then one every 1/10 s
+    for k in range(3, 12):
+        assert times[k] == pytest.approx((k - 2) / 10)
+
+
+def test_only_new_messages_count_and_paid_broadcasts_pass() -> None:
+    assert MessagePacer.counts(SendMessage(chat_id=1, text="x"))
+    assert not MessagePacer.counts(SendMessage(chat_id=1, text="x", allow_paid_broadcast=True))
+    assert not MessagePacer.counts(EditMessageText(chat_id=1, message_id=1, text="x"))
+
+
+def test_pacer_refuses_nonsense_settings() -> None:
+    with pytest.raises(ValueError):
+        MessagePacer(per_second=0)
+    with pytest.raises(ValueError):
+        MessagePacer(burst=0)
+    with pytest.raises(ValueError):
+        CallbackAnswerDeadline(deadline=0)
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[BotApiEmulator]:
+    async with BotApiEmulator(limits=Limits()) as emu:
+        yield emu
+
+
+async def _crowd(
+    emu: BotApiEmulator, token: str, *, paced: bool, first_id: int
+) -> tuple[int, float]:
+    """Sixty people greeted at once; returns (429s received, seconds taken)."""
+    users = [emu.user(user_id=first_id + i, started=True) for i in range(60)]
+    session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+    session.middleware(RetryMiddleware())
+    if paced:
+        session.middleware(MessagePacer())
+    bot = Bot(token, session=session)
+    before = emu.calls.count(status=429)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        await asyncio.gather(*(bot.send_message(u.id, "您好") for u in users))
+    finally:
+        await bot.session.close()
+    assert all(len(u.messages) == 1 for u in users), "everyone got exactly one greeting"
+    return emu.calls.count(status=429) - before, loop.time() - started
+
+
+async def test_a_paced_bot_stays_under_the_ceiling_where_an_unpaced_one_is_pushed_back(
+    limited: BotApiEmulator,
+) -> None:
+    token = limited.create_bot()
+    unpaced_429s, _ = await _crowd(limited, token, paced=False, first_id=1_000)
+    assert unpaced_429s > 0, "without pacing, Telegram pushes back"
+    await asyncio.sleep(1.5)  # let the emulator's overall bucket fill again
+    paced_429s, seconds = await _crowd(limited, token, paced=True, first_id=2_000)
+    assert paced_429s == 0
+    # 60 messages, 10 at once then 28 per second: about 1.8 s, never faster than the rate.
+    assert seconds >= (60 - 10) / 28 - 0.05
+
+
+async def _press_slow_button(
+    emu: BotApiEmulator, *, deadline: float, handler_takes: float, age_before_answer: float = 0
+) -> tuple[float | None, str | None, list[str], list[BaseException]]:
+    """A handler that works for `handler_takes` seconds before answering "done".
+
+    Returns (seconds until the spinner stopped, the answer's text, what the handler saw of its
+    own answer, errors that reached the dispatcher)."""
+    token = emu.create_bot()
+    user = emu.user(user_id=77, started=True)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+    session.middleware(LateCallbackAnswers())
+    bot = Bot(token, session=session)
+    seen: list[str] = []
+    errors: list[BaseException] = []
+    router = Router()
+
+    @router.callback_query(F.data == "slow")
+    async def slow(query: CallbackQuery) -> None:
+        await asyncio.sleep(handler_takes)
+        emu.clock.advance(age_before_answer)
+        seen.append(repr(await query.answer("done")))
+
+    @router.errors()
+    async def on_error(event: ErrorEvent) -> None:
+        errors.append(event.exception)
+
+    dp = Dispatcher()
+    dp.update.outer_middleware(CallbackAnswerDeadline(deadline=deadline))
+    dp.include_router(router)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="慢", callback_data="slow")]]
+    )
+    polling = asyncio.create_task(
+        dp.start_polling(bot, handle_signals=False, close_bot_session=True, polling_timeout=1)
+    )
+    try:
+        sent = await bot.send_message(user.id, "按一下", reply_markup=markup)
+        pressed_at = emu.clock.time()
+        handle = await user.press_data("slow", sent.message_id)
+        for _ in range(500):
+            if seen or errors:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await dp.stop_polling()
+        await polling
+    answer = handle.answer
+    if answer is None:
+        return None, None, seen, errors
+    return answer.answered_at - pressed_at, answer.text, seen, errors
+
+
+async def test_a_slow_handler_does_not_leave_the_button_spinning(
+    limited: BotApiEmulator,
+) -> None:
+    spinner, text, seen, errors = await _press_slow_button(limited, deadline=0.2, handler_takes=0.8)
+    assert spinner is not None and spinner < 0.7, "answered at the deadline, not at the end"
+    assert text is None  # the early answer carries no text
+    # The handler's own answer came second: Telegram refused it, the handler never noticed.
+    assert seen == ["True"]
+    assert errors == []
+    assert limited.calls.count("answerCallbackQuery", status=400) == 1
+    assert limited.unanswered_callbacks() == []
+
+
+async def test_a_quick_handler_answers_itself(limited: BotApiEmulator) -> None:
+    spinner, text, seen, errors = await _press_slow_button(limited, deadline=5, handler_takes=0)
+    assert text == "done" and seen == ["True"] and errors == []
+    assert spinner is not None and spinner < 5
+    assert limited.calls.count("answerCallbackQuery", status=400) == 0
+
+
+async def test_an_answer_telegram_calls_too_old_is_dropped_quietly(
+    limited: BotApiEmulator,
+) -> None:
+    # The emulator's clock jumps past Telegram's 15 s before the handler answers.
+    spinner, _, seen, errors = await _press_slow_button(
+        limited, deadline=60, handler_takes=0, age_before_answer=20
+    )
+    assert spinner is None  # Telegram refused the answer...
+    assert seen == ["True"] and errors == []  # ...and the handler carried on undisturbed
+    assert limited.calls.count("answerCallbackQuery", status=400) == 1
+
+
+async def test_response_classes_are_built_once_not_after_every_garbage_collection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    built: list[str] = []
+    create = pydantic_generics.create_generic_submodel
+
+    def counting(name: str, *args: Any, **kwargs: Any) -> Any:
+        built.append(name)
+        return create(name, *args, **kwargs)
+
+    monkeypatch.setattr(pydantic_generics, "create_generic_submodel", counting)
+    async with BotApiEmulator(limits=Limits.unlimited()) as emu:
+        token = emu.create_bot()
+        user = emu.user(user_id=5, started=True)
+        session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+        session.middleware(KeepResponseModels())
+        async with Bot(token, session=session) as bot:
+            for _ in range(10):
+                await bot.send_message(user.id, "x")
+                gc.collect()  # pydantic's cache of these classes is weak
+    assert built.count("Response[Message]") <= 1
