@@ -98,12 +98,26 @@ async def composed(
     if too_long:
         await message.answer(_("That is too long for one Telegram message."))
         return
-    await message.answer(_("Preview — exactly what subscribers will receive:"))
+    await offer_broadcast(bot, message.chat.id, state, content, subscribers)
+
+
+async def offer_broadcast(
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    content: BroadcastContent,
+    subscribers: SubscriberRepository,
+) -> None:
+    """Preview `content` exactly as recipients will get it, then ask for the audience.
+
+    The composer's next steps (audience, confirm) follow from here; campaign announcements
+    and reminders enter the same way with a drafted text (the caller checked the role)."""
+    await bot.send_message(chat_id, _("Preview — exactly what subscribers will receive:"))
     try:
-        await _preview(bot, message.chat.id, content)
+        await _preview(bot, chat_id, content)
     except TelegramBadRequest as exc:
-        await message.answer(
-            _("Telegram refused this message: {reason}").format(reason=exc.message)
+        await bot.send_message(
+            chat_id, _("Telegram refused this message: {reason}").format(reason=exc.message)
         )
         return
     await state.set_state(BroadcastForm.audience)
@@ -130,8 +144,10 @@ async def composed(
             ]
         )
     rows.append([_button(_("Discard"), BroadcastAction.DISCARD)])
-    await message.answer(
-        _("Who should receive it?"), reply_markup=InlineKeyboardMarkup(inline_keyboard=rows)
+    await bot.send_message(
+        chat_id,
+        _("Who should receive it?"),
+        reply_markup=InlineKeyboardMarkup(inline_keyboard=rows),
     )
 
 

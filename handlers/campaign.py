@@ -6,6 +6,7 @@ uploaded as a YAML document (validated, problems shown by question id, stored).
     /campaign new TITLE | … | … | QID vN           … on a stored questionnaire version
     /campaign open ID                              open it (any other open one is closed)
     /campaign close ID                             close it
+    /campaign announce ID | remind ID              draft a broadcast to subscribers about it
 
 Every command checks the admin role when it runs and is written to the audit log. With no
 campaign defined, the configured questionnaire is always open (the behaviour before campaigns).
@@ -19,6 +20,7 @@ from html import escape
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 
@@ -26,7 +28,8 @@ from bot.questionnaire.validate import summarize
 from bot.questionnaire_versions import add_version
 from bot.respondent.survey import SurveyService
 from bot.staff import StaffRoles
-from storage.repositories import AuditRepository
+from handlers.broadcast import offer_broadcast
+from storage.repositories import AuditRepository, BroadcastContent, SubscriberRepository
 from storage.repositories.campaigns import Campaign, CampaignRepository
 from storage.repositories.questionnaire_versions import AddResult, QuestionnaireVersionRepository
 
@@ -38,7 +41,9 @@ def _usage() -> str:
     return _(
         "Usage:\n/campaign — list\n/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD\n"
         "/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD | QID vN — on a stored version\n"
-        "/campaign open ID\n/campaign close ID"
+        "/campaign open ID\n/campaign close ID\n"
+        "/campaign announce ID — tell subscribers it is open\n"
+        "/campaign remind ID — remind them before it closes"
     )
 
 
@@ -64,6 +69,28 @@ def _version_key(text: str) -> tuple[str, int]:
     return questionnaire_id, number
 
 
+def _announcement(campaign: Campaign, reminder: bool) -> BroadcastContent:
+    """A drafted broadcast about an open campaign; the admin sees it before anything is sent.
+
+    A reminder goes to every subscriber: the bot cannot know who has answered, by design."""
+    values = {"title": escape(campaign.title), "closes": campaign.closes_day.isoformat()}
+    if reminder:
+        text = _(
+            "⏰ <b>{title}</b> closes on {closes}.\n\n"
+            "If you have not answered yet, send /start: it takes a few minutes and stays "
+            "anonymous. If you already have, thank you."
+        )
+    else:
+        text = _(
+            "📣 <b>{title}</b>\n\n"
+            "The investigation team wants to hear what really happens at the grassroots: "
+            "meetings, documents, inspections, photo-and-report trails. The questionnaire is "
+            "anonymous (nobody can see who answered) and takes a few minutes.\n\n"
+            "Open until {closes}. Send /start to begin."
+        )
+    return BroadcastContent(text.format(**values))
+
+
 async def campaign_command(
     message: Message,
     command: CommandObject,
@@ -71,6 +98,9 @@ async def campaign_command(
     campaigns: CampaignRepository,
     survey: SurveyService,
     audit: AuditRepository,
+    state: FSMContext,
+    bot: Bot,
+    subscribers: SubscriberRepository,
 ) -> None:
     user = message.from_user
     if user is None or not await staff_roles.is_admin(user.id):
@@ -131,7 +161,25 @@ async def campaign_command(
         text = _line(updated)
         if verb == "open" and not updated.accepts_on(survey.today()):
             text += "\n" + _("Note: today is outside its days, so cadres cannot answer yet.")
+        if verb == "open":
+            text += "\n" + _("Tell subscribers: /campaign announce {id}").format(id=updated.id)
         await message.answer(text)
+        return
+    if verb in ("announce", "remind") and rest:
+        campaign_id = rest.split()[0]
+        subject = await campaigns.get(campaign_id)
+        if subject is None:
+            await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
+            return
+        if subject.status != "open":
+            await message.answer(
+                _("Campaign {id} is not open: open it first, then tell subscribers.").format(
+                    id=escape(campaign_id)
+                )
+            )
+            return
+        content = _announcement(subject, reminder=verb == "remind")
+        await offer_broadcast(bot, message.chat.id, state, content, subscribers)
         return
     await message.answer(_usage())
 

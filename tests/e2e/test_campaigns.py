@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from bot.config import DEFAULT_QUESTIONNAIRE
+from bot.emulator import EmulatedUser
 from bot.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from storage.tables import audit_log, submissions
@@ -124,3 +125,66 @@ async def test_a_campaign_runs_a_stored_version_and_old_drafts_finish_on_theirs(
             ).all()
         )
     assert tags == {1: None, 2: campaign_id}  # the version-1 draft is not tagged with it
+
+
+async def _send_drafted_broadcast(admin: EmulatedUser, after: int) -> None:
+    """Accept the drafted announcement: everyone, then Send."""
+    question = await admin.wait_for_message("Who should receive it?", after=after, timeout=WAIT)
+    press = await admin.press(lambda b: b.text.startswith("All subscribers"), question)
+    await press.wait_answered(WAIT)
+    confirm = await admin.wait_for_message("Send the preview above", after=question, timeout=WAIT)
+    press = await admin.press("Send", confirm)
+    await press.wait_answered(WAIT)
+
+
+def _received(user: EmulatedUser, words: str) -> int:
+    return sum(1 for m in user.messages if m.from_bot and words in (m.text or ""))
+
+
+async def test_an_admin_runs_a_campaign_from_announcement_to_close(
+    start_offline: StartOffline,
+) -> None:
+    offline = await start_offline(admin_ids=[ADMIN])
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    subscribers = []
+    for _ in range(3):
+        user = offline.new_user()
+        sent = await user.send_command("/start")
+        await user.wait_for_message(after=sent, timeout=WAIT)
+        subscribers.append(user)
+    today = date.today()
+    closes = (today + timedelta(days=2)).isoformat()
+    await campaign(
+        f"new 第二轮 <春季> | {(today - timedelta(days=1)).isoformat()} | {closes}", offline
+    )
+    campaign_id = (await campaign("list", offline)).split("\n")[1].split()[0]
+    assert "not open" in await campaign(f"announce {campaign_id}", offline)
+
+    opened = await campaign(f"open {campaign_id}", offline)
+    assert f"/campaign announce {campaign_id}" in opened
+    sent = await admin.send_command("/campaign", f"announce {campaign_id}")
+    preview = await admin.wait_for_message("第二轮 <春季>", after=sent, timeout=WAIT)
+    assert "/start" in (preview.text or "") and closes in (preview.text or "")
+    await _send_drafted_broadcast(admin, sent.message_id)
+    for user in subscribers:
+        await user.wait_for(lambda u: _received(u, "第二轮 <春季>") == 1, WAIT)
+
+    cadre = offline.new_user()  # answers, and becomes a subscriber by pressing start
+    await start_questionnaire(cadre)
+    await answer_until_review(cadre)
+    await submit(cadre)
+
+    sent = await admin.send_command("/campaign", f"remind {campaign_id}")
+    await admin.wait_for_message("closes on", after=sent, timeout=WAIT)
+    await _send_drafted_broadcast(admin, sent.message_id)
+    # Everyone is reminded, the one who answered too: the bot cannot know who did.
+    for user in [*subscribers, cadre]:
+        await user.wait_for(lambda u: _received(u, "closes on") == 1, WAIT)
+    assert all(_received(user, "第二轮 <春季>") == 2 for user in subscribers)
+
+    assert "closed" in await campaign(f"close {campaign_id}", offline)
+    assert "not open" in await campaign(f"remind {campaign_id}", offline)
+    assert offline.services is not None
+    async with offline.services.database.engine.connect() as connection:
+        actions = (await connection.execute(select(audit_log.c.action))).scalars().all()
+    assert {"campaign.open", "broadcast.start", "campaign.close"} <= set(actions)
