@@ -37,9 +37,6 @@ def _settings_or_exit(**overrides: object) -> Settings:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bot.app import run_polling
-    from bot.logging_setup import configure_logging
-
     settings = _settings_or_exit()
     if settings.bot_token is None:
         print(
@@ -48,6 +45,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    # Imported only now: aiogram takes seconds to import, a missing token should not wait.
+    from bot.app import run_polling
+    from bot.logging_setup import configure_logging
+
     configure_logging(settings.log_level)
     asyncio.run(run_polling(settings))
     return 0
