@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import math
 import weakref
 from collections import OrderedDict
@@ -26,10 +27,12 @@ from aiogram.fsm.storage.redis import RedisStorage
 from sqlalchemy import case, delete, select, update
 from sqlalchemy.sql.expression import Executable
 
-from bot.anonymity.crypto import TextCipher
+from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
 from storage.database import Database
 from storage.tables import fsm_entries
+
+logger = logging.getLogger(__name__)
 
 _PURPOSE = "fsm"
 EXPIRY_GRANULARITY = timedelta(minutes=15)
@@ -176,7 +179,11 @@ class SqlStorage(BaseStorage):
         return self._cipher.encrypt(payload, context=self._context(row_key))
 
     def _decrypt(self, row_key: str, blob: bytes) -> dict[str, Any]:
-        loaded = json.loads(self._cipher.decrypt(blob, context=self._context(row_key)))
+        try:
+            loaded = json.loads(self._cipher.decrypt(blob, context=self._context(row_key)))
+        except DecryptionError:
+            _log_unreadable_draft()
+            return {}
         if not isinstance(loaded, dict):
             raise DataNotDictLikeError("stored FSM data is not a JSON object")
         return loaded
@@ -280,6 +287,12 @@ class SqlStorage(BaseStorage):
             self._write_events += 1
 
 
+def _log_unreadable_draft() -> None:
+    """A draft under a retired DATA_KEY (or damaged) reads as none: the cadre starts again
+    instead of meeting an error on every tap until it expires."""
+    logger.warning("An unreadable draft was treated as expired (retired DATA_KEY or damage)")
+
+
 class PseudonymousKeyBuilder(KeyBuilder):
     """Redis keys of the form ``qingfeng:fsm:<pseudonym>:<part>``: no id in the key space."""
 
@@ -313,7 +326,11 @@ def pseudonymous_redis_storage(
         return base64.b64encode(blob).decode("ascii")
 
     def loads(value: str | bytes) -> Any:
-        return json.loads(cipher.decrypt(base64.b64decode(value), context=_REDIS_CONTEXT))
+        try:
+            return json.loads(cipher.decrypt(base64.b64decode(value), context=_REDIS_CONTEXT))
+        except DecryptionError:
+            _log_unreadable_draft()
+            return {}
 
     return RedisStorage.from_url(
         url,

@@ -96,3 +96,18 @@ async def test_a_different_secret_sees_nothing(
         assert await stranger.get_data(KEY) == {}
     finally:
         await stranger.close()
+
+
+async def test_a_draft_under_a_retired_key_reads_as_expired(
+    storage: RedisStorage, redis_url: str, pseudonymizer: Pseudonymizer
+) -> None:
+    await storage.set_data(KEY, DRAFT)
+    # DATA_KEY rotated and the previous key removed before the draft expired.
+    rotated = pseudonymous_redis_storage(
+        redis_url, pseudonymizer, TextCipher(secrets.token_bytes(32)), TTL
+    )
+    try:
+        assert await rotated.get_data(KEY) == {}  # the cadre starts again; no error
+        assert await rotated.update_data(KEY, {"msg": 3}) == {"msg": 3}
+    finally:
+        await rotated.close()

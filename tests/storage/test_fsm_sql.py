@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import struct
 from datetime import UTC, datetime, timedelta
 
@@ -222,3 +223,15 @@ async def test_a_read_overlapping_a_write_does_not_cache_the_old_row(
     assert await storage.get_data(KEY) == {"msg": 2}  # … but later reads see the write
     storage.forget_cache()
     assert await storage.get_data(KEY) == {"msg": 2}
+
+
+async def test_a_draft_under_a_retired_key_reads_as_expired(
+    database: Database, pseudonymizer: Pseudonymizer, storage: SqlStorage, clock: Clock
+) -> None:
+    await storage.set_state(KEY, Survey.answering)
+    await storage.set_data(KEY, DRAFT)
+    # DATA_KEY replaced without re-encryption (the previous key removed too early).
+    rotated = SqlStorage(database, pseudonymizer, TextCipher(os.urandom(32)), ttl=TTL, clock=clock)
+    assert await rotated.get_data(KEY) == {}  # the cadre starts again; no error
+    assert await rotated.get_state(KEY) == Survey.answering.state
+    assert await rotated.update_data(KEY, {"msg": 3}) == {"msg": 3}
