@@ -22,8 +22,10 @@ from aiogram.enums import ChatType
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
+from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.questionnaire.validate import summarize
 from bot.questionnaire_versions import add_version
 from bot.respondent.survey import SurveyService
@@ -101,6 +103,8 @@ async def campaign_command(
     state: FSMContext,
     bot: Bot,
     subscribers: SubscriberRepository,
+    i18n: I18n,
+    settings: Settings,
 ) -> None:
     user = message.from_user
     if user is None or not await staff_roles.is_admin(user.id):
@@ -178,7 +182,10 @@ async def campaign_command(
                 )
             )
             return
-        content = _announcement(subject, reminder=verb == "remind")
+        # Drafted in the cadres' language (DEFAULT_LOCALE), whatever the admin's: the preview
+        # is what recipients get; the admin may discard it and write another with /broadcast.
+        with i18n.use_locale(settings.default_locale):
+            content = _announcement(subject, reminder=verb == "remind")
         await offer_broadcast(bot, message.chat.id, state, content, subscribers)
         return
     await message.answer(_usage())

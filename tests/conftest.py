@@ -75,3 +75,22 @@ def db_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+def manual_digests(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No background digest loop in the app: a scheduled digest would otherwise land in a
+    staff member's chat in the middle of the conversation under test, at whatever hour the
+    suite runs. Tests that need digests tick the runtime themselves (or `undo()` this)."""
+    from bot import app
+    from bot.digest.scheduler import DigestRuntime, build_digest_runtime
+
+    build = build_digest_runtime
+
+    def without_loop(*args: object, **kwargs: object) -> DigestRuntime:
+        runtime = build(*args, **kwargs)  # type: ignore[arg-type]
+        runtime.run_scheduler = False
+        return runtime
+
+    monkeypatch.setattr(app, "build_digest_runtime", without_loop)
+    return monkeypatch

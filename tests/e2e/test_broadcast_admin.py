@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import select
 
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
@@ -15,6 +16,9 @@ from bot.emulator import EmulatedUser
 from bot.offline import OfflineBot
 from storage.tables import audit_log
 from tests.e2e.conftest import StartOffline
+
+# Scheduled digests stay off: they would land in the admin's chat mid-test.
+pytestmark = pytest.mark.usefixtures("manual_digests")
 
 ADMIN = 5_570_001
 WAIT = 15.0

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.digest.scheduler import DigestRuntime, DigestScheduler, build_digest_runtime
+from bot.digest.scheduler import DigestScheduler
 from bot.emulator import ChatMessage, EmulatedUser, Limits
 from bot.offline import OfflineBot
 from tests.delivery.fake_robots import FakeRobots
@@ -38,22 +38,6 @@ class ManualClock:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(datetime(2026, 11, 28, 1, 0, tzinfo=UTC))  # 09:00 in Shanghai
-
-
-@pytest.fixture
-def manual_digests(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Keep the app's own loop off so only the test's ticks send digests."""
-    from bot import app
-
-    build = build_digest_runtime
-
-    def without_loop(*args: Any, **kwargs: Any) -> DigestRuntime:
-        runtime = build(*args, **kwargs)
-        runtime.run_scheduler = False
-        return runtime
-
-    monkeypatch.setattr(app, "build_digest_runtime", without_loop)
-    return monkeypatch
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.respondent.callbacks import Act
 from storage.database import Database
@@ -15,6 +17,9 @@ from storage.repositories import NewSubmission, SubmissionRepository
 from storage.repositories.questionnaire_versions import AddResult, QuestionnaireVersionRepository
 from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import WAIT, answer_until_review, tap, wait_for_question_after
+
+# Scheduled digests stay off: they would land in the admin's chat mid-test.
+pytestmark = pytest.mark.usefixtures("manual_digests")
 
 ADMIN = 5_590_001
 SHIPPED = DEFAULT_QUESTIONNAIRE.read_text(encoding="utf-8")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,21 +12,6 @@ from bot.emulator import Limits
 from bot.offline import OfflineBot
 
 ADMIN_ID = 900_501
-
-
-@pytest.fixture
-def manual_digests(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import app
-    from bot.digest.scheduler import DigestRuntime, build_digest_runtime
-
-    build = build_digest_runtime
-
-    def without_loop(*args: Any, **kwargs: Any) -> DigestRuntime:
-        runtime = build(*args, **kwargs)
-        runtime.run_scheduler = False
-        return runtime
-
-    monkeypatch.setattr(app, "build_digest_runtime", without_loop)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -61,23 +60,6 @@ def invites(
     database: Database, staff_repository: StaffRepository, roles: StaffRoles, clock: ManualClock
 ) -> InviteService:
     return InviteService(InviteRepository(database), staff_repository, roles, clock=clock)
-
-
-@pytest.fixture
-def manual_digests(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No background digest loop in the app: tests that need digests tick it themselves, so
-    no scheduled message lands in a chat in the middle of a conversation under test."""
-    from bot import app
-    from bot.digest.scheduler import DigestRuntime, build_digest_runtime
-
-    build = build_digest_runtime
-
-    def without_loop(*args: Any, **kwargs: Any) -> DigestRuntime:
-        runtime = build(*args, **kwargs)
-        runtime.run_scheduler = False
-        return runtime
-
-    monkeypatch.setattr(app, "build_digest_runtime", without_loop)
 
 
 @pytest.fixture
