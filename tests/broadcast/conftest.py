@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from aiogram import Bot
+from aiogram.client.session.middlewares.base import (
+    BaseRequestMiddleware,
+    NextRequestMiddlewareType,
+)
+from aiogram.exceptions import TelegramRetryAfter
+from aiogram.methods import Response, TelegramMethod
+from aiogram.methods.base import TelegramType
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
@@ -20,6 +28,31 @@ from storage.database import Database
 from storage.repositories import BroadcastRepository, SubscriberRepository
 
 FIRST_USER = 5_000_000
+
+
+class SendLog(BaseRequestMiddleware):
+    """What the sender itself did, on its own clock: when it dispatched each sendMessage and
+    when it learnt of each 429. (The emulator's arrival times also hold requests that were
+    already on their way, which a loaded machine can delay by more than a tick.)"""
+
+    def __init__(self) -> None:
+        self.dispatched: list[float] = []
+        self.told_to_wait: list[tuple[float, float]] = []  # (when, retry_after)
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[TelegramType],
+        bot: Bot,
+        method: TelegramMethod[TelegramType],
+    ) -> Response[TelegramType]:
+        if method.__api_method__ != "sendMessage":
+            return await make_request(bot, method)
+        self.dispatched.append(time.monotonic())
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter as exc:
+            self.told_to_wait.append((time.monotonic(), float(exc.retry_after)))
+            raise
 
 
 @dataclass
@@ -32,9 +65,11 @@ class BroadcastWorld:
     pseudonymizer: Pseudonymizer
     users: list[EmulatedUser] = field(default_factory=list)
     bots: list[Bot] = field(default_factory=list)
+    send_log: SendLog = field(default_factory=SendLog)
 
     def sender_bot(self) -> Bot:
         bot = create_sender_bot(self.token, self.emu.base_url)
+        bot.session.middleware(self.send_log)
         self.bots.append(bot)
         return bot
 
