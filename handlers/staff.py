@@ -86,10 +86,15 @@ def _paging_row(page: int, pages: int) -> list[list[InlineKeyboardButton]]:
 
 
 async def _staff_screen(
-    roles: StaffRoles, groups: DigestGroupRepository, actor_id: int, page: int = 0
+    roles: StaffRoles,
+    groups: DigestGroupRepository,
+    actor_id: int,
+    page: int = 0,
+    entries: list[StaffEntry] | None = None,
 ) -> tuple[str, InlineKeyboardMarkup | None]:
     """One page of the staff list: short enough for one message and Telegram's 100 buttons."""
-    entries = await roles.members()
+    if entries is None:
+        entries = await roles.members()
     shown, page, pages = _page_of(entries, page)
     lines = [_("<b>Staff</b> ({count})").format(count=len(entries))]
     lines += [_staff_line(entry) for entry in shown]
@@ -214,10 +219,11 @@ async def revoke_command(
             await command_menus.hide_staff_menu(bot, target_id)
         await message.answer(_revoke_outcome(result, target_id))
         return
-    if not _removable(await staff_roles.members(), actor_id):
+    members = await staff_roles.members()
+    if not _removable(members, actor_id):
         await message.answer(_("Nobody can be removed: only you and ADMIN_IDS are staff."))
         return
-    text, markup = await _staff_screen(staff_roles, digest_groups, actor_id)
+    text, markup = await _staff_screen(staff_roles, digest_groups, actor_id, entries=members)
     await message.answer(
         _("Choose whom to remove from the staff:") + "\n\n" + text, reply_markup=markup
     )

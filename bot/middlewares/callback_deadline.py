@@ -15,7 +15,6 @@ crowd arriving at once, Telegram asking it to slow down) that end can come late,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
@@ -48,14 +47,20 @@ class CallbackAnswerDeadline(BaseMiddleware):
         if deadline <= 0:
             raise ValueError("deadline must be positive")
         self.deadline = deadline
+        # Early answers in flight (a task must be referenced until it ends).
+        self._answering: set[asyncio.Task[None]] = set()
 
-    async def _answer_when_late(self, bot: Bot, query_id: str) -> None:
-        await asyncio.sleep(self.deadline)
+    async def _answer_early(self, bot: Bot, query_id: str) -> None:
         logger.info("A button press waited %.0f s; answered before its handler", self.deadline)
         try:
             await bot(AnswerCallbackQuery(callback_query_id=query_id))
         except TelegramAPIError as exc:  # the handler got there first, or Telegram gave up
             logger.info("Early answer to a button press not needed: %s", type(exc).__name__)
+
+    def _deadline_passed(self, bot: Bot, query_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._answer_early(bot, query_id))
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
 
     async def __call__(
         self,
@@ -66,14 +71,14 @@ class CallbackAnswerDeadline(BaseMiddleware):
         bot = data.get("bot")
         if not isinstance(event, Update) or event.callback_query is None or bot is None:
             return await handler(event, data)
-        timer = asyncio.create_task(self._answer_when_late(bot, event.callback_query.id))
+        # A timer handle, not a task per press: the common, quick press costs next to nothing.
+        timer = asyncio.get_running_loop().call_later(
+            self.deadline, self._deadline_passed, bot, event.callback_query.id
+        )
         try:
             return await handler(event, data)
         finally:
-            if not timer.done():
-                timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+            timer.cancel()
 
 
 class LateCallbackAnswers(BaseRequestMiddleware):
