@@ -10,6 +10,7 @@ is created owner-only (0600) in an owner-only directory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -22,6 +23,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -131,6 +134,7 @@ def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
         )
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    event.listen(engine.sync_engine.pool, "invalidate", _on_sqlite_invalidate)
     return engine
 
 
@@ -160,6 +164,24 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 def _on_sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def _on_sqlite_invalidate(
+    dbapi_connection: Any, connection_record: Any, exception: BaseException | None
+) -> None:
+    """Roll back a connection that is about to be thrown away, so it lets go of the write lock.
+
+    A task cancelled in the middle of a transaction (a stopped broadcast sender, a shutdown)
+    makes SQLAlchemy invalidate its connection and open a fresh one. The old one is closed
+    without a rollback, and a cursor it left behind in a reference cycle keeps SQLite's
+    handle open, with the transaction's write lock, until the garbage collector happens to
+    run: every write in the bot then failed with "database is locked" after the busy
+    timeout. Rolling back first releases the lock at once, whatever holds on to the handle.
+    """
+    try:
+        dbapi_connection.rollback()
+    except Exception as exc:  # already closed, or not in the event loop's greenlet (gc)
+        logger.debug("no rollback before discarding a connection: %s", type(exc).__name__)
 
 
 def _sqlite_outside_transaction(connection: Connection, statement: str) -> None:
