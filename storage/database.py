@@ -10,8 +10,10 @@ is created owner-only (0600) in an owner-only directory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -72,6 +74,21 @@ class Database:
     @property
     def dialect(self) -> DialectName:
         return self._dialect
+
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, connection: AsyncConnection | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """Join the caller's transaction, or open one of its own.
+
+        A use case opens one transaction and hands it to every repository it calls, so that a
+        change and its audit entry (or a submission and its case) commit or fail together.
+        """
+        if connection is not None:
+            yield connection
+            return
+        async with self._engine.begin() as fresh:
+            yield fresh
 
     def insert(self, table: Table) -> sqlite_dml.Insert | postgresql_dml.Insert:
         """The dialect's INSERT, which has `on_conflict_do_update` on both backends."""

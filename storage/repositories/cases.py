@@ -419,9 +419,18 @@ class AuditRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def record(self, actor_user_id: int, action: str, subject: str, day: date) -> None:
-        async with self._db.engine.begin() as connection:
-            await connection.execute(
+    async def record(
+        self,
+        actor_user_id: int,
+        action: str,
+        subject: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Write an entry; pass the action's own `connection` so both commit together."""
+        async with self._db.transaction(connection) as tx:
+            await tx.execute(
                 audit_log.insert().values(
                     id=secrets.token_hex(16),
                     day=day,
