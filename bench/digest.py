@@ -56,7 +56,7 @@ from bot.digest.period import Period
 from bot.digest.render import chart_footnote, chart_rows, chart_title
 from bot.questionnaire import Questionnaire, load_questionnaire
 from storage.database import Database
-from storage.repositories.submissions import TEXT_CONTEXT
+from storage.repositories.submissions import answer_text_context
 
 WEEK = Period("weekly", date(2026, 11, 23), date(2026, 11, 29))
 K = 5
@@ -111,7 +111,8 @@ def synthetic_rows(
                         _answer(sid, problem.impact_id, 0, False, None, rng.randint(1, 5), None)
                     )
                     if problem.example_id is not None and rng.random() < EXAMPLE_RATE:
-                        blob = cipher.encrypt(rng.choice(SNIPPETS), context=TEXT_CONTEXT)
+                        context = answer_text_context(sid, problem.example_id, 0)
+                        blob = cipher.encrypt(rng.choice(SNIPPETS), context=context)
                         rows.append(_answer(sid, problem.example_id, 0, False, None, None, blob))
             rows.append(
                 _answer(
@@ -141,7 +142,8 @@ def synthetic_rows(
             for ordinal, choice in enumerate(rng.sample(measures, rng.randint(1, 3))):
                 rows.append(_answer(sid, "measures", ordinal, True, choice, None, None))
             if rng.random() < SUGGESTION_RATE:
-                blob = cipher.encrypt(rng.choice(SNIPPETS), context=TEXT_CONTEXT)
+                context = answer_text_context(sid, "suggestion", 0)
+                blob = cipher.encrypt(rng.choice(SNIPPETS), context=context)
                 rows.append(_answer(sid, "suggestion", 0, False, None, None, blob))
         done += len(heads)
         yield heads, rows

@@ -3,8 +3,8 @@
 The row key is an HMAC pseudonym of aiogram's `StorageKey` (bot, chat, user, thread, business
 connection, destiny), so the table holds no Telegram id; the data is encrypted JSON; rows
 expire after `ttl` of inactivity and are deleted as soon as both state and data are cleared
-(submit and cancel leave nothing behind). `pseudonymous_redis_storage` gives the same
-guarantees on Redis, with Redis's own TTL doing the expiry.
+(submit and cancel leave nothing behind). `PseudonymousRedisStorage` gives the same
+guarantees on Redis, with Redis's own expiry (at a quarter hour) doing the purge.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
-from sqlalchemy import case, delete, select, update
+from redis.asyncio import ConnectionPool, Redis
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.sql.expression import Executable
 
-from bot.anonymity.crypto import DecryptionError, TextCipher
+from bot.anonymity.crypto import DecryptionError, TextCipher, context_location
 from bot.anonymity.pseudonym import Pseudonymizer
 from storage.database import Database
 from storage.tables import fsm_entries
@@ -36,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 _PURPOSE = "fsm"
 EXPIRY_GRANULARITY = timedelta(minutes=15)
-_REDIS_CONTEXT = "redis.fsm.data"
 
 
 def storage_key_pseudonym(pseudonymizer: Pseudonymizer, key: StorageKey) -> str:
@@ -161,11 +161,7 @@ class SqlStorage(BaseStorage):
 
     async def purge_expired(self) -> int:
         """Delete every expired entry; returns how many went."""
-        async with self._db.engine.begin() as connection:
-            result = await connection.execute(
-                delete(fsm_entries).where(fsm_entries.c.expires_at <= self._now())
-            )
-        return int(result.rowcount or 0)
+        return await purge_expired_entries(self._db, now=self._clock())
 
     async def close(self) -> None:
         """Nothing to release: the `Database` belongs to whoever created it."""
@@ -287,10 +283,30 @@ class SqlStorage(BaseStorage):
             self._write_events += 1
 
 
-def _log_unreadable_draft() -> None:
-    """A draft under a retired DATA_KEY (or damaged) reads as none: the cadre starts again
-    instead of meeting an error on every tap until it expires."""
-    logger.warning("An unreadable draft was treated as expired (retired DATA_KEY or damage)")
+async def purge_expired_entries(db: Database, *, now: datetime, dry_run: bool = False) -> int:
+    """Delete every FSM row of any kind (drafts, follow-up sessions, staff dialogs) that expired
+    by `now`; returns how many went — or, with `dry_run`, would. The daily maintenance calls
+    this: an expired row reads as empty already, but it still holds its pseudonym key."""
+    expired = fsm_entries.c.expires_at <= now.astimezone(UTC).replace(tzinfo=None)
+    if dry_run:
+        async with db.engine.connect() as connection:
+            count = await connection.scalar(
+                select(func.count()).select_from(fsm_entries).where(expired)
+            )
+        return int(count or 0)
+    async with db.engine.begin() as connection:
+        result = await connection.execute(delete(fsm_entries).where(expired))
+    return int(result.rowcount or 0)
+
+
+def _log_unreadable_draft(where: str = "fsm_entries.data_enc") -> None:
+    """A draft under a retired DATA_KEY (or damaged, or copied from another key) reads as
+    none: the cadre starts again instead of meeting an error on every tap until it expires."""
+    logger.warning(
+        "An unreadable draft in %s was treated as expired "
+        "(retired DATA_KEY, damage, or copied from another key)",
+        where,
+    )
 
 
 class PseudonymousKeyBuilder(KeyBuilder):
@@ -311,32 +327,96 @@ class PseudonymousKeyBuilder(KeyBuilder):
         return ":".join(parts)
 
 
-def pseudonymous_redis_storage(
-    url: str, pseudonymizer: Pseudonymizer, cipher: TextCipher, ttl: timedelta
-) -> RedisStorage:
-    """aiogram's `RedisStorage` with pseudonymous keys, encrypted data and a TTL on both.
+def quarter_hour_after(moment: datetime, granularity: timedelta = EXPIRY_GRANULARITY) -> int:
+    """The first multiple of `granularity` (in Unix seconds) at or after `moment`."""
+    step = int(granularity.total_seconds())
+    return math.ceil(moment.timestamp() / step) * step
 
-    The data value is base64 text of the AES-GCM blob. The state name is stored as is by
-    aiogram (it names a questionnaire step, not a person).
+
+class PseudonymousRedisStorage(RedisStorage):
+    """aiogram's `RedisStorage` with pseudonymous keys, encrypted data and a coarse expiry.
+
+    Every write sets the key to expire at now + `ttl` rounded *up* to a quarter hour
+    (`SET … EXAT`), like the SQL storage, so a key's expiry does not say to the second when
+    the draft was last touched. The data value is base64 text of an AES-GCM blob bound to its
+    own Redis key: copied under another key (another person's draft) it reads as no draft. The
+    state name is stored as is (it names a questionnaire step, not a person).
     """
 
-    def dumps(data: Any) -> str:
+    def __init__(
+        self,
+        redis: Redis,
+        pseudonymizer: Pseudonymizer,
+        cipher: TextCipher,
+        *,
+        ttl: timedelta,
+        granularity: timedelta = EXPIRY_GRANULARITY,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        if ttl <= timedelta(0) or granularity <= timedelta(0):
+            raise ValueError("ttl and granularity must be positive")
+        super().__init__(redis, key_builder=PseudonymousKeyBuilder(pseudonymizer))
+        self._cipher = cipher
+        self._ttl = ttl
+        self._granularity = granularity
+        self._clock = clock
+
+    @staticmethod
+    def data_context(redis_key: str) -> str:
+        return f"redis.fsm.data:{redis_key}"
+
+    def expires_at(self) -> int:
+        """Unix seconds at which a key written now expires (a multiple of the granularity)."""
+        return quarter_hour_after(self._clock() + self._ttl, self._granularity)
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        redis_key = self.key_builder.build(key, "state")
+        name = _state_name(state)
+        if name is None:
+            await self.redis.delete(redis_key)
+        else:
+            await self.redis.set(redis_key, name, exat=self.expires_at())
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise DataNotDictLikeError(
+                f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            )
+        redis_key = self.key_builder.build(key, "data")
+        if not data:
+            await self.redis.delete(redis_key)
+            return
         payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-        blob = cipher.encrypt(payload, context=_REDIS_CONTEXT)
-        return base64.b64encode(blob).decode("ascii")
+        blob = self._cipher.encrypt(payload, context=self.data_context(redis_key))
+        await self.redis.set(
+            redis_key, base64.b64encode(blob).decode("ascii"), exat=self.expires_at()
+        )
 
-    def loads(value: str | bytes) -> Any:
-        try:
-            return json.loads(cipher.decrypt(base64.b64decode(value), context=_REDIS_CONTEXT))
-        except DecryptionError:
-            _log_unreadable_draft()
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        redis_key = self.key_builder.build(key, "data")
+        value = await self.redis.get(redis_key)
+        if value is None:
             return {}
+        context = self.data_context(redis_key)
+        try:
+            plain = self._cipher.decrypt(base64.b64decode(value, validate=True), context=context)
+        except ValueError:  # DecryptionError, or not base64 at all
+            _log_unreadable_draft(context_location(context))
+            return {}
+        loaded = json.loads(plain)
+        if not isinstance(loaded, dict):
+            raise DataNotDictLikeError("stored FSM data is not a JSON object")
+        return loaded
 
-    return RedisStorage.from_url(
-        url,
-        key_builder=PseudonymousKeyBuilder(pseudonymizer),
-        state_ttl=ttl,
-        data_ttl=ttl,
-        json_loads=loads,
-        json_dumps=dumps,
-    )
+
+def pseudonymous_redis_storage(
+    url: str,
+    pseudonymizer: Pseudonymizer,
+    cipher: TextCipher,
+    ttl: timedelta,
+    *,
+    granularity: timedelta = EXPIRY_GRANULARITY,
+) -> PseudonymousRedisStorage:
+    """A `PseudonymousRedisStorage` connected to `url`."""
+    redis = Redis(connection_pool=ConnectionPool.from_url(url))
+    return PseudonymousRedisStorage(redis, pseudonymizer, cipher, ttl=ttl, granularity=granularity)

@@ -7,6 +7,13 @@ is skipped, so an interrupted run simply starts again and finishes the rest. A r
 running bot changed meanwhile is left alone (the update is conditional on the old blob) and
 picked up by the next pass. New tables with encrypted columns add a `RotationTarget` here.
 
+`rebind_legacy_contexts` moves blobs written before contexts named their row (version 1
+blobs of answers, follow-ups and notes, bound only to the column or the case) to their row's
+own context, under the current key. It runs at every start-up right after the migrations and
+at the start of `rotate`; it selects only version 1 blobs, so once everything is re-bound it
+costs one scan of those columns and changes nothing. Like `rotate`, it works
+in batches (one transaction each), with updates conditional on the old blob.
+
 Key files (when DATA_KEY is not set in the environment) are handled by `prepare_key_files`
 and `finish_key_files`: the new key goes to DATA_DIR/secrets/data.key, the old one to
 data.key.previous (which `load_keys` reads), and the previous file is removed at the end.
@@ -14,6 +21,7 @@ data.key.previous (which `load_keys` reads), and the previous file is removed at
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -21,12 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, select, tuple_, update
+from sqlalchemy import Table, func, select, tuple_, update
 
-from bot.anonymity.crypto import TextCipher
+from bot.anonymity.crypto import LEGACY_VERSION, DecryptionError, TextCipher
 from bot.anonymity.keys import DATA_KEY_FILE, DATA_KEY_PREVIOUS_FILE, SECRETS_DIR, decode_data_key
 from storage.database import Database
+from storage.repositories.cases import followup_context, note_context
+from storage.repositories.submissions import answer_text_context
 from storage.tables import metadata
+
+logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 MAX_PASSES = 5
@@ -46,14 +58,17 @@ class RotationTarget:
 # (table, column) -> the context its blobs are bound to (see each repository). Tables that do
 # not exist (yet) are skipped; a test checks that every `*_enc` column is listed here.
 CONTEXTS: dict[tuple[str, str], Callable[[Any], str]] = {
-    ("answers", "text_enc"): lambda row: "answers.text_enc",
-    ("followup_messages", "text_enc"): lambda row: (
-        f"followup_messages.text_enc:{row.submission_id}"
+    ("answers", "text_enc"): lambda row: answer_text_context(
+        row.submission_id, row.question_id, row.ordinal
     ),
-    ("case_notes", "text_enc"): lambda row: f"case_notes.text_enc:{row.submission_id}",
+    ("followup_messages", "text_enc"): lambda row: followup_context(row.submission_id, row.seq),
+    ("case_notes", "text_enc"): lambda row: note_context(row.submission_id, row.seq),
     ("fsm_entries", "data_enc"): lambda row: f"fsm_entries.data_enc:{row.key}",
     ("subscribers", "chat_id_enc"): lambda row: f"subscribers.chat_id_enc:{row.chat_hash}",
     ("digests", "content_enc"): lambda row: f"digests.content_enc:{row.period_key}",
+    ("digest_snapshots", "content_enc"): lambda row: (
+        f"digest_snapshots.content_enc:{row.scope_key}"
+    ),
     ("broadcasts", "content_enc"): lambda row: f"broadcasts.content_enc:{row.id}",
     ("broadcasts", "progress_ref_enc"): lambda row: f"broadcasts.progress_ref_enc:{row.id}",
 }
@@ -70,6 +85,130 @@ def rotation_targets() -> list[RotationTarget]:
 
 
 ROTATION_TARGETS: list[RotationTarget] = rotation_targets()
+
+# What the version 1 blobs of these columns were bound to before contexts named the row. Read
+# only by `rebind_legacy_contexts`: the repositories accept nothing but the row's context.
+LEGACY_CONTEXTS: dict[tuple[str, str], Callable[[Any], str]] = {
+    ("answers", "text_enc"): lambda row: "answers.text_enc",
+    ("followup_messages", "text_enc"): lambda row: (
+        f"followup_messages.text_enc:{row.submission_id}"
+    ),
+    ("case_notes", "text_enc"): lambda row: f"case_notes.text_enc:{row.submission_id}",
+}
+
+
+@dataclass(frozen=True)
+class RebindTarget:
+    table: Table
+    column: str
+    legacy_context: Callable[[Any], str]
+    context: Callable[[Any], str]
+
+    @property
+    def key_columns(self) -> list[Any]:
+        return list(self.table.primary_key.columns)
+
+
+def rebind_targets() -> list[RebindTarget]:
+    return [
+        RebindTarget(target.table, target.column, legacy, target.context)
+        for target in ROTATION_TARGETS
+        if (legacy := LEGACY_CONTEXTS.get((target.table.name, target.column))) is not None
+    ]
+
+
+@dataclass
+class RebindReport:
+    rebound: dict[str, int] = field(default_factory=dict)
+    # Version 1 blobs that do not decrypt under their legacy context (moved to another case,
+    # damaged, or under a key no longer held): left as they are, and unreadable.
+    unreadable: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.rebound.values())
+
+
+async def rebind_legacy_contexts(
+    database: Database,
+    cipher: TextCipher,
+    *,
+    batch_size: int = BATCH_SIZE,
+    max_batches: int | None = None,
+    on_batch: Callable[[str, int], None] | None = None,
+) -> RebindReport:
+    """Bind every legacy (version 1) blob of answers, follow-ups and notes to its own row.
+
+    Idempotent (a re-bound blob is version 2 and no longer selected) and resumable (batches
+    commit one by one). `on_batch` and `max_batches` behave as in `rotate`."""
+    report = RebindReport()
+    for target in rebind_targets():
+        await _rebind_table(database, cipher, target, batch_size, report, max_batches, on_batch)
+    if report.total:
+        logger.info("re-bound %d encrypted value(s) to their rows", report.total)
+    skipped = sum(report.unreadable.values())
+    if skipped:
+        logger.warning(
+            "%d legacy encrypted value(s) could not be re-bound (%s): they stay unreadable",
+            skipped,
+            ", ".join(sorted(report.unreadable)),
+        )
+    return report
+
+
+async def _rebind_table(
+    database: Database,
+    cipher: TextCipher,
+    target: RebindTarget,
+    batch_size: int,
+    report: RebindReport,
+    max_batches: int | None,
+    on_batch: Callable[[str, int], None] | None,
+) -> None:
+    table = target.table
+    keys = target.key_columns
+    blob_column = table.c[target.column]
+    legacy = func.substr(blob_column, 1, 1) == bytes([LEGACY_VERSION])
+    last: tuple[Any, ...] | None = None
+    while True:
+        if max_batches is not None and report.batches >= max_batches:
+            raise RotationInterrupted(f"stopped after {report.batches} batches")
+        query = select(*keys, blob_column).where(blob_column.is_not(None), legacy)
+        if last is not None:
+            query = query.where(tuple_(*keys) > tuple_(*last))
+        query = query.order_by(*keys).limit(batch_size)
+        unreadable = 0
+        async with database.engine.begin() as connection:
+            rows = (await connection.execute(query)).all()
+            if not rows:
+                return
+            changed = 0
+            for row in rows:
+                blob = row._mapping[blob_column.name]
+                try:
+                    fresh = cipher.rebind(
+                        blob,
+                        old_context=target.legacy_context(row),
+                        new_context=target.context(row),
+                    )
+                except DecryptionError:
+                    unreadable += 1
+                    continue
+                where = [column == row._mapping[column.name] for column in keys]
+                result = await connection.execute(
+                    update(table).where(*where, blob_column == blob).values({target.column: fresh})
+                )
+                changed += int(result.rowcount or 0)
+            if on_batch is not None:
+                on_batch(table.name, changed)
+        report.batches += 1
+        report.rebound[table.name] = report.rebound.get(table.name, 0) + changed
+        if unreadable:
+            report.unreadable[table.name] = report.unreadable.get(table.name, 0) + unreadable
+        last = tuple(row._mapping[column.name] for column in keys)
+        if len(rows) < batch_size:
+            return
 
 
 class RotationInterrupted(Exception):
@@ -115,6 +254,10 @@ async def rotate(
     there rolls that batch back, as a crash would)."""
     report = RotationReport()
     chosen = list(targets or ROTATION_TARGETS)
+    # Legacy blobs first: re-binding also moves them to the current key.
+    rebound = await rebind_legacy_contexts(database, cipher, batch_size=batch_size)
+    for table_name, count in rebound.rebound.items():
+        report.reencrypted[table_name] = report.reencrypted.get(table_name, 0) + count
     for _ in range(MAX_PASSES):
         for target in chosen:
             await _rotate_table(database, cipher, target, batch_size, report, max_batches, on_batch)

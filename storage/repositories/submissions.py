@@ -19,7 +19,13 @@ from storage.repositories.cases import insert_case
 from storage.tables import answers, submissions
 
 AnswerValue = str | int | list[str]
-TEXT_CONTEXT = "answers.text_enc"
+
+
+def answer_text_context(submission_id: str, question_id: str, ordinal: int) -> str:
+    """What an answer's free text is bound to: its own row. Copied to another submission,
+    question or ordinal, the blob no longer decrypts (question ids go last: they are the only
+    part that could hold a colon)."""
+    return f"answers.text_enc:{submission_id}:{ordinal}:{question_id}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,8 @@ class SubmissionRepository:
             if question_id in new.text_question_ids:
                 if not isinstance(value, str):
                     raise TypeError(f"answer to text question {question_id!r} must be a str")
-                encrypted = self._cipher.encrypt(scrub(value).text, context=TEXT_CONTEXT)
+                context = answer_text_context(submission_id, question_id, 0)
+                encrypted = self._cipher.encrypt(scrub(value).text, context=context)
                 yield {**base, "ordinal": 0, "text_enc": encrypted}
             elif isinstance(value, bool):
                 raise TypeError(f"answer to {question_id!r} is a bool; use a choice id")
@@ -221,7 +228,8 @@ class SubmissionRepository:
         text_ids: set[str] = set()
         for row in rows:
             if row.text_enc is not None:
-                decoded[row.question_id] = self._cipher.decrypt(row.text_enc, context=TEXT_CONTEXT)
+                context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
+                decoded[row.question_id] = self._cipher.decrypt(row.text_enc, context=context)
                 text_ids.add(row.question_id)
             elif row.number is not None:
                 decoded[row.question_id] = int(row.number)

@@ -6,7 +6,15 @@ import os
 
 import pytest
 
-from bot.anonymity.crypto import DecryptionError, TextCipher, key_fingerprint
+from bot.anonymity.crypto import (
+    LEGACY_VERSION,
+    VERSION,
+    DecryptionError,
+    TextCipher,
+    blob_version,
+    key_fingerprint,
+)
+from tests.anonymity.legacy import legacy_encrypt
 
 KEY, OLD_KEY, OTHER_KEY = os.urandom(32), os.urandom(32), os.urandom(32)
 TEXT = "乡镇每周要填三张内容重复的表格"
@@ -22,7 +30,7 @@ def test_round_trip_and_no_plaintext_in_the_blob() -> None:
 
 def test_blob_layout_version_fingerprint_nonce() -> None:
     blob = TextCipher(KEY).encrypt("x")
-    assert blob[0] == 1
+    assert blob[0] == VERSION == 2
     assert blob[1:5] == key_fingerprint(KEY)
     assert len(blob) == 1 + 4 + 12 + len("x") + 16
 
@@ -82,3 +90,44 @@ def test_keys_must_be_32_bytes() -> None:
 
 def test_repr_does_not_show_the_key() -> None:
     assert KEY.hex() not in repr(TextCipher(KEY))
+
+
+def test_the_error_names_the_column_but_not_the_row() -> None:
+    cipher = TextCipher(KEY)
+    blob = cipher.encrypt("42", context="answers.text_enc:aaaa:0:story")
+    with pytest.raises(DecryptionError) as caught:
+        cipher.decrypt(blob, context="answers.text_enc:bbbb:0:story")
+    assert caught.value.where == "answers.text_enc"
+    assert str(caught.value).startswith("answers.text_enc: ")
+    assert "another row" in str(caught.value)
+    assert "bbbb" not in str(caught.value) and "aaaa" not in str(caught.value)
+
+
+def test_legacy_version_1_blobs_still_decrypt() -> None:
+    """Blobs written before contexts named the row have the same layout and version 1."""
+    old = legacy_encrypt(OLD_KEY, TEXT, "answers.text_enc")
+    assert blob_version(old) == LEGACY_VERSION
+    cipher = TextCipher(KEY, previous=[OLD_KEY])
+    assert cipher.decrypt(old, context="answers.text_enc") == TEXT
+    # The version byte is authenticated: a legacy blob cannot pass as a new one, nor back.
+    with pytest.raises(DecryptionError):
+        cipher.decrypt(bytes([VERSION]) + old[1:], context="answers.text_enc")
+    new = cipher.encrypt(TEXT, context="answers.text_enc")
+    with pytest.raises(DecryptionError):
+        cipher.decrypt(bytes([LEGACY_VERSION]) + new[1:], context="answers.text_enc")
+
+
+def test_rebind_moves_a_blob_to_its_row_context_under_the_current_key() -> None:
+    cipher = TextCipher(KEY, previous=[OLD_KEY])
+    old = legacy_encrypt(OLD_KEY, TEXT, "case_notes.text_enc:abc")
+    bound = cipher.rebind(
+        old, old_context="case_notes.text_enc:abc", new_context="case_notes.text_enc:abc:3"
+    )
+    assert cipher.is_current(bound) and blob_version(bound) == VERSION
+    assert TextCipher(KEY).decrypt(bound, context="case_notes.text_enc:abc:3") == TEXT
+    with pytest.raises(DecryptionError):
+        TextCipher(KEY).decrypt(bound, context="case_notes.text_enc:abc")
+    with pytest.raises(DecryptionError):  # only a blob really bound to the old context
+        cipher.rebind(
+            old, old_context="case_notes.text_enc:xyz", new_context="case_notes.text_enc:xyz:0"
+        )

@@ -30,6 +30,7 @@ from storage.repositories import (
     SubmissionRepository,
     SubscriberRepository,
 )
+from tests.anonymity.legacy import write_as_legacy
 
 DAY = date(2026, 11, 2)
 
@@ -125,6 +126,22 @@ async def test_a_crash_in_the_middle_then_resume(database: Database) -> None:
     with pytest.raises(Exception):  # noqa: B017 - the old key alone reads nothing now
         await _read_all(database, TextCipher(old_key), pseudonymizer, ids)
     # Running again is harmless.
+    assert (await rotate(database, rotating)).total == 0
+
+
+async def test_rotation_also_rebinds_legacy_blobs_to_their_rows(database: Database) -> None:
+    """Blobs of the previous release (version 1, bound only to the column or the case, under
+    the old key) come out of a rotation bound to their row and under the new key alone."""
+    pseudonymizer = Pseudonymizer(secrets.token_bytes(32))
+    old_key, new_key = secrets.token_bytes(32), secrets.token_bytes(32)
+    ids = await _seed(database, TextCipher(old_key), pseudonymizer)
+    assert await write_as_legacy(database, TextCipher(old_key), old_key) == 7 * 4
+    rotating = TextCipher(new_key, [old_key])
+    report = await rotate(database, rotating, batch_size=4)
+    assert report.remaining == 0
+    assert report.reencrypted["answers"] == 7 and report.reencrypted["case_notes"] == 7
+    assert report.reencrypted["followup_messages"] == 14
+    await _read_all(database, TextCipher(new_key), pseudonymizer, ids)
     assert (await rotate(database, rotating)).total == 0
 
 

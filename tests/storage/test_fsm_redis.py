@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -14,7 +16,7 @@ from redis.asyncio import Redis
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
-from storage.fsm import pseudonymous_redis_storage, storage_key_pseudonym
+from storage.fsm import EXPIRY_GRANULARITY, pseudonymous_redis_storage, storage_key_pseudonym
 
 USER_ID = 5123456789
 KEY = StorageKey(bot_id=7000000042, chat_id=USER_ID, user_id=USER_ID)
@@ -67,7 +69,7 @@ async def test_round_trip_with_pseudonymous_encrypted_entries(
     for key in keys:
         assert str(USER_ID) not in key and f"{USER_ID:x}" not in key
         ttl = await storage.redis.ttl(key)
-        assert 0 < ttl <= TTL.total_seconds()
+        assert 0 < ttl <= TTL.total_seconds() + EXPIRY_GRANULARITY.total_seconds()
 
     raw = await storage.redis.get(keys[0])
     assert isinstance(raw, bytes)
@@ -111,3 +113,44 @@ async def test_a_draft_under_a_retired_key_reads_as_expired(
         assert await rotated.update_data(KEY, {"msg": 3}) == {"msg": 3}
     finally:
         await rotated.close()
+
+
+async def test_every_key_expires_on_a_quarter_hour(
+    storage: RedisStorage, pseudonymizer: Pseudonymizer
+) -> None:
+    """Like the SQL expiries: the expiry is now + TTL rounded up to 15 minutes, so it does
+    not say to the second when the draft was last touched."""
+    before = time.time()
+    await storage.set_state(KEY, "survey:answering")
+    await storage.set_data(KEY, DRAFT)
+    await storage.update_data(KEY, {"msg": 4})
+    keys = await our_keys(storage.redis, pseudonymizer)
+    assert len(keys) == 2
+    for key in keys:
+        expires = await storage.redis.pexpiretime(key)  # Redis 7: absolute, in milliseconds
+        assert expires % (EXPIRY_GRANULARITY.total_seconds() * 1000) == 0, key
+        assert expires / 1000 >= before + TTL.total_seconds()
+        assert expires / 1000 < time.time() + TTL.total_seconds() + 900
+
+
+async def test_a_draft_copied_under_another_key_reads_as_none(
+    storage: RedisStorage,
+    pseudonymizer: Pseudonymizer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The value is bound to its own Redis key: one cadre's draft copied under another
+    cadre's key is not read as theirs (it reads as no draft, and the log names the place)."""
+    other = StorageKey(bot_id=KEY.bot_id, chat_id=USER_ID + 1, user_id=USER_ID + 1)
+    await storage.set_data(KEY, DRAFT)
+    await storage.set_data(other, {"draft": {"answers": {"story": "另一份"}}})
+    source = storage.key_builder.build(KEY, "data")
+    target = storage.key_builder.build(other, "data")
+    try:
+        await storage.redis.set(target, await storage.redis.get(source), ex=60)
+        with caplog.at_level(logging.WARNING, logger="storage.fsm"):
+            assert await storage.get_data(other) == {}
+        assert "redis.fsm.data" in caplog.text
+        assert storage_key_pseudonym(pseudonymizer, other) not in caplog.text
+        assert await storage.get_data(KEY) == DRAFT  # the original still reads
+    finally:
+        await storage.redis.delete(target)
