@@ -1,34 +1,285 @@
-"""Operator commands of issue 5: `retention purge` and `keys rotate` (see README).
+"""Maintenance: the purges that keep the anonymity promises true over time, and the operator's
+key rotation.
 
-Thin on purpose: the work is in `bot.cases.retention` and `bot.anonymity.rotation`; here
-only the order of the steps and what the operator is told.
+`daily_steps` is the one list of what the bot deletes every day (`RetentionJob` runs it at
+start-up and then daily; `python -m bot retention purge [--dry-run]` runs it now, one line per
+kind): reports past RETENTION_DAYS, rate counters of past days, expired FSM rows of every
+kind, expired invite codes, the recipient rows of finished broadcasts (their totals stay on
+the job), subscribers who blocked the bot, finished digest deliveries older than a week, and
+stored digests past RETENTION_DAYS; and once a campaign has closed, the submission-side
+tables are rewritten in random order (PostgreSQL, `storage.reorder`), so that rows forget
+their arrival order. On SQLite the WAL is checkpointed (truncated) after a purge that
+deleted anything, so the deleted rows' page images do not linger in the `-wal` file.
 """
 
 from __future__ import annotations
 
-from typing import TextIO
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TextIO
 
 from bot.config import Settings
+from storage.database import Database
+from storage.fsm import purge_expired_entries
+from storage.reorder import reorder_submission_tables
+from storage.repositories.broadcasts import purge_finished_recipients
+from storage.repositories.campaigns import CampaignRepository
+from storage.repositories.digests import OutboxRepository
+from storage.repositories.invites import InviteRepository
+from storage.repositories.rate_limits import RateLimitRepository
+from storage.repositories.subscribers import purge_inactive_subscribers
+
+if TYPE_CHECKING:
+    from bot.cases.retention import RetentionService
+
+logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
+INTERVAL_SECONDS = 24 * 60 * 60
+# Finished digest deliveries are kept this long, for an admin who asks "did it go out?".
+OUTBOX_KEEP = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class PurgeCount:
+    """What one step deleted (or, in a dry run, would delete)."""
+
+    kind: str  # stable name: reports, rate_counters, fsm_entries, invites, …
+    count: int
+    what: str  # the operator's words after the number
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    dry_run: bool
+    counts: tuple[PurgeCount, ...]
+    failed: tuple[str, ...] = ()  # kinds whose step raised (logged); the others still ran
+
+    def count(self, kind: str) -> int:
+        return sum(item.count for item in self.counts if item.kind == kind)
+
+    def lines(self) -> list[str]:
+        """One line per kind, in the order of `daily_steps` (stable, for operators)."""
+        verb = "would delete" if self.dry_run else "deleted"
+        shown = [f"{verb} {item.count} {item.what}" for item in self.counts]
+        return shown + [f"failed: {kind} (see the log)" for kind in self.failed]
+
+
+StepRun = Callable[[datetime, bool], Awaitable[tuple[int, str]]]
+
+
+@dataclass(frozen=True)
+class MaintenanceStep:
+    """One daily purge: `run(now, dry_run)` returns (count, what was counted)."""
+
+    kind: str
+    run: StepRun
+
+
+def daily_steps(service: RetentionService) -> list[MaintenanceStep]:
+    """Everything the daily maintenance does, in order. Further daily steps are added here,
+    and only here (the job and the CLI both run this list)."""
+    database = service.database
+    zone = service.zone
+
+    async def reports(now: datetime, dry_run: bool) -> tuple[int, str]:
+        report = await service.purge(dry_run=dry_run, today=now.astimezone(zone).date())
+        return report.count, (
+            f"report(s) with no activity since before {report.cutoff.isoformat()} "
+            f"(RETENTION_DAYS={service.retention_days})"
+        )
+
+    async def rate_counters(now: datetime, dry_run: bool) -> tuple[int, str]:
+        today = now.astimezone(zone).date()
+        count = await RateLimitRepository(database).purge_before(today, dry_run=dry_run)
+        return count, f"rate counter(s) of days before {today.isoformat()}"
+
+    async def fsm_entries(now: datetime, dry_run: bool) -> tuple[int, str]:
+        count = await purge_expired_entries(database, now=now, dry_run=dry_run)
+        return count, "expired conversation state(s) (drafts, follow-up sessions, dialogs)"
+
+    async def invites(now: datetime, dry_run: bool) -> tuple[int, str]:
+        count = await InviteRepository(database).purge_expired(now=now, dry_run=dry_run)
+        return count, "expired invite code(s) (a used code is deleted when it is used)"
+
+    async def broadcast_recipients(now: datetime, dry_run: bool) -> tuple[int, str]:
+        rows, jobs = await purge_finished_recipients(database, dry_run=dry_run)
+        return rows, f"recipient row(s) of {jobs} finished broadcast(s) (their totals are kept)"
+
+    async def digest_outbox(now: datetime, dry_run: bool) -> tuple[int, str]:
+        outbox = OutboxRepository(database)
+        count = await outbox.purge_finished_before(now - OUTBOX_KEEP, dry_run=dry_run)
+        return count, f"finished digest delivery row(s) older than {OUTBOX_KEEP.days} days"
+
+    async def inactive_subscribers(now: datetime, dry_run: bool) -> tuple[int, str]:
+        count = await purge_inactive_subscribers(database, dry_run=dry_run)
+        return count, "subscriber(s) who blocked the bot"
+
+    async def reorder(now: datetime, dry_run: bool) -> tuple[int, str]:
+        campaigns = CampaignRepository(database)
+        closed = await campaigns.closed_not_reordered(now.astimezone(zone).date())
+        what = "closed campaign(s) whose storage was reordered"
+        if dry_run or not closed:
+            return len(closed), what
+        report = await reorder_submission_tables(database)
+        await campaigns.mark_reordered(closed)
+        if not report.reordered:
+            return len(closed), f"{what} (nothing to do on {report.dialect})"
+        return len(closed), f"{what} ({report.total} row(s) rewritten in random order)"
+
+    steps = [
+        MaintenanceStep("reports", reports),
+        MaintenanceStep("rate_counters", rate_counters),
+        MaintenanceStep("fsm_entries", fsm_entries),
+        MaintenanceStep("invites", invites),
+        MaintenanceStep("broadcast_recipients", broadcast_recipients),
+        MaintenanceStep("digest_outbox", digest_outbox),
+    ]
+    digest_service = service.digests
+    if digest_service is not None:
+
+        async def digests(now: datetime, dry_run: bool) -> tuple[int, str]:
+            cutoff = service.cutoff(now.astimezone(zone).date())
+            count = await digest_service.purge_before(cutoff, dry_run=dry_run)
+            return count, f"stored digest(s) of periods that ended before {cutoff.isoformat()}"
+
+        steps.append(MaintenanceStep("digests", digests))
+    steps.append(MaintenanceStep("inactive_subscribers", inactive_subscribers))
+    # Last: after the purges, so that nothing just deleted is copied into the new tables.
+    steps.append(MaintenanceStep("reorder", reorder))
+    return steps
+
+
+class MaintenanceService:
+    """Runs the steps one after another on one `now`; a failing step is logged and the others
+    still run. After a real run that deleted anything, the SQLite WAL is truncated."""
+
+    def __init__(
+        self,
+        database: Database,
+        steps: Sequence[MaintenanceStep],
+        *,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._database = database
+        self.steps = list(steps)
+        self._clock = clock
+
+    @classmethod
+    def around(cls, service: RetentionService) -> MaintenanceService:
+        """The daily maintenance of the app whose retention service this is."""
+        return cls(service.database, daily_steps(service), clock=service.clock)
+
+    async def run(self, *, dry_run: bool = False) -> MaintenanceReport:
+        now = self._clock()
+        counts: list[PurgeCount] = []
+        failed: list[str] = []
+        for step in self.steps:
+            try:
+                count, what = await step.run(now, dry_run)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Maintenance step %s failed", step.kind)
+                failed.append(step.kind)
+                continue
+            counts.append(PurgeCount(step.kind, count, what))
+        if not dry_run and any(item.count for item in counts):
+            await self._database.checkpoint()
+        if not dry_run:
+            logger.info(
+                "Daily maintenance deleted %s",
+                ", ".join(f"{item.kind}={item.count}" for item in counts) or "nothing",
+            )
+        return MaintenanceReport(dry_run, tuple(counts), tuple(failed))
+
+
+class PeriodicJob:
+    """Run `work` once at start-up, then every `interval` seconds, until stopped. A run that
+    fails is logged and retried at the next interval; `runs` counts finished runs."""
+
+    def __init__(
+        self, name: str, work: Callable[[], Awaitable[object]], *, interval: float
+    ) -> None:
+        self.name = name
+        self._work = work
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self.runs = 0
+        self._ran = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def wait_for_runs(self, count: int = 1) -> None:
+        """Until `count` runs have finished (successfully or not) since the job was made."""
+        while self.runs < count:
+            await self._ran.wait()
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("Periodic job %s failed", self.name)
+            finally:
+                self.runs += 1
+                ran, self._ran = self._ran, asyncio.Event()
+                ran.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+
+
+class DailyMaintenanceJob(PeriodicJob):
+    """The maintenance at start-up and then daily; `last_report` is the latest run's."""
+
+    def __init__(self, service: MaintenanceService, *, interval: float = INTERVAL_SECONDS) -> None:
+        super().__init__("daily-maintenance", self._maintain, interval=interval)
+        self.service = service
+        self.last_report: MaintenanceReport | None = None
+
+    async def _maintain(self) -> None:
+        self.last_report = await self.service.run()
 
 
 async def retention_purge(settings: Settings, *, dry_run: bool, out: TextIO) -> int:
+    """`python -m bot retention purge [--dry-run]`: the daily maintenance, now."""
     from bot.app import build_services
     from bot.cases import build_case_runtime
 
     services = await build_services(settings)
     try:
-        report = await build_case_runtime(services).retention.purge(dry_run=dry_run)
+        report = await MaintenanceService.around(build_case_runtime(services).retention).run(
+            dry_run=dry_run
+        )
     finally:
         await services.close()
-    verb = "would delete" if dry_run else "deleted"
-    print(
-        f"{verb} {report.count} report(s) with no activity since before "
-        f"{report.cutoff.isoformat()} (RETENTION_DAYS={settings.retention_days})",
-        file=out,
-    )
-    return 0
+    for line in report.lines():
+        print(line, file=out)
+    return 1 if report.failed else 0
 
 
 async def keys_rotate(
@@ -42,14 +293,19 @@ async def keys_rotate(
     err: TextIO,
 ) -> int:
     from bot.anonymity.crypto import TextCipher
-    from bot.anonymity.keys import KeyMaterialError, generate_data_key, load_keys
+    from bot.anonymity.keys import (
+        KeyMaterialError,
+        MissingSecretError,
+        generate_data_key,
+        load_keys,
+        load_keys_for_database,
+    )
     from bot.anonymity.rotation import (
         finish_key_files,
         prepare_key_files,
         rotate,
         rotation_in_progress,
     )
-    from storage.database import Database
 
     from_environment = settings.data_key is not None and bool(
         settings.data_key.get_secret_value().strip()
@@ -71,7 +327,16 @@ async def keys_rotate(
             )
             return EXIT_USAGE
     else:
-        load_keys(settings)  # creates data.key on a first run
+        database = await Database.connect(settings.resolved_database_url)
+        try:
+            await database.upgrade()
+            # Creates data.key on a fresh install only, never next to data written with one.
+            await load_keys_for_database(settings, database)
+        except MissingSecretError as exc:
+            print(f"qingfeng: {exc}", file=err)
+            return EXIT_USAGE
+        finally:
+            await database.dispose()
         if rotation_in_progress(settings.data_dir):
             if new_key is not None:
                 print(

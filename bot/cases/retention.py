@@ -1,27 +1,29 @@
 """Retention: a report, with its answers, follow-ups, notes, history and receipt hash, is
 deleted RETENTION_DAYS after its last activity. Aggregates already sent in digests remain.
 
-`RetentionJob` runs the purge once at start-up and then daily while the bot runs;
-`python -m bot retention purge [--dry-run]` runs it by hand. On SQLite `secure_delete` zeroes
-the freed pages and a WAL checkpoint afterwards keeps old page images from lingering.
+The purge is one step of the bot's daily maintenance (`bot.maintenance`): `RetentionJob` runs
+every step once at start-up and then daily while the bot runs; `python -m bot retention purge
+[--dry-run]` runs them by hand. On SQLite `secure_delete` zeroes the freed pages and a WAL
+checkpoint afterwards keeps old page images from lingering.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.maintenance import INTERVAL_SECONDS, DailyMaintenanceJob, MaintenanceService
 from storage.database import Database
 from storage.repositories import CaseRepository
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from bot.digest.scheduler import DigestService
 
-INTERVAL_SECONDS = 24 * 60 * 60
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class PurgeReport:
 
 
 class RetentionService:
+    """Deletes reports past RETENTION_DAYS; also carries what the daily maintenance around it
+    needs (the database, the zone and clock, and the digests whose retention it enforces)."""
+
     def __init__(
         self,
         database: Database,
@@ -40,15 +45,20 @@ class RetentionService:
         retention_days: int,
         zone: ZoneInfo,
         clock: Callable[[], datetime],
+        digests: DigestService | None = None,
     ) -> None:
-        self._database = database
+        self.database = database
         self._cases = cases
         self.retention_days = retention_days
-        self._zone = zone
-        self._clock = clock
+        self.zone = zone
+        self.clock = clock
+        self.digests = digests
+
+    def today(self) -> date:
+        return self.clock().astimezone(self.zone).date()
 
     def cutoff(self, today: date | None = None) -> date:
-        day = today if today is not None else self._clock().astimezone(self._zone).date()
+        day = today if today is not None else self.today()
         return day - timedelta(days=self.retention_days)
 
     async def purge(self, *, dry_run: bool = False, today: date | None = None) -> PurgeReport:
@@ -58,46 +68,15 @@ class RetentionService:
             return PurgeReport(cutoff, await self._cases.count_expired(cutoff), True)
         count = await self._cases.purge_expired(cutoff)
         if count:
-            await self._database.checkpoint()
+            await self.database.checkpoint()
         logger.info("Retention purge removed %d report(s)", count)
         return PurgeReport(cutoff, count, False)
 
 
-class RetentionJob:
-    """Purge at start-up, then every `interval` seconds, until stopped."""
+class RetentionJob(DailyMaintenanceJob):
+    """The bot's daily maintenance job, built around the case runtime's `RetentionService`:
+    every step of `bot.maintenance.daily_steps` at start-up, then every `interval` seconds,
+    until stopped (the name and the start/stop contract are what `CaseRuntime` relies on)."""
 
     def __init__(self, service: RetentionService, *, interval: float = INTERVAL_SECONDS) -> None:
-        self._service = service
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._stop = asyncio.Event()
-
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    def start(self) -> None:
-        if self.running:
-            return
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stop.set()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-    async def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                await self._service.purge()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed run is retried at the next interval
-                logger.exception("Retention purge failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
+        super().__init__(MaintenanceService.around(service), interval=interval)

@@ -7,6 +7,10 @@ meantime is skipped (its subscriber row is gone). Nothing here touches submissio
 Delivery is at-most-once (see `bot.broadcast.sender`): rows are marked `sending` and committed
 *before* the request goes out and get their outcome *after*; a row still `sending` when a
 sender starts (the previous one crashed) becomes `unknown` and is never sent again.
+
+Once a broadcast is finished (done or cancelled) its recipient rows have served their purpose:
+`purge_finished_recipients` (the daily maintenance) folds them into per-status totals on the
+`broadcasts` row and deletes them, and `counts` reads those totals from then on.
 """
 
 from __future__ import annotations
@@ -14,18 +18,34 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.anonymity.crypto import TextCipher
+from bot.anonymity.crypto import DecryptionError, TextCipher
 from storage.database import Database
 from storage.tables import broadcast_recipients, broadcasts, subscribers
 
 MAX_ERROR_LENGTH = 200
+#: The error of a recipient whose stored chat id cannot be decrypted (skipped, counted).
+UNDECRYPTABLE_ERROR = "chat id could not be decrypted"
 RECIPIENT_TERMINAL = ("sent", "blocked", "failed", "unknown", "skipped")
+FINISHED_STATUSES = ("done", "cancelled")
+# The totals a finished job keeps on its `broadcasts` row, by recipient status.
+KEPT_TOTALS = {
+    "sent": "sent_count",
+    "blocked": "blocked_count",
+    "failed": "failed_count",
+    "unknown": "unknown_count",
+    "skipped": "skipped_count",
+}
+# How a purged row is counted: a finished job never sends again, so a row left `sending`
+# (interrupted) is unknown and one left `pending` was skipped.
+_COUNTED_AS = {**{s: s for s in RECIPIENT_TERMINAL}, "sending": "unknown", "pending": "skipped"}
 
 
 @dataclass(frozen=True)
@@ -109,9 +129,15 @@ class BroadcastRepository:
     # --- jobs ---------------------------------------------------------------------------
 
     async def create(
-        self, content: BroadcastContent, *, locale: str | None = None, paid: bool = False
+        self,
+        content: BroadcastContent,
+        *,
+        locale: str | None = None,
+        paid: bool = False,
+        connection: AsyncConnection | None = None,
     ) -> str:
-        """Store a job and one `pending` row per active subscriber (of `locale`), atomically."""
+        """Store a job and one `pending` row per active subscriber (of `locale`), atomically
+        (in the caller's `connection` when given: the admin's audit entry goes with it)."""
         broadcast_id = secrets.token_hex(16)
         blob = self._cipher.encrypt(
             json.dumps({"text": content.text, "photo": content.photo}),
@@ -125,7 +151,7 @@ class BroadcastRepository:
         ).where(subscribers.c.active)
         if locale is not None:
             audience = audience.where(subscribers.c.locale == locale)
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             await connection.execute(
                 insert(broadcasts).values(
                     id=broadcast_id,
@@ -195,13 +221,18 @@ class BroadcastRepository:
             )
 
     async def set_status(
-        self, broadcast_id: str, status: str, *, only_from: Sequence[str] | None = None
+        self,
+        broadcast_id: str,
+        status: str,
+        *,
+        only_from: Sequence[str] | None = None,
+        connection: AsyncConnection | None = None,
     ) -> bool:
         """Change the job's status (if it is in one of `only_from`); True if it changed."""
         statement = update(broadcasts).where(broadcasts.c.id == broadcast_id)
         if only_from is not None:
             statement = statement.where(broadcasts.c.status.in_(list(only_from)))
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(statement.values(status=status))
             if status == "cancelled" and result.rowcount:
                 await connection.execute(
@@ -276,16 +307,27 @@ class BroadcastRepository:
                 return []
             claimed: list[ClaimedRecipient] = []
             gone: list[str] = []
+            unreadable: list[str] = []
             for row in rows:
                 if row.chat_id_enc is None or not row.active:
                     gone.append(row.chat_hash)
                     continue
-                chat_id = int(
-                    self._cipher.decrypt(
-                        row.chat_id_enc, context=self._subscriber_context(row.chat_hash)
+                try:
+                    chat_id = int(
+                        self._cipher.decrypt(
+                            row.chat_id_enc, context=self._subscriber_context(row.chat_hash)
+                        )
                     )
-                )
+                except (DecryptionError, ValueError):
+                    unreadable.append(row.chat_hash)  # counted as failed; the job goes on
+                    continue
                 claimed.append(ClaimedRecipient(row.chat_hash, chat_id, int(row.attempts) + 1))
+            if unreadable:
+                await connection.execute(
+                    update(table)
+                    .where(table.c.broadcast_id == broadcast_id, table.c.chat_hash.in_(unreadable))
+                    .values(status="failed", error=UNDECRYPTABLE_ERROR, retry_at=None)
+                )
             if claimed:
                 await connection.execute(
                     update(table)
@@ -355,7 +397,8 @@ class BroadcastRepository:
                 )
 
     async def counts(self, broadcast_id: str) -> dict[str, int]:
-        """Recipients per status (every status present, zero when none)."""
+        """Recipients per status (every status present, zero when none): the rows still
+        stored plus the totals kept on the job once its rows were purged."""
         table = broadcast_recipients
         async with self._db.engine.connect() as connection:
             rows = (
@@ -365,11 +408,21 @@ class BroadcastRepository:
                     .group_by(table.c.status)
                 )
             ).all()
+            kept = (
+                await connection.execute(
+                    select(*(broadcasts.c[column] for column in KEPT_TOTALS.values())).where(
+                        broadcasts.c.id == broadcast_id
+                    )
+                )
+            ).first()
         counts = dict.fromkeys(
             ("pending", "sending", "sent", "blocked", "failed", "unknown", "skipped"), 0
         )
         for status, count in rows:
-            counts[str(status)] = int(count)
+            counts[str(status)] += int(count)
+        if kept is not None:
+            for status, value in zip(KEPT_TOTALS, kept, strict=True):
+                counts[status] += int(value or 0)
         return counts
 
     async def next_due(self, broadcast_id: str) -> datetime | None:
@@ -410,8 +463,67 @@ class BroadcastRepository:
 
     # --- audit log (issue 5's table) ----------------------------------------------------
 
-    async def audit(self, actor_user_id: int, action: str, subject: str) -> None:
-        """An admin's broadcast action, in issue 5's general audit log."""
+    async def audit(
+        self,
+        actor_user_id: int,
+        action: str,
+        subject: str,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """An admin's broadcast action, in issue 5's general audit log (in the action's own
+        `connection`, so that both commit together)."""
         from storage.repositories.cases import AuditRepository
 
-        await AuditRepository(self._db).record(actor_user_id, action, subject, self._today())
+        await AuditRepository(self._db).record(
+            actor_user_id, action, subject, self._today(), connection=connection
+        )
+
+    def transaction(
+        self, connection: AsyncConnection | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A transaction for an admin action and its audit entry (`Database.transaction`)."""
+        return self._db.transaction(connection)
+
+
+async def purge_finished_recipients(db: Database, *, dry_run: bool = False) -> tuple[int, int]:
+    """Delete the recipient rows of finished broadcasts, keeping their totals on the job.
+
+    Returns (rows, broadcasts) deleted — or, with `dry_run`, that would be. One transaction;
+    the rows are counted from what the DELETE itself returns, so an outcome recorded at the
+    same moment can neither be lost nor counted twice.
+    """
+    table = broadcast_recipients
+    finished = select(broadcasts.c.id).where(broadcasts.c.status.in_(FINISHED_STATUSES))
+    of_finished = table.c.broadcast_id.in_(finished.scalar_subquery())
+    if dry_run:
+        async with db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(func.count(), func.count(func.distinct(table.c.broadcast_id))).where(
+                        of_finished
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+    totals: dict[str, dict[str, int]] = {}
+    async with db.engine.begin() as connection:
+        deleted = await connection.execute(
+            delete(table).where(of_finished).returning(table.c.broadcast_id, table.c.status)
+        )
+        for broadcast_id, status in deleted.all():
+            column = KEPT_TOTALS[_COUNTED_AS[str(status)]]
+            job = totals.setdefault(str(broadcast_id), {})
+            job[column] = job.get(column, 0) + 1
+        for broadcast_id, columns in totals.items():
+            await connection.execute(
+                update(broadcasts)
+                .where(broadcasts.c.id == broadcast_id)
+                .values(
+                    {
+                        name: func.coalesce(broadcasts.c[name], 0) + columns.get(name, 0)
+                        for name in KEPT_TOTALS.values()
+                    }
+                )
+            )
+    return sum(sum(columns.values()) for columns in totals.values()), len(totals)

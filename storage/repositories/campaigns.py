@@ -8,11 +8,13 @@ is within its days.
 
 from __future__ import annotations
 
+import builtins
 import secrets
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import false, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.tables import campaigns
@@ -45,6 +47,12 @@ class CampaignRepository:
         self._defined = None
         self._current.clear()
 
+    def forget(self) -> None:
+        """Drop the cached reads: a caller whose transaction wrote campaigns calls this once
+        it has committed (a read between the write and the commit may have cached the old
+        state)."""
+        self._forget()
+
     async def create(
         self,
         title: str,
@@ -52,7 +60,10 @@ class CampaignRepository:
         questionnaire_version: int,
         opens_day: date,
         closes_day: date,
+        *,
+        connection: AsyncConnection | None = None,
     ) -> Campaign:
+        """A planned campaign; in the caller's `connection` (transaction) when given."""
         if opens_day > closes_day:
             raise ValueError("the opening day is after the closing day")
         campaign = Campaign(
@@ -65,7 +76,7 @@ class CampaignRepository:
             "planned",
         )
         self._forget()
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             await connection.execute(
                 insert(campaigns).values(
                     id=campaign.id,
@@ -103,10 +114,10 @@ class CampaignRepository:
             self._defined = bool(count)
         return self._defined
 
-    async def open(self, campaign_id: str) -> bool:
+    async def open(self, campaign_id: str, *, connection: AsyncConnection | None = None) -> bool:
         """Open a campaign; any other open campaign is closed (one at a time)."""
         self._forget()
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             exists = await connection.scalar(
                 select(func.count()).select_from(campaigns).where(campaigns.c.id == campaign_id)
             )
@@ -123,14 +134,36 @@ class CampaignRepository:
         self._forget()
         return True
 
-    async def close(self, campaign_id: str) -> bool:
+    async def close(self, campaign_id: str, *, connection: AsyncConnection | None = None) -> bool:
         self._forget()
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(
                 update(campaigns).where(campaigns.c.id == campaign_id).values(status="closed")
             )
         self._forget()
         return bool(result.rowcount)
+
+    async def closed_not_reordered(self, today: date) -> builtins.list[str]:
+        """Ids of the campaigns that have closed (by an admin, or their last day has passed)
+        and whose storage the daily maintenance has not reordered yet."""
+        async with self._db.engine.connect() as connection:
+            rows = await connection.scalars(
+                select(campaigns.c.id)
+                .where(
+                    or_(campaigns.c.status == "closed", campaigns.c.closes_day < today),
+                    campaigns.c.reordered.is_(false()),
+                )
+                .order_by(campaigns.c.id)
+            )
+            return list(rows)
+
+    async def mark_reordered(self, campaign_ids: builtins.list[str]) -> None:
+        if not campaign_ids:
+            return
+        async with self._db.transaction() as connection:
+            await connection.execute(
+                update(campaigns).where(campaigns.c.id.in_(campaign_ids)).values(reordered=True)
+            )
 
     async def current(self, day: date) -> Campaign | None:
         """The open campaign that accepts answers on `day`, if any."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.tables import staff_invites
@@ -28,9 +29,17 @@ class InviteRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, code_hash: str, *, expires_at: datetime, now: datetime) -> None:
-        """Store a new code's hash, and drop codes that expired by `now` (housekeeping)."""
-        async with self._db.engine.begin() as connection:
+    async def add(
+        self,
+        code_hash: str,
+        *,
+        expires_at: datetime,
+        now: datetime,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Store a new code's hash, and drop codes that expired by `now` (housekeeping);
+        in the caller's `connection` (transaction) when given."""
+        async with self._db.transaction(connection) as connection:
             await connection.execute(
                 delete(staff_invites).where(staff_invites.c.expires_at <= _naive_utc(now))
             )
@@ -40,9 +49,11 @@ class InviteRepository:
                 )
             )
 
-    async def consume(self, code_hash: str, *, now: datetime) -> bool:
+    async def consume(
+        self, code_hash: str, *, now: datetime, connection: AsyncConnection | None = None
+    ) -> bool:
         """Use a code up: True only for the one caller that deleted a live row."""
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(
                 delete(staff_invites).where(
                     staff_invites.c.code_hash == code_hash,
@@ -51,10 +62,16 @@ class InviteRepository:
             )
         return result.rowcount == 1
 
-    async def purge_expired(self, *, now: datetime) -> int:
-        """Delete codes that expired by `now`; returns how many."""
+    async def purge_expired(self, *, now: datetime, dry_run: bool = False) -> int:
+        """Delete codes that expired by `now`; returns how many (or, with `dry_run`, how many
+        would go). Used codes need no purge: `consume` deletes them."""
+        expired = staff_invites.c.expires_at <= _naive_utc(now)
+        if dry_run:
+            async with self._db.engine.connect() as connection:
+                count = await connection.scalar(
+                    select(func.count()).select_from(staff_invites).where(expired)
+                )
+            return int(count or 0)
         async with self._db.engine.begin() as connection:
-            result = await connection.execute(
-                delete(staff_invites).where(staff_invites.c.expires_at <= _naive_utc(now))
-            )
+            result = await connection.execute(delete(staff_invites).where(expired))
         return int(result.rowcount)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import case, delete, select
+from sqlalchemy import case, delete, func, select
 
 from storage.database import Database
 from storage.tables import rate_counters
@@ -54,10 +54,17 @@ class RateLimitRepository:
             )
         return int(count or 0)
 
-    async def purge_before(self, day: date) -> int:
-        """Delete counters of days before `day`; returns how many rows went."""
+    async def purge_before(self, day: date, *, dry_run: bool = False) -> int:
+        """Delete counters of days before `day` (a past day's limit has done its work, and
+        its pseudonyms would only show who was active when); returns how many rows went —
+        or, with `dry_run`, would."""
+        past = rate_counters.c.day < day
+        if dry_run:
+            async with self._db.engine.connect() as connection:
+                count = await connection.scalar(
+                    select(func.count()).select_from(rate_counters).where(past)
+                )
+            return int(count or 0)
         async with self._db.engine.begin() as connection:
-            result = await connection.execute(
-                delete(rate_counters).where(rate_counters.c.day < day)
-            )
+            result = await connection.execute(delete(rate_counters).where(past))
         return int(result.rowcount or 0)
