@@ -4,12 +4,15 @@ admins' `/audit`.
 
 Staff-only throughout: every command, button press and typed input re-checks the role with
 `StaffRoles` (a button shown earlier, or forged callback data, grants nothing). Every action
-on a case is written to the audit log: who (the staff id), what, which case ref, which day.
+on a case, viewing included, is written to the audit log in the action's own transaction
+(`CaseActions`): who (the staff id), what, which case ref, which day. A long case is shown in
+pages, so its thread and buttons are always reachable.
 """
 
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import date
 
 from aiogram import Bot, F, Router
 from aiogram.enums import ChatType
@@ -20,11 +23,17 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 
 from bot.cases import CaseRuntime, screens
+from bot.cases.actions import CaseActions
 from bot.cases.callbacks import CaseAct, CaseCallback
 from bot.questionnaire import Questionnaire
 from bot.respondent.screens import Screen
 from bot.staff import StaffRoles
-from storage.repositories import AuditRepository, CaseRepository, SubmissionRepository
+from storage.repositories import (
+    AuditRepository,
+    CaseRepository,
+    CaseSummary,
+    SubmissionRepository,
+)
 from storage.tables import CASE_STATUSES
 
 CASE_KEY = "case_ref"
@@ -41,19 +50,20 @@ async def _is_staff(user_id: int | None, staff_roles: StaffRoles) -> bool:
 
 
 async def _case_view(
-    ref: str,
-    cases: CaseRepository,
+    actor: int,
+    summary: CaseSummary,
+    day: date,
+    case_actions: CaseActions,
     submissions: SubmissionRepository,
     questionnaire: Questionnaire,
+    page: int = 0,
 ) -> Screen | None:
-    summary = await cases.by_ref(ref)
-    if summary is None:
-        return None
-    detail = await cases.detail(summary.submission_id)
+    """A page of the case, read in the transaction that audits the view."""
+    detail = await case_actions.view(actor, summary, day)
     if detail is None:
         return None
     submission = await submissions.get(summary.submission_id)
-    return screens.case_screen(detail, submission, questionnaire)
+    return screens.case_screen(detail, submission, questionnaire, page)
 
 
 async def cases_command(message: Message, staff_roles: StaffRoles, cases: CaseRepository) -> None:
@@ -80,7 +90,7 @@ async def case_button(
     bot: Bot,
     staff_roles: StaffRoles,
     cases: CaseRepository,
-    audit: AuditRepository,
+    case_actions: CaseActions,
     submissions: SubmissionRepository,
     questionnaire: Questionnaire,
     case_runtime: CaseRuntime,
@@ -113,17 +123,22 @@ async def case_button(
             return
         day = case_runtime.today()
         if act == CaseAct.VIEW:
-            await audit.record(actor, "case.view", summary.ref, day)
-            screen = await _case_view(summary.ref, cases, submissions, questionnaire)
+            screen = await _case_view(
+                actor, summary, day, case_actions, submissions, questionnaire, callback_data.p
+            )
         elif act == CaseAct.STATUS_MENU:
             screen = screens.status_menu_screen(summary)
         elif act == CaseAct.SET_STATUS:
             if callback_data.s not in CASE_STATUSES:
                 await query.answer(screens.case_missing_text())
                 return
-            if await cases.set_status(summary.submission_id, callback_data.s, day):
-                await audit.record(actor, f"case.status.{callback_data.s}", summary.ref, day)
-            screen = await _case_view(summary.ref, cases, submissions, questionnaire)
+            await case_actions.set_status(actor, summary, callback_data.s, day)
+            fresh = await cases.by_ref(summary.ref)
+            screen = (
+                None
+                if fresh is None
+                else await _case_view(actor, fresh, day, case_actions, submissions, questionnaire)
+            )
         elif act in TEXT_ACTS:
             await state.set_state(CaseInput.text)
             await state.set_data({CASE_KEY: summary.ref, ACT_KEY: act.value})
@@ -146,7 +161,7 @@ async def case_text(
     state: FSMContext,
     staff_roles: StaffRoles,
     cases: CaseRepository,
-    audit: AuditRepository,
+    case_actions: CaseActions,
     submissions: SubmissionRepository,
     questionnaire: Questionnaire,
     case_runtime: CaseRuntime,
@@ -168,20 +183,18 @@ async def case_text(
     text = message.text or ""
     day = case_runtime.today()
     if act == CaseAct.REPLY:
-        await cases.add_message(summary.submission_id, "investigator", text, day)
-        await audit.record(actor, "case.reply", summary.ref, day)
+        await case_actions.reply(actor, summary, text, day)
     elif act == CaseAct.NOTE:
-        await cases.add_note(summary.submission_id, text, day)
-        await audit.record(actor, "case.note", summary.ref, day)
+        await case_actions.note(actor, summary, text, day)
     else:
-        label = text.strip()
-        if label in summary.labels:
-            await cases.remove_label(summary.submission_id, label, day)
-            await audit.record(actor, "case.unlabel", summary.ref, day)
-        elif await cases.add_label(summary.submission_id, label, day):
-            await audit.record(actor, "case.label", summary.ref, day)
+        await case_actions.toggle_label(actor, summary, text.strip(), day)
     await message.answer(screens.done_text(act, summary.ref))
-    screen = await _case_view(summary.ref, cases, submissions, questionnaire)
+    fresh = await cases.by_ref(summary.ref)
+    screen = (
+        None
+        if fresh is None
+        else await _case_view(actor, fresh, day, case_actions, submissions, questionnaire)
+    )
     if screen is not None:
         await message.answer(screen.text, reply_markup=screen.markup)
 

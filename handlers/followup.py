@@ -1,8 +1,11 @@
 """The cadre's `/followup`: receipt code in, the report's status and thread out, answers back.
 
-The message holding the code is deleted as soon as it is read (where Telegram allows); the
-code is never echoed, logged or kept: the session holds only its hash, in the pseudonymous,
-encrypted and expiring FSM data, and the hash is dropped when the session ends.
+A message holding a receipt code is deleted at once wherever it is typed in a follow-up
+(`/followup CODE` included, which then goes on with that code); the code is never echoed,
+logged or kept. The open session — its step and the receipt hash — lives only in the
+follow-up session store (process memory, or Redis with a short TTL), never in the FSM
+storage or the database, and goes on Finish, /cancel, "clear this chat", idle timeout and
+restart. Everything sent here has link previews off.
 """
 
 from __future__ import annotations
@@ -10,30 +13,58 @@ from __future__ import annotations
 from contextlib import suppress
 
 from aiogram import Bot, F, Router
+from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, CommandObject, CommandStart, Filter
 from aiogram.fsm.context import FSMContext
-from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    TelegramObject,
+)
 
+from bot.anonymity.receipt import contains_receipt
 from bot.cases import screens
 from bot.cases.callbacks import FollowupAct, FollowupCallback
 from bot.cases.followup import (
-    SESSION_KEY,
     Answered,
     FollowupService,
     Opened,
     ReceiptRefused,
     TooManyTries,
 )
+from bot.cases.sessions import FollowupSession, FollowupSessions, Step
+from bot.respondent.callbacks import ClearChatCallback
 from bot.respondent.survey import DRAFT_KEY
 
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
-class FollowUp(StatesGroup):
-    code = State()  # waiting for the receipt code
-    reading = State()  # a report is open
-    writing = State()  # the next text is the cadre's answer
+
+class InFollowup(Filter):
+    """Passes while this chat has an open follow-up (at one of `steps`, if given), and hands
+    the handler the `session`."""
+
+    def __init__(self, *steps: Step) -> None:
+        self._steps = frozenset(steps)
+
+    async def __call__(
+        self, event: TelegramObject, state: FSMContext, followup_sessions: FollowupSessions
+    ) -> bool | dict[str, FollowupSession]:
+        session = await followup_sessions.get(state.key)
+        if session is None or (self._steps and session.step not in self._steps):
+            return False
+        return {"session": session}
+
+
+async def _send(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+) -> Message:
+    return await bot.send_message(
+        chat_id, text, reply_markup=markup, link_preview_options=NO_PREVIEW
+    )
 
 
 async def _delete(bot: Bot, message: Message) -> None:
@@ -41,46 +72,98 @@ async def _delete(bot: Bot, message: Message) -> None:
         await bot.delete_message(message.chat.id, message.message_id)
 
 
-async def _show_report(
-    bot: Bot, chat_id: int, state: FSMContext, followup: FollowupService, hashed: str
+async def _end(
+    bot: Bot, chat_id: int, state: FSMContext, sessions: FollowupSessions, first: int
 ) -> None:
-    report = await followup.report(hashed)
+    await sessions.drop(state.key)
+    screen = screens.session_ended_screen(first)
+    await _send(bot, chat_id, screen.text, screen.markup)
+
+
+async def _show_report(
+    bot: Bot,
+    chat_id: int,
+    state: FSMContext,
+    followup: FollowupService,
+    sessions: FollowupSessions,
+    session: FollowupSession,
+) -> None:
+    report = None if session.receipt_hash is None else await followup.report(session.receipt_hash)
     if report is None:
-        await state.clear()
-        await bot.send_message(chat_id, screens.report_gone_text())
+        await sessions.drop(state.key)
+        await _send(bot, chat_id, screens.report_gone_text())
         return
-    screen = screens.cadre_report_screen(report.summary, report.thread)
-    await bot.send_message(chat_id, screen.text, reply_markup=screen.markup)
+    await sessions.put(state.key, session)
+    screen = screens.cadre_report_screen(report.summary, report.thread, session.first_message_id)
+    await _send(bot, chat_id, screen.text, screen.markup)
 
 
-async def followup_command(message: Message, state: FSMContext) -> None:
+async def _open(
+    message: Message,
+    code: str,
+    state: FSMContext,
+    bot: Bot,
+    followup: FollowupService,
+    sessions: FollowupSessions,
+    first: int,
+) -> None:
+    if message.from_user is None:
+        return
+    result = await followup.open(message.from_user.id, code)
+    if isinstance(result, TooManyTries):
+        await sessions.drop(state.key)
+        await _send(bot, message.chat.id, screens.too_many_tries_text(result.limit))
+        return
+    if not isinstance(result, Opened):
+        await sessions.put(state.key, FollowupSession(Step.CODE, first))
+        await _send(bot, message.chat.id, screens.wrong_code_text())
+        return
+    session = FollowupSession(Step.READING, first, result.receipt_hash)
+    await _show_report(bot, message.chat.id, state, followup, sessions, session)
+
+
+async def followup_command(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    bot: Bot,
+    followup: FollowupService,
+    followup_sessions: FollowupSessions,
+) -> None:
+    code = (command.args or "").strip()
+    if code:
+        await _delete(bot, message)  # the code must not stay in the chat
     data = await state.get_data()
     if data.get(DRAFT_KEY):
-        await message.answer(screens.finish_survey_first_text())
+        await _send(bot, message.chat.id, screens.finish_survey_first_text())
         return
-    await state.clear()
-    await state.set_state(FollowUp.code)
-    await message.answer(screens.ask_code_text())
+    await followup_sessions.drop(state.key)
+    first = message.message_id
+    if code:
+        await _open(message, code, state, bot, followup, followup_sessions, first)
+        return
+    await followup_sessions.put(state.key, FollowupSession(Step.CODE, first))
+    await _send(bot, message.chat.id, screens.ask_code_text())
 
 
 async def code_received(
-    message: Message, state: FSMContext, bot: Bot, followup: FollowupService
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    followup: FollowupService,
+    followup_sessions: FollowupSessions,
+    session: FollowupSession,
 ) -> None:
-    text = message.text or ""
     await _delete(bot, message)  # the code must not stay in the chat
-    if message.from_user is None:
-        return
-    result = await followup.open(message.from_user.id, text)
-    if isinstance(result, TooManyTries):
-        await state.clear()
-        await message.answer(screens.too_many_tries_text(result.limit))
-        return
-    if not isinstance(result, Opened):
-        await message.answer(screens.wrong_code_text())
-        return
-    await state.set_state(FollowUp.reading)
-    await state.set_data({SESSION_KEY: result.receipt_hash})
-    await _show_report(bot, message.chat.id, state, followup, result.receipt_hash)
+    await _open(
+        message,
+        message.text or "",
+        state,
+        bot,
+        followup,
+        followup_sessions,
+        session.first_message_id,
+    )
 
 
 async def followup_button(
@@ -89,56 +172,105 @@ async def followup_button(
     state: FSMContext,
     bot: Bot,
     followup: FollowupService,
+    followup_sessions: FollowupSessions,
 ) -> None:
-    data = await state.get_data()
-    hashed = data.get(SESSION_KEY)
+    session = await followup_sessions.get(state.key)
     message = query.message
-    if not isinstance(hashed, str) or message is None:
+    if session is None or session.receipt_hash is None or message is None:
         await query.answer(screens.session_ended_text(), show_alert=True)
         return
     with suppress(TelegramBadRequest):
         await bot.edit_message_reply_markup(chat_id=message.chat.id, message_id=message.message_id)
     await query.answer()
+    chat_id = message.chat.id
     if callback_data.a == FollowupAct.END:
-        await state.clear()
-        await bot.send_message(message.chat.id, screens.session_ended_text())
+        await _end(bot, chat_id, state, followup_sessions, session.first_message_id)
     elif callback_data.a == FollowupAct.ANSWER:
-        await state.set_state(FollowUp.writing)
-        await bot.send_message(message.chat.id, screens.write_answer_text())
+        writing = FollowupSession(Step.WRITING, session.first_message_id, session.receipt_hash)
+        await followup_sessions.put(state.key, writing)
+        clear = InlineKeyboardMarkup(
+            inline_keyboard=[[screens.clear_chat_button(session.first_message_id)]]
+        )
+        await _send(bot, chat_id, screens.write_answer_text(), clear)
     else:
-        await _show_report(bot, message.chat.id, state, followup, hashed)
+        reading = FollowupSession(Step.READING, session.first_message_id, session.receipt_hash)
+        await _show_report(bot, chat_id, state, followup, followup_sessions, reading)
 
 
 async def answer_received(
-    message: Message, state: FSMContext, bot: Bot, followup: FollowupService
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    followup: FollowupService,
+    followup_sessions: FollowupSessions,
+    session: FollowupSession,
 ) -> None:
-    data = await state.get_data()
-    hashed = data.get(SESSION_KEY)
-    if not isinstance(hashed, str):
-        await state.clear()
-        await message.answer(screens.session_ended_text())
+    text = message.text or ""
+    if contains_receipt(text):
+        await _delete(bot, message)  # the code must not stay in the chat
+        await followup_sessions.put(state.key, session)
+        await _send(bot, message.chat.id, screens.receipt_in_followup_text())
         return
-    result = await followup.answer(hashed, message.text or "")
-    if isinstance(result, ReceiptRefused):
+    if session.receipt_hash is None:
+        await _end(bot, message.chat.id, state, followup_sessions, session.first_message_id)
+        return
+    result = await followup.answer(session.receipt_hash, text)
+    if isinstance(result, ReceiptRefused):  # a code the quick check above did not see
         await _delete(bot, message)
-        await message.answer(screens.receipt_in_followup_text())
+        await followup_sessions.put(state.key, session)
+        await _send(bot, message.chat.id, screens.receipt_in_followup_text())
         return
     if not isinstance(result, Answered):
-        await state.clear()
-        await message.answer(screens.report_gone_text())
+        await followup_sessions.drop(state.key)
+        await _send(bot, message.chat.id, screens.report_gone_text())
         return
-    await state.set_state(FollowUp.reading)
-    await message.answer(screens.answer_saved_text(result.masked))
-    await _show_report(bot, message.chat.id, state, followup, hashed)
+    await _send(bot, message.chat.id, screens.answer_saved_text(result.masked))
+    reading = FollowupSession(Step.READING, session.first_message_id, session.receipt_hash)
+    await _show_report(bot, message.chat.id, state, followup, followup_sessions, reading)
 
 
-async def cancel_followup(message: Message, state: FSMContext) -> None:
-    await state.clear()  # the receipt hash goes with the session
-    await message.answer(screens.session_ended_text())
+async def cancel_followup(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    followup_sessions: FollowupSessions,
+    session: FollowupSession,
+) -> None:
+    await _end(bot, message.chat.id, state, followup_sessions, session.first_message_id)
 
 
-async def media_in_followup(message: Message) -> None:
-    await message.answer(screens.text_only_text())
+async def code_in_command(message: Message, bot: Bot) -> None:
+    """A receipt code after some other command goes too; the command is still handled."""
+    await _delete(bot, message)
+    raise SkipHandler
+
+
+async def start_ends_followup(
+    message: Message, state: FSMContext, followup_sessions: FollowupSessions
+) -> None:
+    """/start leaves the follow-up (its session goes) and then does what it always does."""
+    await followup_sessions.drop(state.key)
+    raise SkipHandler
+
+
+async def clear_ends_followup(
+    query: CallbackQuery, state: FSMContext, followup_sessions: FollowupSessions
+) -> None:
+    """ "Clear this chat" during a follow-up closes it first; the respondent flow's own
+    handler then deletes the messages."""
+    await followup_sessions.drop(state.key)
+    raise SkipHandler
+
+
+async def media_in_followup(
+    message: Message,
+    state: FSMContext,
+    bot: Bot,
+    followup_sessions: FollowupSessions,
+    session: FollowupSession,
+) -> None:
+    await followup_sessions.put(state.key, session)
+    await _send(bot, message.chat.id, screens.text_only_text())
 
 
 def create_router() -> Router:
@@ -146,18 +278,17 @@ def create_router() -> Router:
     router = Router(name="followup")
     router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(followup_command, Command("followup"))
+    has_code = F.text.func(contains_receipt)
+    # Cheap filters first: the session store is asked only when the rest already matched.
+    router.message.register(code_in_command, F.text.startswith("/"), has_code, InFollowup())
+    router.message.register(cancel_followup, Command("cancel"), InFollowup())
+    router.message.register(start_ends_followup, CommandStart(), InFollowup())
     not_command = ~F.text.startswith("/")
-    router.message.register(code_received, StateFilter(FollowUp.code), F.text, not_command)
+    router.message.register(code_received, F.text, not_command, InFollowup(Step.CODE))
     router.message.register(
-        cancel_followup,
-        Command("cancel"),
-        StateFilter(FollowUp.code, FollowUp.writing, FollowUp.reading),
+        answer_received, F.text, not_command, InFollowup(Step.READING, Step.WRITING)
     )
-    router.message.register(
-        answer_received, StateFilter(FollowUp.writing, FollowUp.reading), F.text, not_command
-    )
-    router.message.register(
-        media_in_followup, StateFilter(FollowUp.code, FollowUp.writing, FollowUp.reading), ~F.text
-    )
+    router.message.register(media_in_followup, ~F.text, InFollowup())
     router.callback_query.register(followup_button, FollowupCallback.filter())
+    router.callback_query.register(clear_ends_followup, ClearChatCallback.filter(), InFollowup())
     return router

@@ -1,20 +1,32 @@
-"""Follow-up by receipt code, case handling for investigators, retention (issue 5).
+"""Follow-up by receipt code, case handling for investigators, retention.
 
-`build_case_runtime(services)` makes everything the handlers need; `create_dispatcher` puts
-`handler_data()` into `dp.workflow_data` and registers the daily retention job.
+`build_case_runtime(services)` makes everything the handlers need, the follow-up session
+store included (memory, or Redis with `FSM_STORAGE=redis`); `create_dispatcher` puts
+`handler_data()` into `dp.workflow_data` and registers the start-up and shutdown hooks (the
+daily retention job, the session store's clean-up).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import delete
+
+from bot.cases.actions import CaseActions
 from bot.cases.followup import FollowupService
 from bot.cases.retention import PurgeReport, RetentionJob, RetentionService
+from bot.cases.sessions import FollowupSessions, MemorySessions, RedisSessions
+from storage.database import Database
 from storage.repositories import AuditRepository, CaseRepository
+from storage.tables import fsm_entries
+
+SWEEP_SECONDS = 60.0  # how often idle follow-up sessions are swept out of memory
 
 if TYPE_CHECKING:
     from bot.app import Services
@@ -25,11 +37,15 @@ class CaseRuntime:
     cases: CaseRepository
     audit: AuditRepository
     followup: FollowupService
+    sessions: FollowupSessions
+    actions: CaseActions
     retention: RetentionService
+    database: Database
     zone: ZoneInfo
     clock: Callable[[], datetime]
     run_retention: bool = True
     job: RetentionJob | None = field(default=None, init=False)
+    _sweeper: asyncio.Task[None] | None = field(default=None, init=False)
 
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()
@@ -39,10 +55,16 @@ class CaseRuntime:
             "cases": self.cases,
             "audit": self.audit,
             "followup": self.followup,
+            "followup_sessions": self.sessions,
+            "case_actions": self.actions,
             "case_runtime": self,
         }
 
     async def on_startup(self) -> None:
+        await self.sessions.start()
+        await self._drop_sql_followup_states()
+        if self._sweeper is None:
+            self._sweeper = asyncio.create_task(self._sweep(self.sessions))
         if self.run_retention and self.job is None:
             self.job = RetentionJob(self.retention)
             self.job.start()
@@ -51,15 +73,51 @@ class CaseRuntime:
         job, self.job = self.job, None
         if job is not None:
             await job.stop()
+        sweeper, self._sweeper = self._sweeper, None
+        if sweeper is not None:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+        await self.sessions.close()
+
+    async def _drop_sql_followup_states(self) -> None:
+        """Follow-ups once kept their step and receipt hash in `fsm_entries`; such rows from
+        an older version are deleted, not left to expire."""
+        async with self.database.transaction() as connection:
+            await connection.execute(
+                delete(fsm_entries).where(fsm_entries.c.state.like("FollowUp:%"))
+            )
+
+    @property
+    def sweeping(self) -> bool:
+        """Whether the loop that deletes idle follow-up sessions is running."""
+        return self._sweeper is not None and not self._sweeper.done()
+
+    @staticmethod
+    async def _sweep(sessions: FollowupSessions) -> None:
+        """Abandoned sessions go within a minute of their timeout, even if nobody touches
+        the store again."""
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            with contextlib.suppress(Exception):  # Redis away for a moment: next round
+                await sessions.sweep()
 
 
 def build_case_runtime(services: Services) -> CaseRuntime:
     settings = services.settings
     clock = services.digests.clock
     cases = CaseRepository(services.database, services.cipher)
+    audit = AuditRepository(services.database)
+    sessions: FollowupSessions
+    if settings.fsm_storage == "redis":
+        sessions = RedisSessions.from_url(
+            settings.redis_url, services.pseudonymizer, services.cipher, clock=clock
+        )
+    else:
+        sessions = MemorySessions(services.pseudonymizer, clock=clock)
     return CaseRuntime(
         cases=cases,
-        audit=AuditRepository(services.database),
+        audit=audit,
         followup=FollowupService(
             services.submissions,
             cases,
@@ -69,13 +127,17 @@ def build_case_runtime(services: Services) -> CaseRuntime:
             zone=settings.zone,
             clock=clock,
         ),
+        sessions=sessions,
+        actions=CaseActions(services.database, cases, audit),
         retention=RetentionService(
             services.database,
             cases,
             retention_days=settings.retention_days,
             zone=settings.zone,
             clock=clock,
+            digests=services.digests.service,
         ),
+        database=services.database,
         zone=settings.zone,
         clock=clock,
     )

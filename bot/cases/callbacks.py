@@ -2,7 +2,7 @@
 
 A case button carries only the case's short random ref; every press re-checks the presser's
 staff role, so forged data grants nothing. The cadre's buttons carry no id at all: the open
-report lives in the (pseudonymous, encrypted, expiring) FSM data.
+report lives in the follow-up session store (memory or Redis, with an idle timeout).
 """
 
 from __future__ import annotations

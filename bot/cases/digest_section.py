@@ -1,8 +1,17 @@
-"""The digest's case section: cases by status, and follow-ups answered in the period.
+"""The digest's case section: the period's own cases by status, and follow-ups answered in it.
 
-Counts only. Because digests reach group chats and webhooks, a count below K (0 included,
-so that "nothing" and "a few" look alike) is shown as "<K", like every small group in a
-digest. `bot.digest.build` appends it to every form of the digest.
+Counts only, over the digest's own scope: cases of the submissions the digest counts (the
+period's days, its questionnaire, its campaign), and cadre answers to follow-ups written
+during the period. The section obeys the digest's K rule: a digest that hides everything
+(fewer than K submissions) hides these counts too, with the same fixed line whatever
+happened; otherwise a count below K (0 included, so that "nothing" and "a few" look alike)
+is written as "fewer than K", never as a number. A running period's digest is released in
+steps (`bot.digest.snapshots`), so these counts change only with the step.
+
+Statuses are set by investigators, who see every case in `/cases` anyway; their counts are
+therefore not complemented like answer cells. What they must not do is show the number of
+submissions more finely than the digest does, and they cannot: their sum is the number of
+submissions the digest shows. `bot.digest.build` appends the section to every form.
 """
 
 from __future__ import annotations
@@ -12,10 +21,12 @@ from datetime import date
 from html import escape
 from typing import Protocol
 
+from sqlalchemy import and_, func, select
+
 from bot.anonymity.crypto import TextCipher
 from storage.database import Database
 from storage.repositories import CaseRepository
-from storage.tables import CASE_STATUSES
+from storage.tables import CASE_STATUSES, cases, followup_messages, submissions
 
 STATUS_NAMES = {
     "zh-CN": {
@@ -34,8 +45,13 @@ STATUS_NAMES = {
     },
 }
 _WORDS = {
-    "zh-CN": ("案件处理情况", "回访答复（本期）", "件"),
-    "en": ("Cases", "Follow-up answers this period", ""),
+    "zh-CN": ("本期案件处理情况", "回访答复（本期）", " 件"),
+    "en": ("This period's cases", "Follow-up answers this period", ""),
+}
+_FEWER = {"zh-CN": "少于 {k}", "en": "fewer than {k}"}
+_HIDDEN = {
+    "zh-CN": "本期反馈少于 {k} 份，为保护匿名不显示。",
+    "en": "fewer than {k} responses this period: not shown, to protect anonymity.",
 }
 
 
@@ -49,45 +65,83 @@ class HasDays(Protocol):
 
 @dataclass(frozen=True)
 class CaseFigures:
-    by_status: dict[str, int]  # every case now, by status
+    by_status: dict[str, int]  # the period's cases (by submission day), by status now
     followups_answered: int  # cadre answers written during the period
 
 
-async def case_counts(db: Database, period: HasDays) -> CaseFigures:
+async def case_counts(
+    db: Database,
+    period: HasDays,
+    *,
+    questionnaire_id: str | None = None,
+    campaign_id: str | None = None,
+) -> CaseFigures:
     """The figures of the section (no free text is read: the cipher is never used)."""
-    cases = CaseRepository(db, TextCipher(bytes(32)))
-    await cases.ensure_cases()
+    await CaseRepository(db, TextCipher(bytes(32))).ensure_cases()
+    scope = [submissions.c.day >= period.first_day, submissions.c.day <= period.last_day]
+    owner = []
+    if questionnaire_id is not None:
+        owner.append(submissions.c.questionnaire_id == questionnaire_id)
+    if campaign_id is not None:
+        owner.append(submissions.c.campaign_id == campaign_id)
+    by_status = (
+        select(cases.c.status, func.count())
+        .select_from(cases.join(submissions, submissions.c.id == cases.c.submission_id))
+        .where(and_(*scope, *owner))
+        .group_by(cases.c.status)
+    )
+    answered = (
+        select(func.count())
+        .select_from(
+            followup_messages.join(
+                submissions, submissions.c.id == followup_messages.c.submission_id
+            )
+        )
+        .where(
+            followup_messages.c.origin == "cadre",
+            followup_messages.c.day >= period.first_day,
+            followup_messages.c.day <= period.last_day,
+            *owner,
+        )
+    )
+    async with db.engine.connect() as connection:
+        found = {str(s): int(n) for s, n in (await connection.execute(by_status)).all()}
+        followups = int(await connection.scalar(answered) or 0)
     return CaseFigures(
-        by_status=await cases.counts_by_status(),
-        followups_answered=await cases.cadre_messages_between(period.first_day, period.last_day),
+        by_status={status: found.get(status, 0) for status in CASE_STATUSES},
+        followups_answered=followups,
     )
 
 
-def _shown(count: int, k: int) -> str:
-    # 0 too: "0" next to "<K" would tell whether anything at all happened.
-    return f"<{k}" if count < k else str(count)
+def _shown(count: int, k: int, language: str) -> str:
+    # 0 too: "0" next to "fewer than K" would tell whether anything at all happened.
+    return _FEWER[language].format(k=k) if count < k else str(count)
 
 
 def _language(locale: str) -> str:
     return "zh-CN" if locale.lower().startswith("zh") else "en"
 
 
-def render_case_section(figures: CaseFigures, *, k: int, locale: str = "zh-CN") -> list[str]:
-    """Plain-text lines of the section."""
+def render_case_section(figures: CaseFigures | None, *, k: int, locale: str = "zh-CN") -> list[str]:
+    """Plain-text lines of the section; `figures` None: the digest hides everything, and so
+    does the section (one fixed line)."""
     language = _language(locale)
     title, followups, unit = _WORDS[language]
-    names = STATUS_NAMES[language]
     separator = "：" if language == "zh-CN" else ": "
+    if figures is None:
+        return [f"{title}{separator}{_HIDDEN[language].format(k=k)}"]
+    names = STATUS_NAMES[language]
     statuses = ("，" if language == "zh-CN" else ", ").join(
-        f"{names[s]} {_shown(figures.by_status.get(s, 0), k)}{unit}" for s in CASE_STATUSES
+        f"{names[s]} {_shown(figures.by_status.get(s, 0), k, language)}{unit}"
+        for s in CASE_STATUSES
     )
     return [
         f"{title}{separator}{statuses}",
-        f"{followups}{separator}{_shown(figures.followups_answered, k)}{unit}",
+        f"{followups}{separator}{_shown(figures.followups_answered, k, language)}{unit}",
     ]
 
 
-def case_section_html(figures: CaseFigures, *, k: int, locale: str = "zh-CN") -> str:
+def case_section_html(figures: CaseFigures | None, *, k: int, locale: str = "zh-CN") -> str:
     """The section for a Telegram HTML part."""
-    first, second = render_case_section(figures, k=k, locale=locale)
-    return f"<b>{escape(first)}</b>\n{escape(second)}"
+    first, *rest = render_case_section(figures, k=k, locale=locale)
+    return "\n".join([f"<b>{escape(first)}</b>", *(escape(line) for line in rest)])

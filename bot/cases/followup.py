@@ -1,7 +1,8 @@
 """The cadre's side of a follow-up: open a report with the receipt code, read, answer.
 
-Nothing here learns who the cadre is beyond what the FSM storage already keys by pseudonym:
-the session keeps only the receipt *hash* (in encrypted, expiring FSM data). A wrong code
+Nothing here learns who the cadre is: the handlers keep the open report's receipt *hash* in
+the follow-up session store (`bot.cases.sessions`: memory or Redis, never the database),
+for as long as the cadre is reading or answering. A wrong code
 costs exactly what a right one costs: the same hashing, the same query, and the answer is
 padded to a fixed minimum latency, so timing tells nothing. Each person gets `max_tries` code
 attempts a day, counted under a pseudonym that changes daily.
@@ -25,7 +26,6 @@ from storage.repositories.submissions import SubmissionRepository
 MAX_TRIES_PER_DAY = 5
 MIN_SECONDS = 0.3  # every code check, right or wrong, takes at least this long
 _DUMMY_CODE = "0000-0000-0000-0000-0000"  # hashed when the input is not even code-shaped
-SESSION_KEY = "fu"  # FSM data: the receipt hash of the open report, nothing else
 
 
 @dataclass(frozen=True)

@@ -50,12 +50,15 @@ def new_case_ref() -> str:
     return "".join(secrets.choice(REF_ALPHABET) for _ in range(CASE_REF_LENGTH))
 
 
-def followup_context(submission_id: str) -> str:
-    return f"followup_messages.text_enc:{submission_id}"
+def followup_context(submission_id: str, seq: int) -> str:
+    """A follow-up message is bound to its row: copied to another case or place in the
+    thread, it no longer decrypts."""
+    return f"followup_messages.text_enc:{submission_id}:{seq}"
 
 
-def note_context(submission_id: str) -> str:
-    return f"case_notes.text_enc:{submission_id}"
+def note_context(submission_id: str, seq: int) -> str:
+    """A note is bound to its row, like a follow-up message."""
+    return f"case_notes.text_enc:{submission_id}:{seq}"
 
 
 def case_row(submission_id: str, day: date) -> dict[str, Any]:
@@ -202,36 +205,50 @@ class CaseRepository:
     async def by_ref(self, ref: str) -> CaseSummary | None:
         return await self._one(cases.c.ref == ref)
 
-    async def by_submission(self, submission_id: str) -> CaseSummary | None:
-        return await self._one(cases.c.submission_id == submission_id)
+    async def by_submission(
+        self, submission_id: str, *, connection: AsyncConnection | None = None
+    ) -> CaseSummary | None:
+        return await self._one(cases.c.submission_id == submission_id, connection)
 
-    async def _one(self, where: Any) -> CaseSummary | None:
+    async def _one(
+        self, where: Any, connection: AsyncConnection | None = None
+    ) -> CaseSummary | None:
         joined = cases.join(submissions, submissions.c.id == cases.c.submission_id)
-        async with self._db.engine.connect() as connection:
+        async with self._db.transaction(connection) as connection:
             row = (
                 await connection.execute(select(*_SUMMARY_COLUMNS).select_from(joined).where(where))
             ).first()
         return None if row is None else _summary(row)
 
-    async def thread(self, submission_id: str) -> list[ThreadMessage]:
+    async def thread(
+        self, submission_id: str, *, connection: AsyncConnection | None = None
+    ) -> list[ThreadMessage]:
         query = (
             select(followup_messages)
             .where(followup_messages.c.submission_id == submission_id)
             .order_by(followup_messages.c.seq)
         )
-        async with self._db.engine.connect() as connection:
+        async with self._db.transaction(connection) as connection:
             rows = (await connection.execute(query)).all()
-        context = followup_context(submission_id)
+        decrypt = self._cipher.decrypt
         return [
-            ThreadMessage(row.origin, row.day, self._cipher.decrypt(row.text_enc, context=context))
+            ThreadMessage(
+                row.origin,
+                row.day,
+                decrypt(row.text_enc, context=followup_context(submission_id, row.seq)),
+            )
             for row in rows
         ]
 
-    async def detail(self, submission_id: str) -> CaseDetail | None:
-        summary = await self.by_submission(submission_id)
+    async def detail(
+        self, submission_id: str, *, connection: AsyncConnection | None = None
+    ) -> CaseDetail | None:
+        """The case with its thread, notes and history (in the caller's transaction if given,
+        so that a view and its audit entry go together)."""
+        summary = await self.by_submission(submission_id, connection=connection)
         if summary is None:
             return None
-        async with self._db.engine.connect() as connection:
+        async with self._db.transaction(connection) as connection:
             note_rows = (
                 await connection.execute(
                     select(case_notes)
@@ -246,13 +263,17 @@ class CaseRepository:
                     .order_by(case_events.c.seq)
                 )
             ).all()
-        context = note_context(submission_id)
+            thread = await self.thread(submission_id, connection=connection)
         notes = [
-            ThreadMessage("note", row.day, self._cipher.decrypt(row.text_enc, context=context))
+            ThreadMessage(
+                "note",
+                row.day,
+                self._cipher.decrypt(row.text_enc, context=note_context(submission_id, row.seq)),
+            )
             for row in note_rows
         ]
         events = [CaseEvent(row.day, row.kind, row.value) for row in event_rows]
-        return CaseDetail(summary, await self.thread(submission_id), notes, events)
+        return CaseDetail(summary, thread, notes, events)
 
     # --- writing ------------------------------------------------------------------------
 
@@ -269,12 +290,21 @@ class CaseRepository:
             .values(last_activity_day=day)
         )
 
-    async def add_message(self, submission_id: str, origin: Origin, text: str, day: date) -> None:
-        """Append to the follow-up thread (scrubbed again here, then encrypted)."""
+    async def add_message(
+        self,
+        submission_id: str,
+        origin: Origin,
+        text: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> None:
+        """Append to the follow-up thread (scrubbed again here, then encrypted); inside the
+        caller's `connection` if given, so that its audit entry commits with it."""
         clean = scrub(text).text[:MAX_MESSAGE_CHARS]
-        blob = self._cipher.encrypt(clean, context=followup_context(submission_id))
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             seq = await self._next_seq(connection, followup_messages, submission_id)
+            blob = self._cipher.encrypt(clean, context=followup_context(submission_id, seq))
             await connection.execute(
                 followup_messages.insert().values(
                     submission_id=submission_id, seq=seq, day=day, origin=origin, text_enc=blob
@@ -282,11 +312,18 @@ class CaseRepository:
             )
             await self._touch(connection, submission_id, day)
 
-    async def add_note(self, submission_id: str, text: str, day: date) -> None:
+    async def add_note(
+        self,
+        submission_id: str,
+        text: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> None:
         clean = scrub(text).text[:MAX_MESSAGE_CHARS]
-        blob = self._cipher.encrypt(clean, context=note_context(submission_id))
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             seq = await self._next_seq(connection, case_notes, submission_id)
+            blob = self._cipher.encrypt(clean, context=note_context(submission_id, seq))
             await connection.execute(
                 case_notes.insert().values(
                     submission_id=submission_id, seq=seq, day=day, text_enc=blob
@@ -305,11 +342,18 @@ class CaseRepository:
         )
         await self._touch(connection, submission_id, day)
 
-    async def set_status(self, submission_id: str, status: str, day: date) -> bool:
+    async def set_status(
+        self,
+        submission_id: str,
+        status: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
         """Change the status (recorded in the history); False if unknown or unchanged."""
         if status not in CASE_STATUSES:
             raise ValueError(f"unknown case status {status!r}")
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(
                 update(cases)
                 .where(cases.c.submission_id == submission_id, cases.c.status != status)
@@ -320,11 +364,18 @@ class CaseRepository:
             await self._event(connection, submission_id, day, "status", status)
         return True
 
-    async def add_label(self, submission_id: str, label: str, day: date) -> bool:
+    async def add_label(
+        self,
+        submission_id: str,
+        label: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
         cleaned = clean_label(label)
         if cleaned is None:
             return False
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             raw = await connection.scalar(
                 select(cases.c.labels).where(cases.c.submission_id == submission_id)
             )
@@ -342,8 +393,15 @@ class CaseRepository:
             await self._event(connection, submission_id, day, "label", cleaned)
         return True
 
-    async def remove_label(self, submission_id: str, label: str, day: date) -> bool:
-        async with self._db.engine.begin() as connection:
+    async def remove_label(
+        self,
+        submission_id: str,
+        label: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        async with self._db.transaction(connection) as connection:
             raw = await connection.scalar(
                 select(cases.c.labels).where(cases.c.submission_id == submission_id)
             )

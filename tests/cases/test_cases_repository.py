@@ -145,12 +145,14 @@ async def test_the_digest_section_counts_and_suppresses(database: Database) -> N
     assert figures.followups_answered == 6
     assert figures.by_status["new"] == 5 and figures.by_status["closed"] == 1
     lines = render_case_section(figures, k=5)
-    assert "新建 5件" in lines[0] and "已办结 <5件" in lines[0] and "已核实 <5件" in lines[0]
-    assert lines[1].endswith("6件")
+    assert "新建 5 件" in lines[0] and "已办结 少于 5 件" in lines[0]
+    assert "已核实 少于 5 件" in lines[0]
+    assert lines[1].endswith("6 件")
     english = render_case_section(CaseFigures({"new": 2}, 0), k=5, locale="en")
     assert english == [
-        "Cases: new <5, verifying <5, verified <5, closed <5, not accepted <5",
-        "Follow-up answers this period: <5",
+        "This period's cases: new fewer than 5, verifying fewer than 5, verified fewer than 5, "
+        "closed fewer than 5, not accepted fewer than 5",
+        "Follow-up answers this period: fewer than 5",
     ]
     assert case_section_html(figures, k=5).startswith("<b>")
     async with database.engine.connect() as connection:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.cases.callbacks import CaseAct, CaseCallback, FollowupAct
-from bot.cases.followup import SESSION_KEY
 from bot.offline import OfflineBot
 from storage.tables import audit_log, cases, followup_messages
 
@@ -63,7 +62,7 @@ async def test_round_trip(staffed: OfflineBot) -> None:
     assert ANSWER in (case_message.text or "")
     assert "13912345678" not in (case_message.text or "")
 
-    # Finishing the session drops the receipt hash from the FSM data.
+    # Finishing ends the session: nothing of it in the session store, nor in the FSM.
     await press_followup(cadre, again, FollowupAct.END)
     await cadre.wait_for_message("/followup", after=again, timeout=WAIT)
     assert staffed.services is not None and staffed.dispatcher is not None
@@ -71,8 +70,9 @@ async def test_round_trip(staffed: OfflineBot) -> None:
 
     assert staffed.bot is not None
     key = StorageKey(bot_id=staffed.bot.id, chat_id=cadre.chat_id, user_id=cadre.id)
-    data = await staffed.dispatcher.storage.get_data(key)
-    assert SESSION_KEY not in data
+    assert await staffed.dispatcher.storage.get_data(key) == {}
+    assert await staffed.dispatcher.storage.get_state(key) is None
+    assert await staffed.dispatcher.workflow_data["followup_sessions"].get(key) is None
 
     async with staffed.services.database.engine.connect() as connection:
         origins = (await connection.execute(select(followup_messages.c.origin))).scalars().all()
