@@ -23,18 +23,25 @@ reader can work out from what it shows, is either 0 or at least K:
    only when at least K answers lie at or below it and at least K at or above it: otherwise it
    would describe the few people in the tail (for example a 90th percentile of 12 answers is
    the value of the top two).
-5. **Breakdowns** (unit type, post level, and "not answered" as a group of its own): groups of
-   at least K are shown; smaller ones are merged into one "others (merged)" group without
-   naming its members. If that group is still below K, the smallest shown groups are moved
-   into it until it reaches K (it cannot simply be hidden: the total would give it away). A
-   breakdown in which no group reaches K alone is not shown. Per-group shares follow rule 3,
-   and because the overall share is published, the hidden shares of a breakdown are
-   complemented like cells (rule 2, applied to the groups meeting and not meeting a problem).
+5. **Breakdowns** (unit type, post level — the questionnaire's grouping questions — and "not
+   answered" as a group of its own) appear only in weekly and campaign digests: a daily
+   digest covers too few reports to split them by who wrote them. Groups of at least K are
+   shown; smaller ones are merged into one "others (merged)" group without naming its
+   members. If that group is still below K, the smallest shown groups are moved into it
+   until it reaches K (it cannot simply be hidden: the total would give it away). A
+   breakdown in which no group reaches K alone is not shown. The groups then form a table
+   (group × meets a problem often or not) whose row totals (group sizes), column totals (the
+   overall share) and grand total are published; its cells are suppressed by
+   `suppress_table` (primary and complementary suppression), and a group's share is shown
+   only when both its cells are.
 6. **Measures** (multiple choice, no published total) are listed only when at least K chose
    them.
 7. **Examples** (up to three per problem, free text already scrubbed at storage and scrubbed
    again here) appear only when the period has at least K submissions; they carry no date,
    dates written inside them are masked, and they are picked at random.
+
+Texts that cannot be decrypted (a retired key, a damaged row) are skipped and counted
+(`DigestData.undecryptable`); the digest goes on.
 
 Known limits: a share of 0% or 100% says something about every respondent of a group of at
 least K (homogeneity); digests of overlapping filters (a campaign and all submissions) can be
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import math
 import random
 import re
@@ -69,13 +77,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.anonymity.crypto import TextCipher
+from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.scrubber import scrub
 from bot.digest.period import Period
 from bot.questionnaire import Questionnaire
 from storage.database import Database
-from storage.repositories.submissions import TEXT_CONTEXT
+from storage.repositories.submissions import answer_text_context
 from storage.tables import answers, submissions
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION: Final = 1
 NO_ANSWER: Final = "_none"
@@ -182,6 +192,8 @@ class DigestData:
     deadline_share: tuple[Cell, ...] = ()
     measures: tuple[RankedChoice, ...] = ()
     breakdowns: tuple[Breakdown, ...] = ()
+    undecryptable: int = 0
+    """Stored texts the digest tried to read and could not decrypt (skipped)."""
     schema: int = SCHEMA_VERSION
 
     @property
@@ -509,7 +521,13 @@ class DigestQueries:
             .label("rank")
         )
         inner = (
-            select(answers.c.question_id, answers.c.text_enc, rank)
+            select(
+                answers.c.submission_id,
+                answers.c.question_id,
+                answers.c.ordinal,
+                answers.c.text_enc,
+                rank,
+            )
             .select_from(answers.join(submissions, submissions.c.id == answers.c.submission_id))
             .where(
                 self._scope(self.period.first_day, self.period.last_day),
@@ -519,7 +537,13 @@ class DigestQueries:
             .subquery("ranked")
         )
         return (
-            select(inner.c.question_id, inner.c.text_enc, inner.c.rank)
+            select(
+                inner.c.submission_id,
+                inner.c.question_id,
+                inner.c.ordinal,
+                inner.c.text_enc,
+                inner.c.rank,
+            )
             .where(inner.c.rank <= _EXAMPLE_CANDIDATES)
             .order_by(inner.c.question_id, inner.c.rank)
         )
@@ -600,6 +624,115 @@ def suppress_partition(counts: Sequence[int], k: int) -> frozenset[int]:
             return frozenset(range(len(counts)))
         hidden.add(min(candidates, key=lambda i: (counts[i], i)))
     return frozenset(hidden)
+
+
+@dataclass(frozen=True)
+class TableSuppression:
+    """The cells `suppress_table` hides, as (row, column) pairs."""
+
+    hidden: frozenset[tuple[int, int]]
+    complete: bool
+    """False when even hiding every cell leaves a cell determined or a line's hidden cells
+    below K: only possible when a published total is itself between 1 and K − 1, and then
+    that total must be hidden too."""
+
+
+def _line_problem(
+    table: Sequence[Sequence[int]], hidden: set[tuple[int, int]], k: int
+) -> list[tuple[int, int]] | None:
+    """The cells of the first row or column whose hidden cells a reader could work out from
+    its published total: exactly one hidden cell, or hidden cells adding up to 1…K − 1."""
+    rows, columns = len(table), len(table[0])
+    lines = [[(i, j) for j in range(columns)] for i in range(rows)]
+    lines += [[(i, j) for i in range(rows)] for j in range(columns)]
+    for line in lines:
+        inside = [cell for cell in line if cell in hidden]
+        if inside and (
+            len(inside) == 1 or not is_safe_count(sum(table[i][j] for i, j in inside), k)
+        ):
+            return line
+    return None
+
+
+def can_move(
+    table: Sequence[Sequence[int]], hidden: set[tuple[int, int]], cell: tuple[int, int]
+) -> bool:
+    """Whether the hidden `cell` can take another value while every published cell and total
+    stays as it is and no cell goes below zero.
+
+    Changing cells by ±1 around a cycle of hidden cells (alternately in one row and one
+    column) keeps every row and column total. `cell` can go up by one when such a cycle leads
+    from its column back to its row through hidden cells, each step down a column taking 1
+    from a cell that has at least 1; it can go down (if it is at least 1) along a cycle the
+    other way round. A search over rows and columns finds such a cycle when there is one.
+    """
+    row, column = cell
+
+    def reachable(start: tuple[str, int], goal: tuple[str, int]) -> bool:
+        seen = {start}
+        todo = [start]
+        while todo:
+            kind, index = todo.pop()
+            if (kind, index) == goal:
+                return True
+            for i, j in hidden:
+                if (i, j) == cell:
+                    continue
+                if kind == "r" and i == index:
+                    step = ("c", j)  # add 1 to (i, j)
+                elif kind == "c" and j == index and table[i][j] >= 1:
+                    step = ("r", i)  # take 1 from (i, j)
+                else:
+                    continue
+                if step not in seen:
+                    seen.add(step)
+                    todo.append(step)
+        return False
+
+    if reachable(("c", column), ("r", row)):
+        return True
+    return table[row][column] >= 1 and reachable(("r", row), ("c", column))
+
+
+def suppress_table(table: Sequence[Sequence[int]], k: int) -> TableSuppression:
+    """Cells to hide in a table of counts whose row, column and grand totals are published.
+
+    Primary: every count from 1 to K − 1. Complementary, repeated until nothing is wrong:
+    a row or column with exactly one hidden cell, or with hidden cells adding up to 1…K − 1,
+    gets its smallest visible non-zero cell hidden too (a visible zero when it has none);
+    a hidden cell that no cycle of hidden cells can move (`can_move`: its value would follow
+    from the published figures) gets the smallest visible non-zero cell of its row or
+    column, else of the table, hidden too. Each round hides one more cell, so it ends; at
+    the end every hidden cell has at least two completions consistent with what is
+    published, and every line's hidden cells add up to 0 or at least K.
+    """
+    if not table or not table[0]:
+        return TableSuppression(frozenset(), True)
+    if any(len(row) != len(table[0]) for row in table):
+        raise ValueError("every row of the table needs the same number of cells")
+    cells = [(i, j) for i in range(len(table)) for j in range(len(table[0]))]
+    hidden = {(i, j) for i, j in cells if 0 < table[i][j] < k}
+
+    def pick(candidates: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+        visible = [cell for cell in candidates if cell not in hidden]
+        nonzero = [cell for cell in visible if table[cell[0]][cell[1]] > 0]
+        pool = nonzero or visible
+        return min(pool, key=lambda c: (table[c[0]][c[1]], c)) if pool else None
+
+    while True:
+        line = _line_problem(table, hidden, k)
+        choice: tuple[int, int] | None
+        if line is not None:
+            choice = pick(line)
+        else:
+            stuck = next((c for c in sorted(hidden) if not can_move(table, hidden, c)), None)
+            if stuck is None:
+                return TableSuppression(frozenset(hidden), True)
+            near = [c for c in cells if c[0] == stuck[0] or c[1] == stuck[1]]
+            choice = pick([c for c in near if table[c[0]][c[1]] > 0]) or pick(cells)
+        if choice is None:
+            return TableSuppression(frozenset(cells), False)
+        hidden.add(choice)
 
 
 def _share(count: int, total: int) -> float:
@@ -728,7 +861,9 @@ class _Group:
 
 def _breakdown(
     index: int, question_id: str, choice_ids: Sequence[str], raw: RawCounts, k: int
-) -> Breakdown | None:
+) -> tuple[Breakdown, bool] | None:
+    """The breakdown by one grouping question, and whether its suppression held with the
+    overall share published (False: the caller must hide that share too)."""
     sizes: Counter[str] = Counter()
     often: Counter[str] = Counter()
     for answers_given, meets, count in raw.crosstab:
@@ -755,30 +890,9 @@ def _breakdown(
     if not shown:
         return None  # no group reaches K on its own: the breakdown would only repeat the total
     rows = [*shown, merged] if merged.size else list(shown)
-
-    hidden = {
-        i
-        for i, group in enumerate(rows)
-        if not (is_safe_count(group.often, k) and is_safe_count(group.size - group.often, k))
-    }
-
-    def exposed() -> bool:
-        if not hidden:
-            return False
-        hidden_often = sum(rows[i].often for i in hidden)
-        hidden_rest = sum(rows[i].size - rows[i].often for i in hidden)
-        return (
-            len(hidden) == 1
-            or not is_safe_count(hidden_often, k)
-            or not is_safe_count(hidden_rest, k)
-        )
-
-    while exposed():
-        candidates = [i for i in range(len(rows)) if i not in hidden]
-        if not candidates:
-            break
-        hidden.add(min(candidates, key=lambda i: (rows[i].size, i)))
-    return Breakdown(
+    suppression = suppress_table([[group.often, group.size - group.often] for group in rows], k)
+    hidden = {row for row, _column in suppression.hidden}
+    breakdown = Breakdown(
         question_id=question_id,
         groups=tuple(
             GroupFigures(
@@ -789,6 +903,12 @@ def _breakdown(
             for i, group in enumerate(rows)
         ),
     )
+    return breakdown, suppression.complete
+
+
+def carries_breakdowns(period: Period, campaign_id: str | None) -> bool:
+    """Breakdowns by unit type and post level appear in weekly and campaign digests only."""
+    return period.kind == "weekly" or campaign_id is not None
 
 
 def summarise(
@@ -827,22 +947,20 @@ def summarise(
         for problem in layout.problems
     )
     any_often = sum(count for _, meets, count in raw.crosstab if meets)
-    breakdowns = tuple(
-        item
-        for item in (
-            _breakdown(index, question_id, choices, raw, k)
-            for index, (question_id, choices) in enumerate(layout.breakdowns)
-        )
-        if item is not None
-    )
+    any_often_shown = is_safe_count(any_often, k) and is_safe_count(total - any_often, k)
+    breakdowns: list[Breakdown] = []
+    if carries_breakdowns(period, campaign_id):
+        for index, (question_id, choices) in enumerate(layout.breakdowns):
+            made = _breakdown(index, question_id, choices, raw, k)
+            if made is None:
+                continue
+            breakdown, complete = made
+            breakdowns.append(breakdown)
+            any_often_shown = any_often_shown and complete
     return dataclasses.replace(
         base,
         submissions=total,
-        any_often_share=(
-            _share(any_often, total)
-            if is_safe_count(any_often, k) and is_safe_count(total - any_often, k)
-            else None
-        ),
+        any_often_share=_share(any_often, total) if any_often_shown else None,
         problems=problems,
         numbers=tuple(_number_figures(qid, raw, k) for qid in layout.numbers),
         deadline_share=(
@@ -855,7 +973,7 @@ def summarise(
             if layout.measures is not None
             else ()
         ),
-        breakdowns=breakdowns,
+        breakdowns=tuple(breakdowns),
     )
 
 
@@ -880,29 +998,48 @@ def shorten_example(text: str, max_chars: int = EXAMPLE_MAX_CHARS) -> str:
     return cleaned
 
 
+@dataclass(frozen=True)
+class Examples:
+    """Shortened examples per example question, and how many texts could not be decrypted."""
+
+    texts: dict[str, tuple[str, ...]]
+    undecryptable: int = 0
+
+
 async def fetch_examples(
     connection: AsyncConnection,
     queries: DigestQueries,
     cipher: TextCipher,
     rng: random.Random,
-) -> dict[str, tuple[str, ...]]:
-    """Up to `EXAMPLES_PER_PROBLEM` shortened examples per example question, in random order."""
+) -> Examples:
+    """Up to `EXAMPLES_PER_PROBLEM` shortened examples per example question, in random order.
+    A text that cannot be decrypted is skipped and counted."""
     ids = queries.layout.example_ids
     if not ids:
-        return {}
+        return Examples({})
     start_ids = {question_id: f"{rng.getrandbits(128):032x}" for question_id in ids}
     picked: dict[str, list[str]] = defaultdict(list)
+    undecryptable = 0
     for row in await connection.execute(queries.example_candidates(start_ids)):
         if len(picked[row.question_id]) >= EXAMPLES_PER_PROBLEM:
             continue
-        text = shorten_example(cipher.decrypt(row.text_enc, context=TEXT_CONTEXT))
+        context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
+        try:
+            plain = cipher.decrypt(row.text_enc, context=context)
+        except DecryptionError:
+            undecryptable += 1  # a retired key or a damaged row: skip it, go on
+            continue
+        text = shorten_example(plain)
         if text:
             picked[row.question_id].append(text)
+    if undecryptable:
+        # A count only: no id, no question, nothing that points at the row.
+        logger.warning("digest: %d stored text(s) could not be decrypted, skipped", undecryptable)
     result: dict[str, tuple[str, ...]] = {}
     for question_id, texts in picked.items():
         rng.shuffle(texts)
         result[question_id] = tuple(texts)
-    return result
+    return Examples(result, undecryptable)
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -932,7 +1069,20 @@ async def aggregate_digest(
             )
         # On SQLite the whole block is one (deferred) read transaction, hence one snapshot.
         raw = await fetch_raw_counts(connection, queries, k=k)
-        examples: dict[str, tuple[str, ...]] = {}
+        examples = Examples({})
         if raw.submissions >= k:
             examples = await fetch_examples(connection, queries, cipher, chooser)
-    return summarise(layout, period, raw, k=k, campaign_id=campaign_id, examples=examples)
+    data = summarise(layout, period, raw, k=k, campaign_id=campaign_id, examples=examples.texts)
+    return dataclasses.replace(data, undecryptable=examples.undecryptable)
+
+
+async def count_submissions(
+    db: Database, questionnaire: Questionnaire, period: Period, *, campaign_id: str | None = None
+) -> int:
+    """How many submissions a digest of `period` would count (the step rule compares it)."""
+    queries = DigestQueries(
+        DigestLayout.from_questionnaire(questionnaire), period, campaign_id=campaign_id
+    )
+    async with db.engine.connect() as connection:
+        row = (await connection.execute(queries.submission_counts())).one()
+    return int(row.current)

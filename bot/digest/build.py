@@ -15,8 +15,22 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from bot.anonymity.crypto import TextCipher
+from bot.cases.digest_section import (
+    CaseFigures,
+    case_counts,
+    case_section_html,
+    render_case_section,
+)
 from bot.delivery.webhooks import DigestMessage
-from bot.digest.aggregate import DigestData, aggregate_digest, from_jsonable, to_jsonable
+from bot.digest.aggregate import (
+    DigestData,
+    DigestLayout,
+    RawCounts,
+    aggregate_digest,
+    from_jsonable,
+    summarise,
+    to_jsonable,
+)
 from bot.digest.chart import render_problem_chart
 from bot.digest.period import Period
 from bot.digest.render import (
@@ -110,12 +124,60 @@ async def build_digest(
 ) -> BuiltDigest:
     """Aggregate `period`, render it in `locale` and draw the chart (in a worker thread).
 
-    A period with fewer than K submissions still gives a digest, with the same fixed text
-    and an all-suppressed chart whether or not anything arrived.
+    A period with fewer than K submissions still gives a digest, with the same fixed text,
+    the same hidden case section and an all-suppressed chart whether or not anything arrived.
     """
     data = await aggregate_digest(
         db, cipher, questionnaire, period, k=k, campaign_id=campaign_id, rng=rng
     )
+    figures: CaseFigures | None = None
+    if include_cases and data.enough:
+        figures = await case_counts(
+            db, period, questionnaire_id=questionnaire.id, campaign_id=campaign_id
+        )
+    return await render_built(
+        data, questionnaire, locale=locale, cases=figures if include_cases else _NO_SECTION
+    )
+
+
+def placeholder_data(
+    questionnaire: Questionnaire, period: Period, *, k: int, campaign_id: str | None = None
+) -> DigestData:
+    """The data of a period below K: fixed, computed without reading anything."""
+    layout = DigestLayout.from_questionnaire(questionnaire)
+    return summarise(layout, period, RawCounts(submissions=0), k=k, campaign_id=campaign_id)
+
+
+async def build_placeholder(
+    questionnaire: Questionnaire,
+    period: Period,
+    *,
+    k: int,
+    locale: str = "zh-CN",
+    campaign_id: str | None = None,
+) -> BuiltDigest:
+    """What a running period shows before its first step: the below-K digest, identical
+    whatever arrived (no database is read)."""
+    data = placeholder_data(questionnaire, period, k=k, campaign_id=campaign_id)
+    return await render_built(data, questionnaire, locale=locale, cases=None)
+
+
+class _NoSection:
+    """Marker: leave the case section out altogether."""
+
+
+_NO_SECTION: Final = _NoSection()
+
+
+async def render_built(
+    data: DigestData,
+    questionnaire: Questionnaire,
+    *,
+    locale: str,
+    cases: CaseFigures | _NoSection | None,
+) -> BuiltDigest:
+    """Every form of a digest from its data: Telegram parts, webhook message, chart. `cases`
+    None writes the hidden case section (the digest itself is below K)."""
     chart = await asyncio.to_thread(
         render_problem_chart,
         chart_rows(data, questionnaire, locale=locale),
@@ -125,10 +187,10 @@ async def build_digest(
     )
     parts = render_telegram(data, questionnaire, locale=locale)
     message = render_message(data, questionnaire, locale=locale, chart_png=chart)
-    if include_cases:
-        parts, message = await _with_case_section(db, period, parts, message, k=k, locale=locale)
+    if not isinstance(cases, _NoSection):
+        parts, message = _with_case_section(cases, parts, message, k=data.k, locale=locale)
     return BuiltDigest(
-        period_key=period.key,
+        period_key=data.period.key,
         title=digest_title(data, locale=locale),
         telegram_parts=parts,
         message=message,
@@ -137,9 +199,8 @@ async def build_digest(
     )
 
 
-async def _with_case_section(
-    db: Database,
-    period: Period,
+def _with_case_section(
+    figures: CaseFigures | None,
     parts: list[str],
     message: DigestMessage,
     *,
@@ -147,10 +208,7 @@ async def _with_case_section(
     locale: str,
 ) -> tuple[list[str], DigestMessage]:
     """Append the case-handling counts (cases by status, follow-ups answered; below K shown
-    as "<K") to every form of the digest."""
-    from bot.cases.digest_section import case_counts, case_section_html, render_case_section
-
-    figures = await case_counts(db, period)
+    as "fewer than K"; all hidden when the digest is) to every form of the digest."""
     html = case_section_html(figures, k=k, locale=locale)
     lines = "\n".join(render_case_section(figures, k=k, locale=locale))
     parts = list(parts)

@@ -100,6 +100,7 @@ class _Words:
     merged: str
     not_filled: str
     footnote: str
+    undecryptable: str
     chart_title: str
     chart_footnote: str
     list_sep: str
@@ -143,6 +144,7 @@ _ZH = _Words(
         "说明：少于 {k} 人的组不单独显示，已合并或隐去；为防止推算，部分数字一并隐去。"
         "事例已去除联系方式和日期，随机选取。"
     ),
+    undecryptable="{n} 条内容无法解密，已跳过。",
     chart_title="各类问题“经常/非常普遍”遇到的比例｜{period}",
     chart_footnote="少于 {k} 人的组不显示数值",
     list_sep="；",
@@ -190,6 +192,7 @@ _EN = _Words(
         "so that they cannot be worked out. Examples are stripped of contact details and "
         "dates and picked at random."
     ),
+    undecryptable="{n} stored text(s) could not be decrypted and were skipped.",
     chart_title="Share meeting each problem often or very often | {period}",
     chart_footnote="Groups of fewer than {k} are not shown",
     list_sep="; ",
@@ -368,7 +371,10 @@ def layout_digest(
                 lines.append(_line(text, kind="item"))
         blocks.append(tuple(lines))
 
-    blocks.append((_line(words.footnote.format(k=data.k), kind="note"),))
+    notes = [_line(words.footnote.format(k=data.k), kind="note")]
+    if data.undecryptable:
+        notes.append(_line(words.undecryptable.format(n=data.undecryptable), kind="note"))
+    blocks.append(tuple(notes))
     return blocks
 
 

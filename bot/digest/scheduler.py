@@ -29,7 +29,7 @@ from typing import Any, Final
 import httpx
 from aiogram import Bot
 
-from bot.anonymity.crypto import TextCipher
+from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.config import Settings
 from bot.delivery.outbox import (
@@ -40,8 +40,10 @@ from bot.delivery.outbox import (
 )
 from bot.delivery.sender import WebhookSender
 from bot.delivery.telegram import TelegramAdminAlert, TelegramChannel, TelegramDigestSender
-from bot.digest.build import BuiltDigest, build_digest, format_digest_text
+from bot.digest.aggregate import count_submissions
+from bot.digest.build import BuiltDigest, build_digest, build_placeholder, format_digest_text
 from bot.digest.period import DigestSchedule, Period
+from bot.digest.snapshots import Snapshot, StepRelease, closing_digest, scope_key
 from bot.i18n import make_i18n
 from bot.questionnaire import Questionnaire
 from bot.staff import InviteService, StaffRoles
@@ -53,6 +55,7 @@ from storage.repositories import (
     OutboxRepository,
     StaffRepository,
 )
+from storage.repositories.digests import DigestSnapshotRepository
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class DigestService:
         k: int,
         locale: str = "zh-CN",
         retention: timedelta | None = None,
+        snapshots: DigestSnapshotRepository | None = None,
     ) -> None:
         self._db = db
         self._cipher = cipher
@@ -95,6 +99,8 @@ class DigestService:
         self._k = k
         self._locale = locale
         self._retention = retention
+        self.k = k
+        self._steps = StepRelease(snapshots or DigestSnapshotRepository(db, cipher), k=k)
 
     async def build(
         self,
@@ -103,8 +109,9 @@ class DigestService:
         campaign_id: str | None = None,
         questionnaire: Questionnaire | None = None,
     ) -> BuiltDigest:
-        """A fresh digest of `period` (for `/digest` and `--print`); not stored. Optionally
-        one campaign's submissions only, read with that campaign's questionnaire version."""
+        """A fresh digest of `period` (for `--print`); not stored, not for staff while the
+        period runs (see `released`). Optionally one campaign's submissions only, read with
+        that campaign's questionnaire version."""
         return await build_digest(
             self._db,
             self._cipher,
@@ -113,6 +120,32 @@ class DigestService:
             k=self._k,
             locale=self._locale,
             campaign_id=campaign_id,
+        )
+
+    async def released(
+        self,
+        period: Period,
+        *,
+        campaign_id: str | None = None,
+        questionnaire: Questionnaire | None = None,
+    ) -> BuiltDigest:
+        """What staff see of a running period (`/digest`): its last step, released in steps
+        of K submissions (`bot.digest.snapshots`); a new step is taken here when it is due."""
+        chosen = questionnaire or self._questionnaire
+
+        async def count() -> int:
+            return await count_submissions(self._db, chosen, period, campaign_id=campaign_id)
+
+        async def build() -> BuiltDigest:
+            return await self.build(period, campaign_id=campaign_id, questionnaire=chosen)
+
+        async def placeholder() -> BuiltDigest:
+            return await build_placeholder(
+                chosen, period, k=self._k, locale=self._locale, campaign_id=campaign_id
+            )
+
+        return await self._steps.view(
+            scope_key(period, campaign_id), count=count, build=build, placeholder=placeholder
         )
 
     async def load(self, period_key: str) -> BuiltDigest | None:
@@ -125,14 +158,22 @@ class DigestService:
         existing = await self.load(period.key)
         if existing is not None:
             return existing
-        built = await self.build(period)
+        built = closing_digest(await self.build(period), await self._last_step(period), k=self._k)
         if await self._digests.store_if_absent(period.key, built.to_json()):
             logger.info("digest %s built and stored", period.key)
+            await self._steps.forget_period(period)
             return built
         winner = await self.load(period.key)  # another process stored it meanwhile
         if winner is None:
             raise RuntimeError(f"digest {period.key} vanished right after being stored")
         return winner
+
+    async def _last_step(self, period: Period) -> Snapshot | None:
+        try:
+            return await self._steps.last(scope_key(period))
+        except (DecryptionError, ValueError) as exc:
+            logger.warning("digest snapshot unreadable (%s): the fresh build is kept", exc)
+            return None
 
     async def last_built_key(self) -> str | None:
         """The stored period that ends last, whatever kind the schedule had then."""
@@ -157,17 +198,21 @@ class DigestService:
             await self.purge_before(self.schedule.today(now) - self._retention)
         return queued
 
-    async def purge_before(self, day: date) -> int:
+    async def purge_before(self, day: date, *, dry_run: bool = False) -> int:
         """Delete stored digests of periods that ended before `day` (they may quote scrubbed
         examples, so they must not outlive RETENTION_DAYS). The latest digest is always kept:
-        it is what tells the schedule which periods were already sent."""
+        it is what tells the schedule which periods were already sent. `dry_run` only counts."""
         latest = await self.last_built_key()
         old = [
             key
             for key in await self._digests.keys()
             if key != latest and Period.from_key(key).last_day < day
         ]
+        if dry_run:
+            return len(old)
         deleted = await self._digests.delete(old)
+        # Snapshots of ended periods are of no further use (the closing digest is stored).
+        await self._steps.forget_ended_before(day)
         if deleted:
             logger.info("deleted %d digest(s) past retention", deleted)
         return deleted

@@ -3,6 +3,9 @@
 * `DigestRepository`: a digest is built once per period and stored (encrypted); whoever
   inserts first wins, everyone else reads the stored one, so every destination and every
   retry gets the same content.
+* `DigestSnapshotRepository`: the figures of a running period as last released to staff,
+  replaced only by a compare-and-swap on a random version, so two processes cannot both
+  release a step.
 * `DigestGroupRepository`: group chats an admin registered with `/digest_here`.
 * `OutboxRepository`: one row per (period, destination). Workers claim a row with a lease by a
   conditional UPDATE; the row count tells who won, on SQLite and PostgreSQL alike. A lease
@@ -14,17 +17,19 @@ Destinations appear here only as opaque HMAC references (see `bot.delivery.outbo
 from __future__ import annotations
 
 import builtins
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, false, or_, select, update
+from sqlalchemy import Row, and_, delete, false, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.anonymity.crypto import TextCipher
 from storage.database import Database
-from storage.tables import digest_groups, digest_outbox, digests
+from storage.tables import digest_groups, digest_outbox, digest_snapshots, digests
 
 MAX_ERROR_LENGTH = 300
 CLAIM_CANDIDATES = 16  # rows looked at per claim; losers of a race move on to the next
@@ -126,6 +131,85 @@ class DigestRepository:
             )
 
 
+@dataclass(frozen=True)
+class StoredSnapshot:
+    """A released snapshot: its content (decrypted) and the version that a replacement must
+    name."""
+
+    scope_key: str
+    version: str
+    content: str
+
+
+class DigestSnapshotRepository:
+    """The last released snapshot per view scope, encrypted at rest like built digests."""
+
+    def __init__(self, db: Database, cipher: TextCipher) -> None:
+        self._db = db
+        self._cipher = cipher
+
+    @staticmethod
+    def _context(scope_key: str) -> str:
+        return f"digest_snapshots.content_enc:{scope_key}"
+
+    async def get(self, scope_key: str) -> StoredSnapshot | None:
+        """The snapshot of `scope_key`; DecryptionError when it cannot be read."""
+        async with self._db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(digest_snapshots.c.version, digest_snapshots.c.content_enc).where(
+                        digest_snapshots.c.scope_key == scope_key
+                    )
+                )
+            ).first()
+        if row is None:
+            return None
+        content = self._cipher.decrypt(row.content_enc, context=self._context(scope_key))
+        return StoredSnapshot(scope_key, row.version, content)
+
+    async def release(self, scope_key: str, content: str, *, replaces: str | None) -> bool:
+        """Store `content` as the scope's snapshot: as the first one (`replaces` None) or in
+        place of the version read before. False when another process got there first (the
+        caller then reads and shows the winner's)."""
+        blob = self._cipher.encrypt(content, context=self._context(scope_key))
+        version = secrets.token_hex(16)
+        if replaces is None:
+            statement: Any = (
+                self._db.insert(digest_snapshots)
+                .values(scope_key=scope_key, version=version, content_enc=blob)
+                .on_conflict_do_nothing(index_elements=[digest_snapshots.c.scope_key])
+            )
+        else:
+            statement = (
+                update(digest_snapshots)
+                .where(
+                    digest_snapshots.c.scope_key == scope_key,
+                    digest_snapshots.c.version == replaces,
+                )
+                .values(version=version, content_enc=blob)
+            )
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(statement)
+        return result.rowcount == 1
+
+    async def keys(self) -> builtins.list[str]:
+        async with self._db.engine.connect() as connection:
+            return builtins.list(
+                await connection.scalars(
+                    select(digest_snapshots.c.scope_key).order_by(digest_snapshots.c.scope_key)
+                )
+            )
+
+    async def delete(self, scope_keys: Sequence[str]) -> int:
+        if not scope_keys:
+            return 0
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(
+                delete(digest_snapshots).where(digest_snapshots.c.scope_key.in_(scope_keys))
+            )
+        return int(result.rowcount or 0)
+
+
 class DigestGroupRepository:
     """Group chats registered as digest destinations (groups are not respondents)."""
 
@@ -133,19 +217,20 @@ class DigestGroupRepository:
         self._db = db
         self._zone = zone
 
-    async def add(self, chat_id: int) -> bool:
-        """Register a group; False if it was registered already."""
+    async def add(self, chat_id: int, *, connection: AsyncConnection | None = None) -> bool:
+        """Register a group; False if it was registered already. In the caller's
+        `connection` (transaction) when given."""
         statement = (
             self._db.insert(digest_groups)
             .values(chat_id=chat_id, added_day=datetime.now(self._zone).date())
             .on_conflict_do_nothing(index_elements=[digest_groups.c.chat_id])
         )
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(statement)
         return result.rowcount == 1
 
-    async def remove(self, chat_id: int) -> bool:
-        async with self._db.engine.begin() as connection:
+    async def remove(self, chat_id: int, *, connection: AsyncConnection | None = None) -> bool:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(
                 delete(digest_groups).where(digest_groups.c.chat_id == chat_id)
             )
@@ -385,6 +470,24 @@ class OutboxRepository:
                 .limit(1)
             )
         return _aware(value)
+
+    async def purge_finished_before(self, moment: datetime, *, dry_run: bool = False) -> int:
+        """Delete sent, failed and cancelled rows last scheduled before `moment` (the daily
+        maintenance): their digest went out or never will, and nothing reads them again (a
+        period is queued once). Returns how many went — or, with `dry_run`, would."""
+        finished = and_(
+            digest_outbox.c.status.in_(("sent", "failed", "cancelled")),
+            digest_outbox.c.next_attempt_at < naive_utc(moment),
+        )
+        if dry_run:
+            async with self._db.engine.connect() as connection:
+                count = await connection.scalar(
+                    select(func.count()).select_from(digest_outbox).where(finished)
+                )
+            return int(count or 0)
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(delete(digest_outbox).where(finished))
+        return int(result.rowcount or 0)
 
 
 def _item(row: Row[Any]) -> OutboxItem:

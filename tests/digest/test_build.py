@@ -30,12 +30,13 @@ async def test_a_built_digest_has_every_form_and_round_trips(
     plain_parts = render_telegram(built.data, questionnaire)
     assert built.telegram_parts[: len(plain_parts) - 1] == plain_parts[:-1]
     assert built.telegram_parts[len(plain_parts) - 1].startswith(plain_parts[-1])
-    # The case-handling section: every stored submission is a new case; no follow-ups yet.
-    stored = await SubmissionRepository(database, cipher).count()
-    assert f"新建 {stored}件" in built.telegram_parts[-1]
-    assert "回访答复（本期）：&lt;5件" in built.telegram_parts[-1]
-    assert f"新建 {stored}件" in built.message.plain
-    assert f"新建 {stored}件" in built.message.markdown
+    # The case-handling section: the week's own 12 submissions are new cases (not the 20
+    # stored, which include another questionnaire and other weeks); no follow-ups yet.
+    assert await SubmissionRepository(database, cipher).count() == 20
+    assert "新建 12 件" in built.telegram_parts[-1]
+    assert "回访答复（本期）：少于 5 件" in built.telegram_parts[-1]
+    assert "新建 12 件" in built.message.plain
+    assert "新建 12 件" in built.message.markdown
     assert all(len(part) <= 4096 for part in built.telegram_parts)
     assert "本期收到反馈 12 份" in built.message.markdown
     assert "本期收到反馈 12 份" in built.message.plain

@@ -1,16 +1,21 @@
-"""/digest and /export through the real bot and the emulator: staff only, protected content."""
+"""/digest through the real bot and the emulator: staff only, protected content."""
 
 from __future__ import annotations
 
 import re
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import pytest
 from aiogram.utils.i18n import gettext
 
-from bot.emulator import ChatMessage, EmulatedUser
+from bot.emulator import ChatMessage, EmulatedUser, Limits
 from bot.i18n import make_i18n
 from bot.offline import OfflineBot
+from storage.repositories import AuditRepository, NewSubmission
 
-from .conftest import CONFIGURED_ADMIN
+from .conftest import CONFIGURED_ADMIN, ManualClock
 
 WAIT = 10.0
 CODE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
@@ -56,67 +61,14 @@ async def test_an_investigator_gets_the_current_period_so_far(offline: OfflineBo
     assert await offline.services.digests.outbox.list() == []
 
 
-async def test_an_investigator_exports_a_protected_xlsx(offline: OfflineBot) -> None:
-    investigator = await _investigator(offline, 630_002)
-    sent = await investigator.send_command("/export")
-    document = await investigator.wait_for_message(
-        where=lambda m: m.kind == "document", after=sent, timeout=WAIT
-    )
-    assert document.raw.get("has_protected_content") is True
-    assert (document.file_name or "").endswith(".xlsx")
-    assert investigator.download(document).startswith(b"PK")  # an XLSX is a zip
-    assert offline.services is not None
-    leftovers = [p for p in offline.services.settings.data_dir.rglob("*.xlsx*")]
-    assert leftovers == []  # the temporary file is gone
-
-
-async def test_strangers_get_neither(offline: OfflineBot) -> None:
+async def test_strangers_get_no_digest(offline: OfflineBot) -> None:
+    """(/export is for admins only: `test_export_command.py`.)"""
     stranger = offline.new_user(user_id=630_003)
-    for command in ("/digest", "/export"):
+    for command in ("/digest",):
         sent = await stranger.send_command(command)
         reply = await stranger.wait_for_message(after=sent, timeout=WAIT)
         assert reply.kind == "text" and reply.text == STAFF_ONLY
     assert all(m.kind == "text" for m in stranger.bot_messages)
-
-
-async def test_export_of_one_campaign(offline: OfflineBot) -> None:
-    from datetime import date
-
-    from storage.repositories import NewSubmission
-
-    assert offline.services is not None
-    services = offline.services
-    assert services.survey.campaigns is not None
-    questionnaire = services.questionnaire
-    day = date(2026, 11, 29)
-    chosen = await services.survey.campaigns.create(
-        "一轮", questionnaire.id, questionnaire.version, day, day
-    )
-    for campaign_id, tag in ((chosen.id, "a"), (None, "b"), (None, "c")):
-        await services.submissions.store(
-            NewSubmission(
-                questionnaire.id,
-                questionnaire.version,
-                {},
-                frozenset(),
-                day,
-                tag * 64,
-                campaign_id=campaign_id,
-            )
-        )
-    investigator = await _investigator(offline, 630_004)
-    counts = []
-    for argument in (chosen.id, None):
-        sent = await investigator.send_command("/export", argument)
-        document = await investigator.wait_for_message(
-            where=lambda m: m.kind == "document", after=sent, timeout=WAIT
-        )
-        counts.append(document.text)
-    caption = translated("Submissions: {count}")
-    assert counts == [caption.format(count=1), caption.format(count=3)]
-    sent = await investigator.send_command("/export", "nosuch")
-    reply = await investigator.wait_for_message(after=sent, timeout=WAIT)
-    assert reply.text == translated("No campaign {id}.").format(id="nosuch")
 
 
 async def test_digest_of_one_campaign(offline: OfflineBot) -> None:
@@ -136,3 +88,92 @@ async def test_digest_of_one_campaign(offline: OfflineBot) -> None:
     note, *digest = await _until_photo(investigator, sent)
     assert translated("Campaign {id} only.").format(id=chosen.id) in (note.text or "")
     assert [m.kind for m in digest][-1] == "photo"
+
+
+# ---------------------------------------------------------------------------- the step rule
+
+
+@pytest.fixture
+async def offline_at(
+    tmp_path: Path, manual_digests: None, clock: ManualClock
+) -> AsyncIterator[OfflineBot]:
+    """The real bot on a hand-moved clock (10:00 UTC on 2026-11-28), weekly digests."""
+    running = await OfflineBot.start(
+        tmp_path / "data",
+        limits=Limits.unlimited(),
+        admin_ids=[CONFIGURED_ADMIN],
+        now=clock,
+        digest_schedule="weekly mon 09:00",
+    )
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def _digest_texts(user: EmulatedUser, *args: str) -> list[str]:
+    """What one `/digest` shows: the texts of the digest's messages (after the note)."""
+    sent = await user.send_command("/digest", *args)
+    _note, *digest = await _until_photo(user, sent)
+    return [m.text or "" for m in digest if m.kind == "text"]
+
+
+async def _submit(offline: OfflineBot, count: int, clock: ManualClock) -> None:
+    assert offline.services is not None
+    services = offline.services
+    questionnaire = services.questionnaire
+    today = services.digests.service.schedule.today(clock())
+    for _ in range(count):
+        await services.submissions.store(
+            NewSubmission(
+                questionnaire.id,
+                questionnaire.version,
+                {"p1_freq": "often", "unit_type": "town_street"},
+                frozenset(),
+                today,
+                secrets.token_hex(32),
+            )
+        )
+
+
+async def test_one_report_between_two_digest_views_changes_nothing_visible(
+    offline_at: OfflineBot, clock: ManualClock
+) -> None:
+    admin = offline_at.new_user(user_id=CONFIGURED_ADMIN)
+    k = offline_at.settings.k_anonymity
+
+    # A fresh period with fewer than K: no figures, and no case counts either.
+    await _submit(offline_at, k - 1, clock)
+    nothing = await _digest_texts(admin)
+    assert any(f"本期收到的反馈少于 {k} 份" in text for text in nothing)
+    assert not any("新建" in text for text in nothing)
+
+    await _submit(offline_at, 2, clock)  # K + 1 now: the first step
+    first = await _digest_texts(admin)
+    assert any(f"本期收到反馈 {k + 1} 份" in text for text in first)
+
+    await _submit(offline_at, 1, clock)
+    assert await _digest_texts(admin) == first  # one more report: nothing visible moves
+
+    await _submit(offline_at, k - 1, clock)  # K since the step
+    moved = await _digest_texts(admin)
+    assert moved != first
+    assert any(f"本期收到反馈 {2 * k + 1} 份" in text for text in moved)
+
+    # Every view is in the audit log, naming the period, never a report.
+    assert offline_at.services is not None
+    audit = AuditRepository(offline_at.services.database)
+    entries = [e for e in await audit.recent() if e.action == "digest.view"]
+    assert len(entries) == 4
+    assert {(e.actor_user_id, e.subject) for e in entries} == {
+        (CONFIGURED_ADMIN, "weekly:2026-11-23")
+    }
+
+
+async def test_the_view_says_that_its_figures_move_in_steps(offline_at: OfflineBot) -> None:
+    admin = offline_at.new_user(user_id=CONFIGURED_ADMIN)
+    sent = await admin.send_command("/digest")
+    note, *_rest = await _until_photo(admin, sent)
+    k = offline_at.settings.k_anonymity
+    assert f"每新增至少 {k} 份反馈才更新一次" in (note.text or "")
+    assert "2026-11-23 至 2026-11-29" in (note.text or "")

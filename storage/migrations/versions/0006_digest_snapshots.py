@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +19,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "digest_snapshots",
+        sa.Column("scope_key", sa.String(105), nullable=False),
+        sa.Column("version", sa.String(32), nullable=False),
+        sa.Column("content_enc", sa.LargeBinary(), nullable=False),
+        sa.PrimaryKeyConstraint("scope_key", name=op.f("pk_digest_snapshots")),
+        sqlite_with_rowid=False,
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("digest_snapshots")
