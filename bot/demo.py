@@ -90,6 +90,11 @@ async def _report(offline: OfflineBot, results: list[CadreResult], elapsed: floa
         "(phone numbers etc. removed from free text)"
     )
     print(f"Submissions stored: {stored}")
+    print(
+        f"Announcements:    {sum(1 for r in results if r.subscribed)} cadres opted in, "
+        f"{await services.subscribers.count_active()} subscriber rows stored"
+    )
+    print(f"Receipts deleted by the cadre after saving: {sum(r.receipt_deleted for r in results)}")
     print()
     print("Answers per question (choice or value: count):")
     for question in services.questionnaire.questions:

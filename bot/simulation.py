@@ -50,6 +50,8 @@ class CadreResult:
     steps: int = 0
     cancelled: bool = False
     masked_notices: int = 0
+    subscribed: bool = False  # pressed the announcements button on the welcome
+    receipt_deleted: bool = False  # pressed "I have saved it" on the receipt
     actions: list[str] = field(default_factory=list)
 
 
@@ -102,6 +104,7 @@ class Cadre:
         self._edited = False
         self._interrupted = False
         self._cancel_at = rng.randint(3, 12)
+        self.subscribes = rng.random() < 0.3  # announcements are a choice; most do not
 
     async def press(self, button: InlineButton, message: ChatMessage) -> None:
         """Tap, wait for the spinner to stop, and — like a person — for the screen to change.
@@ -119,11 +122,29 @@ class Cadre:
             await self.user.wait_for(lambda user: _screen(user) != before, SCREEN_WAIT)
 
     async def type(self, text: str) -> None:
+        """Type an answer; the bot deletes it, shows what it stored, then the next question."""
         sent = await self.user.send_text(text)
         reply = await self.user.wait_for_message(after=sent, timeout=WAIT)
         self.result.actions.append("type")
         if "🛡" in (reply.text or ""):
             self.result.masked_notices += 1
+
+        def moved_on(user: EmulatedUser) -> bool:
+            current = _active_message(user)
+            return current is not None and current.message_id > sent.message_id
+
+        await self.user.wait_for(moved_on, WAIT)
+
+    async def opt_in(self, welcome: ChatMessage) -> None:
+        """Press "receive announcements" on the welcome and wait for the confirmation."""
+        button = welcome.button(lambda b: (b.callback_data or "") == "ann:1")
+        if button is None:
+            return
+        handle = await self.user.press(lambda b: b.raw == button.raw, welcome)
+        await handle.wait_answered(WAIT)
+        await self.user.wait_for_message(contains="🔔", after=welcome, timeout=WAIT)
+        self.result.subscribed = True
+        self.result.actions.append("subscribe")
 
     async def run(self) -> CadreResult:
         """Start, consent, answer until submitted (or cancelled); returns what happened."""
@@ -132,10 +153,23 @@ class Cadre:
         consent = next((b for b, d in _buttons(welcome) if d.a in (Act.CONSENT, Act.RESUME)), None)
         if consent is None:
             raise AssertionError(f"no consent button\n{self.user.transcript()}")
+        if self.subscribes:
+            await self.opt_in(welcome)
         await self.press(consent, welcome)
+
+        def asked(user: EmulatedUser) -> bool:
+            current = _active_message(user)
+            return current is not None and current.message_id > welcome.message_id
+
+        with contextlib.suppress(ChatWaitTimeout):  # a stale resume screen is handled below
+            await self.user.wait_for(asked, WAIT)
         for _ in range(STEP_LIMIT):
             self.result.steps += 1
             message = _active_message(self.user)
+            if message is None:  # the spinner stopped before the next screen arrived
+                with contextlib.suppress(ChatWaitTimeout):
+                    await self.user.wait_for(lambda u: _active_message(u) is not None, WAIT)
+                message = _active_message(self.user)
             if message is None:
                 raise AssertionError(f"no active question\n{self.user.transcript()}")
             if await self._step(message):
@@ -228,6 +262,13 @@ class Cadre:
         )
         match = RECEIPT_PATTERN.search(receipt.text or "")
         self.result.receipt = match.group(0) if match else None
+        saved = receipt.button(lambda b: (b.callback_data or "").startswith("rcpt:"))
+        if saved is not None:  # noted it down: delete the receipt message
+            handle = await self.user.press(lambda b: b.raw == saved.raw, receipt)
+            await handle.wait_answered(WAIT)
+            gone = receipt.message_id
+            await self.user.wait_for(lambda user: user.message(gone) is None, WAIT)
+            self.result.receipt_deleted = True
         return True
 
 

@@ -3,6 +3,11 @@
 Thin by design: the questionnaire engine decides, `bot.respondent.screens` renders, the
 survey service stores. One message is edited in place while buttons are pressed; after a
 typed answer the question moves below it, so the current question is always at the bottom.
+
+Nothing the cadre types is left in the chat: a message typed while answering is deleted
+once read, and the bot shows the scrubbed answer it stored instead. A message holding a
+receipt code is deleted at once. An edit is applied (scrubbed again) only to the answer just
+given; any other edit is refused, and an edited message is deleted like a typed one.
 """
 
 from __future__ import annotations
@@ -32,12 +37,19 @@ from bot.questionnaire.engine import (
     ReviewStep,
 )
 from bot.respondent import screens
-from bot.respondent.callbacks import Act, ClearChatCallback, SurveyCallback
+from bot.respondent.callbacks import (
+    Act,
+    ClearChatCallback,
+    ReceiptSavedCallback,
+    SurveyCallback,
+)
 from bot.respondent.survey import (
     CAMPAIGN_KEY,
+    DRAFT_KEY,
     FIRST_KEY,
     MESSAGE_KEY,
     PREVIEW_KEY,
+    TYPED_KEY,
     LimitReached,
     SurveyService,
 )
@@ -69,6 +81,12 @@ def _screen_for(
     return screens.question_screen(
         outcome_step, engine.questionnaire, locale, notice=notice, error=error
     )
+
+
+async def _delete(bot: Bot, message: Message) -> None:
+    """Delete a message of the chat, as far as Telegram allows (48 hours in private chats)."""
+    with suppress(TelegramBadRequest):
+        await bot.delete_message(message.chat.id, message.message_id)
 
 
 async def _drop_keyboard(bot: Bot, chat_id: int, message_id: int | None) -> None:
@@ -114,7 +132,7 @@ async def start(
     settings: Settings,
     locale: str,
 ) -> None:
-    await subscribers.subscribe(message.chat.id, locale)
+    """Welcome (or offer to resume). Subscribes nobody: announcements are a button."""
     data = await state.get_data()
     draft = await survey.draft_in(data)
     if draft is not None:
@@ -123,7 +141,14 @@ async def start(
         return
     if data:
         await state.clear()
-    screen = screens.welcome_screen(settings.k_anonymity, message.message_id)
+    engine = await survey.engine_now()
+    screen = screens.welcome_screen(
+        engine.questionnaire,
+        locale,
+        settings.k_anonymity,
+        message.message_id,
+        subscribed=await subscribers.is_active(message.chat.id),
+    )
     await message.answer(screen.text, reply_markup=screen.markup)
 
 
@@ -294,7 +319,8 @@ async def survey_button(
         else:
             await query.answer(screens.error_text(outcome.error), show_alert=True)
         return
-    await state.update_data({"draft": outcome.draft.to_json()})
+    # A button moves past the last typed answer: an edit of it is no longer taken.
+    await state.update_data({DRAFT_KEY: outcome.draft.to_json(), TYPED_KEY: None})
     screen = _screen_for(engine, outcome.step, locale)
     with suppress(TelegramBadRequest):  # "message is not modified" after a double tap
         await message.edit_text(screen.text, reply_markup=screen.markup)
@@ -331,8 +357,25 @@ async def _submit(
         await message.edit_text(screens.submitted_text())
     first = data.get(FIRST_KEY) or message.message_id
     screen = screens.receipt_screen(result.receipt_code, int(first))
-    await bot.send_message(message.chat.id, screen.text, reply_markup=screen.markup)
+    await bot.send_message(
+        message.chat.id, screen.text, reply_markup=screen.markup, protect_content=True
+    )
     await query.answer()
+
+
+async def receipt_saved(
+    query: CallbackQuery, callback_data: ReceiptSavedCallback, bot: Bot
+) -> None:
+    """ "I have saved it": the receipt message goes; the clear-chat button stays offered."""
+    message = query.message
+    if message is None or message.chat.type != ChatType.PRIVATE:
+        await query.answer(screens.expired_button_text())
+        return
+    with suppress(TelegramBadRequest):
+        await bot.delete_message(message.chat.id, message.message_id)
+    await query.answer(screens.receipt_deleted_answer())
+    screen = screens.receipt_deleted_screen(callback_data.first)
+    await bot.send_message(message.chat.id, screen.text, reply_markup=screen.markup)
 
 
 async def clear_chat(query: CallbackQuery, callback_data: ClearChatCallback, bot: Bot) -> None:
@@ -361,6 +404,8 @@ async def typed_answer(
     bot: Bot,
     locale: str,
 ) -> None:
+    text = message.text or ""
+    await _delete(bot, message)  # read: nothing the cadre typed stays in the chat
     data = await state.get_data()
     draft = await survey.draft_in(data)
     if draft is None:
@@ -369,41 +414,129 @@ async def typed_answer(
         return
     engine = survey.engine_of(draft)
     step = engine.step(draft)
+    chat_id = message.chat.id
+    if contains_receipt(text):
+        await bot.send_message(chat_id, screens.receipt_in_answer_text())
+        await _show_at_bottom(bot, chat_id, state, data, _screen_for(engine, step, locale))
+        return
     if isinstance(step, ReviewStep):
         await message.answer(screens.use_buttons_review_text())
-        await _show_at_bottom(bot, message.chat.id, state, data, _screen_for(engine, step, locale))
+        await _show_at_bottom(bot, chat_id, state, data, _screen_for(engine, step, locale))
         return
     question = step.question
-    text = message.text or ""
-    notice: str | None = None
     if question.type in ("single", "multi"):
         screen = _screen_for(engine, step, locale, notice=screens.use_buttons_text())
-        await _show_at_bottom(bot, message.chat.id, state, data, screen)
+        await _show_at_bottom(bot, chat_id, state, data, screen)
         return
+    masked: tuple[str, ...] = ()
+    value = text
     if question.type == "text":
-        if contains_receipt(text):
-            screen = _screen_for(engine, step, locale, notice=screens.receipt_in_answer_text())
-            await _show_at_bottom(bot, message.chat.id, state, data, screen)
-            return
         scrubbed = scrub(text)
-        if scrubbed.masked:
-            notice = screens.masked_notice(scrubbed.masked)
-        outcome = engine.answer(draft, scrubbed.text, question_id=question.id)
-    else:
-        outcome = engine.answer(draft, text, question_id=question.id)
+        value, masked = scrubbed.text, scrubbed.masked
+    outcome = engine.answer(draft, value, question_id=question.id)
     if outcome.error is not None:
+        if outcome.error.code == "too_long":
+            await bot.send_message(chat_id, screens.too_long_copy_text(outcome.error, value))
         screen = _screen_for(engine, step, locale, error=outcome.error)
-        await _show_at_bottom(bot, message.chat.id, state, data, screen)
+        await _show_at_bottom(bot, chat_id, state, data, screen)
         return
-    await state.update_data({"draft": outcome.draft.to_json()})
-    screen = _screen_for(engine, outcome.step, locale, notice=notice)
-    await _show_at_bottom(bot, message.chat.id, state, data, screen)
+    stored = outcome.draft.answers.get(question.id)
+    typed = {"m": message.message_id, "q": question.id, "before": draft.to_json()}
+    await state.update_data({DRAFT_KEY: outcome.draft.to_json(), TYPED_KEY: typed})
+    await bot.send_message(chat_id, screens.recorded_text(str(stored), masked))
+    await _show_at_bottom(bot, chat_id, state, data, _screen_for(engine, outcome.step, locale))
+
+
+def _editable_answer(
+    data: dict[str, Any], message_id: int, draft: Draft, engine: Engine
+) -> tuple[Draft, str] | None:
+    """The draft before the edited message's answer and its question, when that message is
+    the last typed answer and nothing has moved on since; otherwise None."""
+    typed = data.get(TYPED_KEY)
+    if not isinstance(typed, dict) or typed.get("m") != message_id:
+        return None
+    question_id = typed.get("q")
+    if not isinstance(question_id, str) or not engine.questionnaire.has_question(question_id):
+        return None
+    try:
+        before = Draft.from_json(typed.get("before"))
+    except ValueError:
+        return None
+    current = draft.answers.get(question_id)
+    if not engine.accepts(before) or current is None:
+        return None
+    replayed = engine.answer(before, current, question_id=question_id)
+    if replayed.error is not None or replayed.draft != draft:
+        return None
+    return before, question_id
+
+
+async def edited_answer(
+    message: Message,
+    state: FSMContext,
+    survey: SurveyService,
+    bot: Bot,
+    locale: str,
+) -> None:
+    """An edited message while answering: replaces the answer just given, scrubbed again;
+    any other edit is refused. The edited message is deleted either way."""
+    text = message.text or message.caption or ""
+    await _delete(bot, message)
+    chat_id = message.chat.id
+    data = await state.get_data()
+    draft = await survey.draft_in(data)
+    if draft is None:
+        await bot.send_message(chat_id, screens.edit_not_taken_text())
+        return
+    engine = survey.engine_of(draft)
+    editable = _editable_answer(data, message.message_id, draft, engine)
+    if contains_receipt(text) or editable is None or message.text is None:
+        notice = (
+            screens.receipt_in_answer_text()
+            if contains_receipt(text)
+            else screens.edit_not_taken_text()
+        )
+        await bot.send_message(chat_id, notice)
+        await _show_at_bottom(
+            bot, chat_id, state, data, _screen_for(engine, engine.step(draft), locale)
+        )
+        return
+    before, question_id = editable
+    question = engine.questionnaire.question(question_id)
+    masked: tuple[str, ...] = ()
+    value = text
+    if question.type == "text":
+        scrubbed = scrub(text)
+        value, masked = scrubbed.text, scrubbed.masked
+    outcome = engine.answer(before, value, question_id=question_id)
+    if outcome.error is not None:
+        await bot.send_message(chat_id, screens.edit_refused_text(outcome.error))
+        await _show_at_bottom(
+            bot, chat_id, state, data, _screen_for(engine, engine.step(draft), locale)
+        )
+        return
+    await state.update_data({DRAFT_KEY: outcome.draft.to_json()})
+    stored = outcome.draft.answers.get(question_id)
+    await bot.send_message(chat_id, screens.edit_recorded_text(str(stored), masked))
+    await _show_at_bottom(bot, chat_id, state, data, _screen_for(engine, outcome.step, locale))
+
+
+async def edited_in_idle_chat(message: Message, bot: Bot) -> None:
+    """An edit outside the questionnaire changes nothing; a receipt code in it is deleted."""
+    text = message.text or message.caption or ""
+    if contains_receipt(text):
+        await _delete(bot, message)
+        await bot.send_message(message.chat.id, screens.receipt_in_idle_chat_text())
+        return
+    await bot.send_message(message.chat.id, screens.idle_edit_text())
 
 
 async def media_while_answering(
     message: Message, state: FSMContext, survey: SurveyService, bot: Bot, locale: str
 ) -> None:
-    """Voice, photos, files, stickers, locations, contacts: explain kindly, ask again."""
+    """Voice, photos, files, stickers, locations, contacts: removed from the chat, explained
+    kindly, and the question is asked again."""
+    await _delete(bot, message)
     data = await state.get_data()
     draft = await survey.draft_in(data)
     kind = message.content_type
@@ -444,8 +577,12 @@ def create_router() -> Router:
         ),
     )
     router.callback_query.register(clear_chat, ClearChatCallback.filter())
+    router.callback_query.register(receipt_saved, ReceiptSavedCallback.filter())
     router.message.register(
         typed_answer, StateFilter(Survey.answering), F.text, ~F.text.startswith("/")
     )
     router.message.register(media_while_answering, StateFilter(Survey.answering), ~F.text)
+    router.edited_message.filter(F.chat.type == ChatType.PRIVATE)
+    router.edited_message.register(edited_answer, StateFilter(Survey.answering))
+    router.edited_message.register(edited_in_idle_chat, StateFilter(None))
     return router

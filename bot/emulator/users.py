@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Self
 
 from bot.emulator.files import StoredFile, make_png
+from bot.emulator.formatting import format_text
 from bot.emulator.state import (
     BotAccount,
     CallbackAnswer,
@@ -430,6 +431,26 @@ class EmulatedUser(ChatView):
         self, text: str, *, reply_to: ChatMessage | int | None = None
     ) -> ChatMessage:
         return self._post(self.account, kind="text", text=text, reply_to=reply_to)
+
+    async def edit_text(self, message: ChatMessage | int, text: str) -> ChatMessage:
+        """Edit one of this user's own visible text messages, as the app's "Edit" does: the
+        bot gets an ``edited_message`` update (none when the text is unchanged). A message
+        already deleted cannot be edited (``LookupError``)."""
+        message_id = message.message_id if isinstance(message, ChatMessage) else message
+        stored = self.chat.messages.get(message_id)
+        if stored is None:
+            raise LookupError(f"message #{message_id} is not visible\n{self.transcript()}")
+        if stored.sender is not self.account or not stored.is_text:
+            raise ValueError(f"message #{message_id} is not a text message of this user")
+        formatted = format_text(text)
+        if formatted.text == stored.text and formatted.entities == stored.entities:
+            return ChatMessage.from_stored(stored)
+        stored.text, stored.entities = formatted.text, formatted.entities
+        stored.edit_date = self.world.clock.now()
+        if not self.chat.blocked:  # a bot the user blocked hears nothing
+            self.bot.updates.push("edited_message", stored.to_api())
+        self.chat.notifier.notify()
+        return ChatMessage.from_stored(stored)
 
     async def send_command(self, command: str, args: str | None = None) -> ChatMessage:
         """``send_command("/start")``, ``send_command("start", "payload")``."""

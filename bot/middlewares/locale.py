@@ -1,7 +1,9 @@
 """Pick each update's language: the one chosen with /language, else Telegram's hint.
 
-The choice is kept on the subscriber row (keyed by an HMAC of the chat id), never next to any
-answer. The resolved locale is also put into handler data as `locale`, for questionnaire text.
+For a chat that opted in to announcements the choice is kept on its subscriber row (keyed by
+an HMAC of the chat id), never next to any answer; for any other chat only in process memory.
+Reading it never writes. The resolved locale is also put into handler data as `locale`, for
+questionnaire text (and it is the language a chat subscribes in).
 """
 
 from __future__ import annotations

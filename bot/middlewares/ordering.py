@@ -27,6 +27,8 @@ class ChatOrderingMiddleware(BaseMiddleware):
     def _chat_key(update: Update) -> int | None:
         if update.message is not None:
             return update.message.chat.id
+        if update.edited_message is not None:  # after the message it edits, never beside it
+            return update.edited_message.chat.id
         if update.callback_query is not None:
             cq = update.callback_query
             if cq.message is not None:

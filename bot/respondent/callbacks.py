@@ -46,3 +46,16 @@ class ClearChatCallback(CallbackData, prefix="clr"):
 
 class LanguageCallback(CallbackData, prefix="lang"):
     code: str
+
+
+class AnnouncementsCallback(CallbackData, prefix="ann"):
+    """Turn announcements on (`on`) or off; nothing is stored until a cadre presses it."""
+
+    on: bool
+
+
+class ReceiptSavedCallback(CallbackData, prefix="rcpt"):
+    """ "I have saved it": delete the receipt message. `first` is where a later "clear this
+    conversation" starts (the same range as `ClearChatCallback`)."""
+
+    first: int

@@ -11,12 +11,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
+from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import gettext as _
 
 from bot.questionnaire import AnswerValue, Question, Questionnaire
 from bot.questionnaire.engine import InputError, QuestionStep, ReviewStep
-from bot.respondent.callbacks import Act, ClearChatCallback, LanguageCallback, SurveyCallback
+from bot.respondent.callbacks import (
+    Act,
+    AnnouncementsCallback,
+    ClearChatCallback,
+    LanguageCallback,
+    ReceiptSavedCallback,
+    SurveyCallback,
+)
 
 MESSAGE_LIMIT = 4096
 REVIEW_BUDGET = 3800
@@ -30,9 +38,7 @@ class Screen:
     markup: InlineKeyboardMarkup | None = None
 
 
-def _button(
-    text: str, data: SurveyCallback | ClearChatCallback | LanguageCallback
-) -> InlineKeyboardButton:
+def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
     return InlineKeyboardButton(text=text, callback_data=data.pack())
 
 
@@ -44,31 +50,92 @@ def _shorten(text: str, limit: int) -> str:
 # --- welcome, privacy, help -------------------------------------------------------------
 
 
-def privacy_text(k: int) -> str:
+@dataclass(frozen=True)
+class QuestionnaireLength:
+    """How many questions a cadre meets: `fewest` are asked of everyone (no condition),
+    `most` is every question; `typed` of them need typing (numbers or words)."""
+
+    fewest: int
+    most: int
+    typed: int
+
+
+def questionnaire_length(questionnaire: Questionnaire) -> QuestionnaireLength:
+    questions = questionnaire.questions
+    return QuestionnaireLength(
+        fewest=sum(1 for q in questions if q.condition is None),
+        most=len(questions),
+        typed=sum(1 for q in questions if q.type in ("text", "number")),
+    )
+
+
+def announcements_statement() -> str:
     return _(
-        "🔒 <b>Your answers are anonymous</b>\n"
-        "• We do <b>not</b> store your Telegram account, username, name or phone number. "
-        "Nothing links your answers to you.\n"
-        "• Only the day of submission is kept, never the time.\n"
-        "• Phone numbers, ID numbers, e-mail addresses and the like are removed from "
-        "written answers automatically, and we tell you when that happens.\n"
-        "• Investigators see totals only; no group of fewer than {k} people is ever shown.\n"
-        "• After submitting you get a receipt code. It is the only way back to your report "
-        "— we cannot recover it for you.\n"
-        "• Please note: Telegram itself knows that you talked to this bot. After submitting, "
-        "the bot can clear this chat for you."
-    ).format(k=k)
+        "🔔 Announcements of new survey rounds are off unless you turn them on. If you do, "
+        "we store your chat id (encrypted, filed under a keyed hash), your language and the "
+        "month you subscribed — never linked to your answers. /stop deletes it."
+    )
 
 
-def welcome_screen(k: int, first_message_id: int) -> Screen:
-    text = (
+def privacy_text(k: int) -> str:
+    return (
         _(
-            "👋 Hello! This is <b>Qingfeng (清风)</b>, a survey on formalism and bureaucratism "
-            "at the grassroots.\n\n"
-            "We would like to hear what really happens in your work: meetings held to relay "
-            "meetings, endless photo-and-report trails, inspections piling up. It takes about "
-            "five minutes; most questions are a tap on a button."
-        )
+            "🔒 <b>What is kept, and who sees it</b>\n"
+            "• Your answers are stored without your Telegram account, username or name, and "
+            "with the day only, not the time.\n"
+            "• The investigators read each report, written answers included, but never who "
+            "wrote it.\n"
+            "• In summaries, groups of fewer than {k} people are not shown.\n"
+            "• Before a written answer is saved, phone and ID-card numbers, e-mail addresses "
+            "and the like are removed, and you are told what was removed. Names, places and "
+            "the details of a story are not recognised: leave out what could point to you.\n"
+            "• Telegram knows who talks to this bot and sees the messages. The bot deletes "
+            "your typed answers from the chat once it has read them, but Telegram may keep "
+            "copies.\n"
+            "• After submitting you get a receipt code, the only way back to your report. "
+            "Only a scrambled form of it is stored, so it cannot be sent to you again."
+        ).format(k=k)
+        + "\n\n"
+        + announcements_statement()
+    )
+
+
+def announcements_button(subscribed: bool) -> InlineKeyboardButton:
+    """Turn announcements on (off until pressed) or off again."""
+    if subscribed:
+        return _button(_("🔕 Stop announcements"), AnnouncementsCallback(on=False))
+    return _button(_("🔔 Receive announcements"), AnnouncementsCallback(on=True))
+
+
+def length_text(length: QuestionnaireLength) -> str:
+    if length.fewest == length.most:
+        return _(
+            "📋 {count} questions; at most {typed} of them ask you to type, the others are a "
+            "tap on a button."
+        ).format(count=length.most, typed=length.typed)
+    return _(
+        "📋 {fewest}–{most} questions, depending on your answers; at most {typed} of them ask "
+        "you to type, the others are a tap on a button."
+    ).format(fewest=length.fewest, most=length.most, typed=length.typed)
+
+
+def welcome_screen(
+    questionnaire: Questionnaire,
+    locale: str,
+    k: int,
+    first_message_id: int,
+    *,
+    subscribed: bool,
+) -> Screen:
+    """Who we are, the questionnaire's own intro and real length, what is kept; start, and
+    the announcements switch."""
+    text = (
+        _("👋 Hello! This is <b>Qingfeng (清风)</b>.")
+        + "\n\n"
+        + f"<b>{escape(questionnaire.title_for(locale))}</b>\n"
+        + escape(questionnaire.intro_for(locale))
+        + "\n\n"
+        + length_text(questionnaire_length(questionnaire))
         + "\n\n"
         + privacy_text(k)
     )
@@ -79,10 +146,54 @@ def welcome_screen(k: int, first_message_id: int) -> Screen:
                     _("✅ I understand — start"),
                     SurveyCallback(a=Act.CONSENT, v=str(first_message_id)),
                 )
-            ]
+            ],
+            [announcements_button(subscribed)],
         ]
     )
-    return Screen(text, markup)
+    return Screen(_fit(text), markup)
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def with_announcements_switch(
+    markup: InlineKeyboardMarkup | None, subscribed: bool
+) -> InlineKeyboardMarkup | None:
+    """The same keyboard with its announcements button showing the new state."""
+    if markup is None:
+        return None
+    prefix = AnnouncementsCallback.__prefix__ + ":"
+    rows = [
+        [
+            announcements_button(subscribed)
+            if (button.callback_data or "").startswith(prefix)
+            else button
+            for button in row
+        ]
+        for row in markup.inline_keyboard
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def announcements_on_text() -> str:
+    return _(
+        "🔔 Announcements are on. Stored: your chat id (encrypted, filed under a keyed hash), "
+        "your language and this month — nothing that links to your answers. Send /stop or "
+        "press the button to turn them off and delete it."
+    )
+
+
+def announcements_off_text() -> str:
+    return _("🔕 Announcements are off, and the record of this chat's subscription is deleted.")
+
+
+def already_subscribed_text() -> str:
+    return _("Announcements are already on.")
+
+
+def not_subscribed_text() -> str:
+    return _("Announcements were not on; nothing about them is stored for this chat.")
 
 
 def resume_screen(step: QuestionStep | ReviewStep) -> Screen:
@@ -173,7 +284,17 @@ def error_text(error: InputError) -> str:
         return template
 
 
-MASK_KINDS = ("phone", "id_card", "email", "landline", "bank_card", "im_account")
+MASK_KINDS = (
+    "phone",
+    "id_card",
+    "email",
+    "landline",
+    "bank_card",
+    "im_account",
+    "license_plate",
+    "person",
+    "url",
+)
 
 
 def masked_kind_name(kind: str) -> str:
@@ -184,15 +305,78 @@ def masked_kind_name(kind: str) -> str:
         "landline": _("a landline number"),
         "bank_card": _("a bank-card number"),
         "im_account": _("a QQ/WeChat account"),
+        "license_plate": _("a licence plate"),
+        "person": _("a person's name"),
+        "url": _("a link"),
     }
     return names.get(kind, _("personal details"))
 
 
+def _masked_names(kinds: Iterable[str]) -> str:
+    return "、".join(masked_kind_name(k) for k in kinds)
+
+
 def masked_notice(kinds: Iterable[str]) -> str:
-    names = "、".join(masked_kind_name(k) for k in kinds)
     return _("🛡 To protect you, we removed {what} from your answer before saving it.").format(
-        what=escape(names)
+        what=escape(_masked_names(kinds))
     )
+
+
+ECHO_LIMIT = 4000
+
+
+def _echo_body(answer: str) -> str:
+    shown = answer if len(answer) <= ECHO_LIMIT else answer[: ECHO_LIMIT - 1] + "…"
+    return escape(shown)
+
+
+def recorded_text(answer: str, masked: Iterable[str] = ()) -> str:
+    """The answer as stored (already scrubbed), naming what was masked; never the raw text."""
+    kinds = tuple(masked)
+    if kinds:
+        return _("🛡 Saved (we removed {what}): {answer}").format(
+            what=escape(_masked_names(kinds)), answer=_echo_body(answer)
+        )
+    return _("📝 Saved: {answer}").format(answer=_echo_body(answer))
+
+
+def edit_recorded_text(answer: str, masked: Iterable[str] = ()) -> str:
+    kinds = tuple(masked)
+    if kinds:
+        return _("✏️ Your edit replaced the answer (we removed {what}): {answer}").format(
+            what=escape(_masked_names(kinds)), answer=_echo_body(answer)
+        )
+    return _("✏️ Your edit replaced the answer: {answer}").format(answer=_echo_body(answer))
+
+
+def edit_not_taken_text() -> str:
+    return _(
+        "✏️ This edit was not taken: only the answer you sent last, before moving on, can be "
+        "changed by editing it. To change an earlier answer, tap its number on the review "
+        "screen before you submit."
+    )
+
+
+def edit_refused_text(error: InputError) -> str:
+    return _("✏️ This edit was not taken: {reason}").format(reason=escape(error_text(error)))
+
+
+def idle_edit_text() -> str:
+    return _("✏️ Editing a message changes nothing here: I read each message once.")
+
+
+def too_long_copy_text(error: InputError, scrubbed: str) -> str:
+    """A refused over-long answer: the raw message is deleted, so give the cadre the
+    scrubbed text back to shorten (never the raw text)."""
+    params = dict(error.params)
+    header = _(
+        "That is {length} characters; the limit is {max}. So that your words are not left in "
+        "the chat, I deleted your message. Here is the text with personal details removed, "
+        "to copy, shorten and send again:"
+    ).format(length=params.get("length", len(scrubbed)), max=params.get("max", ""))
+    room = MESSAGE_LIMIT - len(header) - 4
+    shown = scrubbed if len(scrubbed) <= room else scrubbed[: room - 1] + "…"
+    return header + "\n\n" + escape(shown)
 
 
 def media_refusal(kind: str) -> str:
@@ -371,32 +555,60 @@ def preview_submitted_text() -> str:
 
 
 def receipt_screen(code: str, first_message_id: int) -> Screen:
+    """Sent with `protect_content`: it cannot be forwarded, and one tap deletes it."""
     text = (
         _("🧾 <b>Your receipt code</b>")
         + f"\n\n<code>{escape(code)}</code>\n\n"
         + _(
-            "Keep it somewhere safe and private, not in this chat. It is the only way to read "
-            "the investigators' questions about your report and to answer them: come back in a "
-            "few days and send /followup. We store only a scrambled form of it, so nobody — "
-            "not even us — can look it up or send it to you again."
+            "Write it down and keep it somewhere private, not in this chat. This message "
+            "cannot be forwarded (on some phones it cannot be copied or captured either). The "
+            "code is the only way to read the investigators' questions about your report and "
+            "to answer them: come back in a few days and send /followup. Only a scrambled form "
+            "of it is stored, so we cannot look it up or send it to you again."
         )
         + "\n\n"
         + _(
-            "When you have saved it, you can let the bot clear this conversation. "
-            "Telegram lets a bot delete messages for 48 hours."
+            "Once you have saved it, the first button deletes this message; the second clears "
+            "the whole conversation. Telegram lets a bot delete messages for 48 hours."
         )
     )
     markup = InlineKeyboardMarkup(
         inline_keyboard=[
             [
                 _button(
+                    _("✅ I have saved it — delete this message"),
+                    ReceiptSavedCallback(first=first_message_id),
+                )
+            ],
+            [
+                _button(
                     _("🧹 Clear this conversation"),
                     ClearChatCallback(first=first_message_id),
                 )
-            ]
+            ],
         ]
     )
     return Screen(text, markup)
+
+
+def receipt_deleted_screen(first_message_id: int) -> Screen:
+    return Screen(
+        _("🧾 The receipt message is deleted. You can also clear the rest of this conversation."),
+        InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    _button(
+                        _("🧹 Clear this conversation"),
+                        ClearChatCallback(first=first_message_id),
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+def receipt_deleted_answer() -> str:
+    return _("Deleted.")
 
 
 def chat_cleared_text() -> str:
@@ -439,8 +651,16 @@ def use_buttons_review_text() -> str:
 
 def receipt_in_answer_text() -> str:
     return _(
-        "This looks like a receipt code. Please never write it into an answer — keep it "
-        "private. Send /followup to use it."
+        "🧾 This looks like a receipt code, so I deleted the message at once and saved "
+        "nothing from it. Never write it into an answer; to use it, send /followup once this "
+        "questionnaire is submitted or cancelled."
+    )
+
+
+def receipt_in_idle_chat_text() -> str:
+    return _(
+        "🧾 This looks like a receipt code, so I deleted the message at once. To read the "
+        "replies to your report, send /followup and then the code."
     )
 
 

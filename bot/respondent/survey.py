@@ -27,6 +27,9 @@ MESSAGE_KEY = "msg"
 FIRST_KEY = "first"
 CAMPAIGN_KEY = "campaign"  # the campaign the draft was started in (issue 6)
 PREVIEW_KEY = "preview"  # an admin's preview walk: Submit stores nothing (issue 6)
+# The last typed answer while it is still the current one: the cadre's message id, the
+# question, and the draft as it was before that answer (so an edit can be applied instead).
+TYPED_KEY = "typed"
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,23 @@
 """Broadcast subscribers: the one place a chat id is kept, encrypted, keyed by its HMAC.
 
-Nothing here links to a submission, and an unsubscribed chat is deleted, not flagged, so the
-table never becomes a list of everyone who once used the bot.
+A chat is here only because the cadre pressed the announcements button. Nothing here links to a
+submission, and an unsubscribed chat is deleted, not flagged, so the table never becomes a list
+of everyone who once used the bot. A row holds the HMAC, the encrypted chat id, the language
+and the *month* it subscribed (the first day of it): nothing finer-grained about when.
+
+A repeated subscribe of an active chat in the same language writes nothing at all (no new row
+version on PostgreSQL, whose `xmin` would otherwise date the cadre's latest visit).
+The language a non-subscriber picks with /language is kept in process memory only.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
+from typing import TypeVar
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
@@ -17,6 +25,7 @@ from storage.database import Database
 from storage.tables import subscribers
 
 _PURPOSE = "subscriber"
+_Value = TypeVar("_Value")
 
 
 _LOCALE_CACHE_SIZE = 10_000
@@ -32,20 +41,21 @@ class SubscriberRepository:
         pseudonymizer: Pseudonymizer,
         *,
         zone: tzinfo = UTC,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._db = db
         self._cipher = cipher
         self._pseudonymizer = pseudonymizer
         self._zone = zone
+        self._now = now or (lambda: datetime.now(self._zone))
         # Language per chat hash, read on every update by the locale middleware; kept in
         # step by this repository's own writes (one bot process per token).
         self._locales: OrderedDict[str, str | None] = OrderedDict()
+        # Languages chosen by chats that are not subscribers: memory only, never stored.
+        self._unsaved_locales: OrderedDict[str, str] = OrderedDict()
 
     def _cache_locale(self, chat_hash: str, locale: str | None) -> None:
-        self._locales[chat_hash] = locale
-        self._locales.move_to_end(chat_hash)
-        while len(self._locales) > _LOCALE_CACHE_SIZE:
-            self._locales.popitem(last=False)
+        _remember(self._locales, chat_hash, locale)
 
     def _hash(self, chat_id: int) -> str:
         return self._pseudonymizer.of(_PURPOSE, chat_id)
@@ -55,20 +65,31 @@ class SubscriberRepository:
         # Bound to its row: an encrypted chat id moved to another row no longer decrypts.
         return f"subscribers.chat_id_enc:{chat_hash}"
 
-    def _today(self) -> date:
-        return datetime.now(self._zone).date()
+    def this_month(self) -> date:
+        """The first day of the current month: the only date a subscriber row carries."""
+        return self._now().astimezone(self._zone).date().replace(day=1)
 
     async def subscribe(self, chat_id: int, locale: str) -> None:
-        """Subscribe (or re-subscribe) a chat; keeps `since_day` while it stays subscribed."""
+        """Subscribe a chat (the cadre pressed the button); keeps `since_day` while it stays
+        subscribed, and writes nothing when it is already subscribed in this language."""
         chat_hash = self._hash(chat_id)
         self._locales.pop(chat_hash, None)
+        self._unsaved_locales.pop(chat_hash, None)
         table = subscribers
+        async with self._db.engine.connect() as connection:
+            current = (
+                await connection.execute(
+                    select(table.c.active, table.c.locale).where(table.c.chat_hash == chat_hash)
+                )
+            ).first()
+        if current is not None and current.active and current.locale == locale:
+            return  # not even a row lock (PostgreSQL would record it in `xmax`)
         statement = self._db.insert(table).values(
             chat_hash=chat_hash,
             chat_id_enc=self._cipher.encrypt(str(chat_id), context=self._context(chat_hash)),
             locale=locale,
             active=True,
-            since_day=self._today(),
+            since_day=self.this_month(),
         )
         statement = statement.on_conflict_do_update(
             index_elements=[table.c.chat_hash],
@@ -79,6 +100,8 @@ class SubscriberRepository:
                     (table.c.active, table.c.since_day), else_=statement.excluded.since_day
                 ),
             },
+            # No UPDATE at all for an active row in the same language: no new row version.
+            where=or_(~table.c.active, table.c.locale != statement.excluded.locale),
         )
         async with self._db.engine.begin() as connection:
             await connection.execute(statement)
@@ -99,8 +122,8 @@ class SubscriberRepository:
             )
         return bool(active)
 
-    async def locale_of(self, chat_id: int) -> str | None:
-        """The chat's stored language, if it is a subscriber."""
+    async def stored_locale(self, chat_id: int) -> str | None:
+        """The language on the chat's subscriber row (None when it is not a subscriber)."""
         chat_hash = self._hash(chat_id)
         if chat_hash in self._locales:
             return self._locales[chat_hash]
@@ -111,16 +134,34 @@ class SubscriberRepository:
         self._cache_locale(chat_hash, locale)
         return locale
 
+    async def locale_of(self, chat_id: int) -> str | None:
+        """The chat's chosen language: stored for a subscriber, else held in memory if any."""
+        stored = await self.stored_locale(chat_id)
+        if stored is not None:
+            return stored
+        return self._unsaved_locales.get(self._hash(chat_id))
+
     async def set_locale(self, chat_id: int, locale: str) -> bool:
-        """Change a subscriber's language; returns False (stores nothing) for other chats."""
-        self._locales.pop(self._hash(chat_id), None)
+        """Change a subscriber's language and return True; for any other chat, store nothing
+        (the choice is kept in memory until the bot restarts) and return False."""
+        chat_hash = self._hash(chat_id)
+        stored = await self.stored_locale(chat_id)
+        if stored is None:
+            _remember(self._unsaved_locales, chat_hash, locale)
+            return False
+        if stored == locale:
+            return True  # nothing to write
+        self._locales.pop(chat_hash, None)
         async with self._db.engine.begin() as connection:
             result = await connection.execute(
                 update(subscribers)
-                .where(subscribers.c.chat_hash == self._hash(chat_id))
+                .where(subscribers.c.chat_hash == chat_hash, subscribers.c.locale != locale)
                 .values(locale=locale)
             )
-        return bool(result.rowcount)
+        if not result.rowcount and await self.stored_locale(chat_id) is None:
+            _remember(self._unsaved_locales, chat_hash, locale)  # unsubscribed meanwhile
+            return False
+        return True
 
     async def count_active(self, locale: str | None = None) -> int:
         query = select(func.count()).select_from(subscribers).where(subscribers.c.active)
@@ -145,3 +186,25 @@ class SubscriberRepository:
             int(self._cipher.decrypt(row.chat_id_enc, context=self._context(row.chat_hash)))
             for row in rows
         ]
+
+
+def _remember(cache: OrderedDict[str, _Value], chat_hash: str, value: _Value) -> None:
+    """Put a value in a bounded most-recently-used map."""
+    cache[chat_hash] = value
+    cache.move_to_end(chat_hash)
+    while len(cache) > _LOCALE_CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+async def purge_inactive_subscribers(database: Database, *, dry_run: bool = False) -> int:
+    """Delete the subscribers who blocked the bot: their row (an encrypted chat id) has no
+    purpose left, and a cadre who comes back opts in again."""
+    condition = subscribers.c.active.is_(False)
+    async with database.transaction() as connection:
+        if dry_run:
+            count = await connection.scalar(
+                select(func.count()).select_from(subscribers).where(condition)
+            )
+            return int(count or 0)
+        result = await connection.execute(delete(subscribers).where(condition))
+        return int(result.rowcount or 0)

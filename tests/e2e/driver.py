@@ -78,9 +78,23 @@ async def start_questionnaire(user: EmulatedUser) -> None:
 
 
 async def type_answer(user: EmulatedUser, text: str) -> ChatMessage:
-    """Send text and return the bot's next message (the next question or a refusal)."""
+    """Send text and return the bot's next message (what it stored, or a refusal), once the
+    current question is shown below it."""
     sent = await user.send_text(text)
-    return await user.wait_for_message(after=sent, timeout=WAIT)
+    reply = await user.wait_for_message(after=sent, timeout=WAIT)
+    await wait_for_question_after(user, sent.message_id)
+    return reply
+
+
+async def opt_in(user: EmulatedUser) -> None:
+    """/start, then the announcements button on the welcome (they are off until pressed)."""
+    sent = await user.send_command("/start")
+    welcome = await user.wait_for_message(after=sent, timeout=WAIT)
+    button = welcome.button(lambda b: (b.callback_data or "") == "ann:1")
+    assert button is not None, user.transcript()
+    handle = await user.press(lambda b: b.raw == button.raw, welcome)
+    await handle.wait_answered(WAIT)
+    await user.wait_for_message(contains="🔔", after=welcome, timeout=WAIT)
 
 
 async def answer_until_review(user: EmulatedUser, *, frequency: str = "never") -> None:

@@ -24,6 +24,7 @@ from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import (
     answer_until_review,
     current_question,
+    opt_in,
     start_questionnaire,
     submit,
     tap,
@@ -75,6 +76,7 @@ async def test_nothing_identifies_the_respondent(
     user = offline.new_user(
         user_id=USER_ID, first_name=FIRST_NAME, last_name=LAST_NAME, username=USERNAME
     )
+    await opt_in(user)  # announcements: the one identity stored, encrypted
     await start_questionnaire(user)
     await tap(user, Act.ANSWER, "village_community")
     await tap(user, Act.ANSWER, "staff")
@@ -107,8 +109,8 @@ async def test_nothing_identifies_the_respondent(
         for what, needle in needles.items():
             assert needle not in content, f"{what} found in table {table}"
 
-    # The subscriber rows exist (both people pressed /start), but hold no plain chat id.
-    assert len(dump[subscribers.name]) == 2
+    # Only the one who opted in is a subscriber, and the row holds no plain chat id.
+    assert len(dump[subscribers.name]) == 1
     assert dump["submissions"] and dump["answers"]
     assert dump["fsm_entries"] == []  # submitted and cancelled: no drafts left
 

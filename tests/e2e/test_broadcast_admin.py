@@ -16,6 +16,7 @@ from bot.emulator import EmulatedUser
 from bot.offline import OfflineBot
 from storage.tables import audit_log
 from tests.e2e.conftest import StartOffline
+from tests.e2e.driver import opt_in
 
 # Scheduled digests stay off: they would land in the admin's chat mid-test.
 pytestmark = pytest.mark.usefixtures("manual_digests")
@@ -28,11 +29,11 @@ NOTICE = "第二轮调研下周开始"
 async def subscribe(
     offline: OfflineBot, count: int, language: str = "zh-hans"
 ) -> list[EmulatedUser]:
+    """Cadres who opted in to announcements (the button on the welcome)."""
     users = []
     for _ in range(count):
         user = offline.new_user(language_code=language)
-        sent = await user.send_command("/start")
-        await user.wait_for_message(after=sent, timeout=WAIT)
+        await opt_in(user)
         users.append(user)
     return users
 

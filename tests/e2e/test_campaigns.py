@@ -18,6 +18,7 @@ from tests.e2e.driver import (
     WAIT,
     active,
     answer_until_review,
+    opt_in,
     start_questionnaire,
     submit,
     survey_buttons,
@@ -153,8 +154,7 @@ async def test_an_admin_runs_a_campaign_from_announcement_to_close(
     subscribers = []
     for _ in range(3):
         user = offline.new_user()
-        sent = await user.send_command("/start")
-        await user.wait_for_message(after=sent, timeout=WAIT)
+        await opt_in(user)  # announcements are the cadre's choice
         subscribers.append(user)
     today = date.today()
     closes = (today + timedelta(days=2)).isoformat()
@@ -174,7 +174,8 @@ async def test_an_admin_runs_a_campaign_from_announcement_to_close(
     for user in subscribers:
         await user.wait_for(lambda u: _received(u, "第二轮 <春季>") == 1, WAIT)
 
-    cadre = offline.new_user()  # answers, and becomes a subscriber by pressing start
+    cadre = offline.new_user()  # opts in to announcements, then answers
+    await opt_in(cadre)
     await start_questionnaire(cadre)
     await answer_until_review(cadre)
     await submit(cadre)
@@ -193,3 +194,27 @@ async def test_an_admin_runs_a_campaign_from_announcement_to_close(
     async with offline.services.database.engine.connect() as connection:
         actions = (await connection.execute(select(audit_log.c.action))).scalars().all()
     assert {"campaign.open", "broadcast.start", "campaign.close"} <= set(actions)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("id: x\nsections: " + "[" * 5000 + "]" * 5000, "Line 2: nested too deeply"),
+        ("id: x\nversion: " + "9" * 100_000, "Line 2: a number is too large"),
+        ("".join(f"k{i}: 1\n" for i in range(20_000)), "too many keys in one mapping"),
+        ("id: x\nsections: [a, b\nversion: 1\n", "YAML syntax error at line 3"),
+        ("#" * (300 * 1024), "The file is too large: a questionnaire may have at most 256 KB."),
+    ],
+    ids=["deep", "number", "keys", "syntax", "size"],
+)
+async def test_a_bad_questionnaire_upload_is_told_exactly_what_is_wrong(
+    start_offline: StartOffline, content: str, expected: str
+) -> None:
+    offline = await start_offline(admin_ids=[ADMIN])
+    admin = offline.emulator.user(user_id=ADMIN, language_code="en")
+    sent = await admin.send_document(content.encode(), file_name="bad.yaml")
+    reply = (await admin.wait_for_message(after=sent, timeout=WAIT)).text or ""
+    assert expected in reply
+    assert "something went wrong" not in reply
+    assert offline.services is not None
+    assert await offline.services.survey.versions.list() == []  # type: ignore[union-attr]

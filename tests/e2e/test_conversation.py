@@ -294,17 +294,18 @@ async def test_language_help_commands_and_strays(offline: OfflineBot) -> None:
     assert "不认识" in (reply.text or "")
     sent = await user.send_command("/privacy")
     reply = await user.wait_for_message(after=sent, timeout=10)
-    assert "匿名" in (reply.text or "")
+    assert "看不到是谁写的" in (reply.text or "") and "Telegram 知道" in (reply.text or "")
 
-    sent = await user.send_command("/start")  # subscribe, so the choice can be kept
-    await user.wait_for_message(after=sent, timeout=10)
+    # Not a subscriber: the choice is kept in memory only, and the bot says so.
     sent = await user.send_command("/language")
     menu_message = await user.wait_for_message(after=sent, timeout=10)
     handle = await user.press("English", menu_message)
     await handle.wait_answered(10)
-    await user.wait_for_message(contains="Language set", after=menu_message, timeout=10)
+    chosen = await user.wait_for_message(contains="Language set", after=menu_message, timeout=10)
+    assert "not stored" in (chosen.text or "")
     await start_questionnaire(user)
     assert "Question 1 of" in (active(user).text or "")
+    assert await _subscriber_rows(offline) == 0
 
 
 async def test_english_speakers_get_english_and_english_questions(offline: OfflineBot) -> None:
@@ -313,6 +314,17 @@ async def test_english_speakers_get_english_and_english_questions(offline: Offli
     text = active(user).text or ""
     assert "Question 1 of" in text
     assert all(ch < "\u4e00" or ch > "\u9fff" for ch in text.split("\n")[-1])
+
+
+async def _subscriber_rows(offline: OfflineBot) -> int:
+    from sqlalchemy import func, select
+
+    from storage.tables import subscribers
+
+    assert offline.services is not None
+    async with offline.services.database.engine.connect() as connection:
+        count = await connection.scalar(select(func.count()).select_from(subscribers))
+    return int(count or 0)
 
 
 async def _fsm_rows(offline: OfflineBot) -> int:

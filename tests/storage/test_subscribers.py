@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
@@ -94,3 +97,102 @@ async def test_rows_are_keyed_by_a_keyed_hash(
         chat_hash = await connection.scalar(select(subscribers.c.chat_hash))
     assert isinstance(chat_hash, str) and len(chat_hash) == 64
     assert str(CHAT_IDS[0]) not in chat_hash
+
+
+async def _row(database: Database) -> tuple[object, ...]:
+    """The only subscriber row, with its row version (`xmin`, `xmax`) on PostgreSQL."""
+    async with database.engine.connect() as connection:
+        if database.engine.dialect.name == "postgresql":
+            query = text(
+                "SELECT chat_hash, chat_id_enc, locale, active, since_day, xmin::text, "
+                "xmax::text FROM subscribers"
+            )
+        else:
+            query = select(subscribers)
+        [row] = (await connection.execute(query)).all()
+    return tuple(row)
+
+
+def _clock(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
+
+
+async def test_since_day_is_the_first_day_of_the_month(
+    database: Database, cipher: TextCipher, pseudonymizer: Pseudonymizer
+) -> None:
+    zone = ZoneInfo("Asia/Shanghai")
+    # 23:30 UTC on 31 March is already 1 April in Shanghai: the zone decides the month.
+    moment = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
+    repository = SubscriberRepository(
+        database, cipher, pseudonymizer, zone=zone, now=_clock(moment)
+    )
+    await repository.subscribe(CHAT_IDS[0], "zh-CN")
+    async with database.engine.connect() as connection:
+        since = await connection.scalar(select(subscribers.c.since_day))
+    assert since == date(2026, 4, 1)
+
+
+async def test_subscribing_again_writes_nothing(
+    database: Database, cipher: TextCipher, pseudonymizer: Pseudonymizer
+) -> None:
+    first = SubscriberRepository(
+        database, cipher, pseudonymizer, now=_clock(datetime(2026, 3, 17, tzinfo=UTC))
+    )
+    await first.subscribe(CHAT_IDS[0], "zh-CN")
+    before = await _row(database)
+    # A month later, in a fresh process: the same subscribe and the same language again.
+    later = SubscriberRepository(
+        database, cipher, pseudonymizer, now=_clock(datetime(2026, 4, 20, tzinfo=UTC))
+    )
+    await later.subscribe(CHAT_IDS[0], "zh-CN")
+    assert await later.set_locale(CHAT_IDS[0], "zh-CN")
+    assert await _row(database) == before  # same bytes, same month, same xmin
+    # A real change is written, and keeps the month it subscribed.
+    assert await later.set_locale(CHAT_IDS[0], "en")
+    changed = await _row(database)
+    assert changed[2] == "en" and changed[4] == date(2026, 3, 1)
+
+
+async def test_a_language_chosen_without_subscribing_is_kept_in_memory_only(
+    database: Database, repository: SubscriberRepository
+) -> None:
+    assert not await repository.set_locale(CHAT_IDS[0], "en")
+    assert await repository.locale_of(CHAT_IDS[0]) == "en"
+    async with database.engine.connect() as connection:
+        assert await connection.scalar(select(func.count()).select_from(subscribers)) == 0
+    await repository.subscribe(CHAT_IDS[0], "en")  # opting in stores the language
+    assert await repository.stored_locale(CHAT_IDS[0]) == "en"
+
+
+async def test_migration_0005_moves_existing_rows_to_the_first_of_their_month(
+    db_url: str, cipher: TextCipher, pseudonymizer: Pseudonymizer
+) -> None:
+    database = await Database.connect(db_url)
+    try:
+        await database.upgrade("0004")
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                subscribers.insert(),
+                [
+                    {
+                        "chat_hash": f"{n:064x}",
+                        "chat_id_enc": b"x",
+                        "locale": "zh-CN",
+                        "active": True,
+                        "since_day": day,
+                    }
+                    for n, day in enumerate(
+                        (date(2025, 12, 31), date(2026, 2, 1), date(2026, 2, 28))
+                    )
+                ],
+            )
+        await database.upgrade()
+        async with database.engine.connect() as connection:
+            days = (
+                await connection.scalars(
+                    select(subscribers.c.since_day).order_by(subscribers.c.chat_hash)
+                )
+            ).all()
+        assert days == [date(2025, 12, 1), date(2026, 2, 1), date(2026, 2, 1)]
+    finally:
+        await database.dispose()

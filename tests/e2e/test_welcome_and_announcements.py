@@ -1,0 +1,233 @@
+"""The welcome tells the truth, and announcements are the cadre's own choice.
+
+The welcome shows the questionnaire's own intro, its real length (checked against the
+engine's shortest and longest walk), the configured K, what Telegram knows, and what opting
+in to announcements stores. Nothing subscribes a chat except the button; a second /start of a
+subscribed chat does not touch its row (same `xmin` on PostgreSQL), and the row carries the
+month only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.emulator import ChatMessage, EmulatedUser
+from bot.offline import OfflineBot
+from bot.questionnaire import Questionnaire
+from bot.questionnaire.engine import Engine
+from bot.respondent.callbacks import Act
+from storage.tables import subscribers
+from tests.e2e.conftest import StartOffline
+from tests.e2e.driver import (
+    WAIT,
+    answer_until_review,
+    opt_in,
+    start_questionnaire,
+    submit,
+    tap,
+)
+
+pytestmark = pytest.mark.usefixtures("manual_digests")
+
+# Claims an earlier welcome made that no test proves (or that are false).
+OVER_CLAIMS = (
+    "无法和您本人对应",
+    "没有人能知道",
+    "完全匿名",
+    "只能看到汇总",
+    "调研人员只看到总数",
+    "5–8 分钟",
+    "大约五分钟",
+    "Nothing links your answers to you",
+    "see totals only",
+)
+
+
+def _walk_length(questionnaire: Questionnaire, frequency: str) -> int:
+    """Questions asked when every frequency question gets `frequency` and nothing is skipped
+    that opens a branch: the engine's own count of relevant questions."""
+    engine = Engine(questionnaire)
+    answers: dict[str, Any] = {
+        q.id: frequency for q in questionnaire.questions if q.id.endswith("_freq")
+    }
+    return len(engine.relevant_question_ids(answers))
+
+
+async def _welcome(user: EmulatedUser) -> ChatMessage:
+    sent = await user.send_command("/start")
+    return await user.wait_for_message(after=sent, timeout=WAIT)
+
+
+async def _subscriber_rows(offline: OfflineBot) -> list[Any]:
+    assert offline.services is not None
+    database = offline.services.database
+    async with database.engine.connect() as connection:
+        if database.engine.dialect.name == "postgresql":
+            query = text(
+                "SELECT chat_hash, chat_id_enc, locale, active, since_day, xmin::text AS xmin, "
+                "xmax::text AS xmax FROM subscribers"
+            )
+        else:
+            query = select(subscribers)
+        return list((await connection.execute(query)).all())
+
+
+def _announcement_button(message: ChatMessage) -> str | None:
+    for row in message.buttons:
+        for button in row:
+            if (button.callback_data or "").startswith("ann:"):
+                return button.text
+    return None
+
+
+async def test_the_welcome_shows_intro_real_length_k_and_what_opting_in_stores(
+    start_offline: StartOffline,
+) -> None:
+    offline = await start_offline(k_anonymity=7)
+    assert offline.services is not None
+    questionnaire = offline.services.questionnaire
+    user = offline.new_user()
+    welcome = await _welcome(user)
+    shown = welcome.text or ""
+
+    for line in questionnaire.intro_for("zh-CN").splitlines():
+        assert line in shown
+    fewest = _walk_length(questionnaire, "never")
+    most = _walk_length(questionnaire, "often")
+    typed = sum(1 for q in questionnaire.questions if q.type in ("text", "number"))
+    assert (fewest, most, typed) == (16, 34, 12)  # the shipped questionnaire, walked
+    assert f"共 {fewest}–{most} 道题" in shown
+    assert f"最多 {typed} 道需要打字" in shown
+    assert "不足 7 人的分组不会显示" in shown
+    assert "调研组会逐份阅读答卷" in shown and "看不到是谁写的" in shown
+    assert "Telegram 知道谁在和本机器人对话" in shown
+    assert "通知默认关闭" in shown
+    for stored in ("加密的聊天编号", "语言", "订阅月份", "没有任何关联", "/stop"):
+        assert stored in shown, stored
+    assert _announcement_button(welcome) == "🔔 接收调查通知"
+
+    sent = await user.send_command("/privacy")
+    privacy = await user.wait_for_message(after=sent, timeout=WAIT)
+    for text_ in (shown, privacy.text or ""):
+        for claim in OVER_CLAIMS:
+            assert claim not in text_, claim
+    assert "不足 7 人" in (privacy.text or "") and "订阅月份" in (privacy.text or "")
+    assert _announcement_button(privacy) == "🔔 接收调查通知"
+
+    english = offline.new_user(language_code="en")
+    shown_en = (await _welcome(english)).text or ""
+    assert questionnaire.intro_for("en").splitlines()[0] in shown_en
+    assert f"{fewest}–{most} questions" in shown_en and "fewer than 7 people" in shown_en
+
+
+async def test_nothing_but_the_button_subscribes(start_offline: StartOffline) -> None:
+    offline = await start_offline()
+    user = offline.new_user()
+    await _welcome(user)
+    for command in ("/help", "/privacy", "/stop", "/language"):
+        sent = await user.send_command(command)
+        await user.wait_for_message(after=sent, timeout=WAIT)
+    handle = await user.press("English")
+    await handle.wait_answered(WAIT)
+    await user.wait_for_message(contains="Language set", timeout=WAIT)
+    await start_questionnaire(user)
+    await tap(user, Act.SKIP)
+    await answer_until_review(user)
+    await submit(user)
+    assert await _subscriber_rows(offline) == []
+
+
+async def test_the_button_subscribes_in_the_month_and_stop_deletes(
+    start_offline: StartOffline,
+) -> None:
+    offline = await start_offline()
+    user = offline.new_user()
+    welcome = await _welcome(user)
+    handle = await user.press("🔔 接收调查通知", welcome)
+    await handle.wait_answered(WAIT)
+    confirmation = await user.wait_for_message(contains="已开启通知", after=welcome, timeout=WAIT)
+    assert "加密的聊天编号" in (confirmation.text or "")
+    # The pressed keyboard now offers the way back.
+    await user.wait_for(
+        lambda u: _announcement_button(u.message(welcome.message_id)) == "🔕 不再接收通知",  # type: ignore[arg-type]
+        WAIT,
+    )
+    rows = await _subscriber_rows(offline)
+    assert offline.services is not None
+    today = offline.services.survey.today()
+    assert [(row.locale, row.active, row.since_day) for row in rows] == [
+        ("zh-CN", True, today.replace(day=1))
+    ]
+    assert await offline.services.subscribers.active_chat_ids() == [user.chat_id]
+    assert _announcement_button(await _welcome(user)) == "🔕 不再接收通知"
+
+    sent = await user.send_command("/stop")
+    stopped = await user.wait_for_message(after=sent, timeout=WAIT)
+    assert "已关闭通知" in (stopped.text or "")
+    assert await _subscriber_rows(offline) == []
+    sent = await user.send_command("/stop")
+    again = await user.wait_for_message(after=sent, timeout=WAIT)
+    assert "没有开启通知" in (again.text or "")
+
+    # On, then off with the button.
+    welcome = await _welcome(user)
+    handle = await user.press("🔔 接收调查通知", welcome)
+    await handle.wait_answered(WAIT)
+    await user.wait_for_message(contains="已开启通知", after=welcome, timeout=WAIT)
+    await user.wait_for(
+        lambda u: _announcement_button(u.message(welcome.message_id)) == "🔕 不再接收通知",  # type: ignore[arg-type]
+        WAIT,
+    )
+    handle = await user.press("🔕 不再接收通知", welcome)
+    await handle.wait_answered(WAIT)
+    await user.wait_for_message(contains="已关闭通知", after=welcome, timeout=WAIT)
+    assert await _subscriber_rows(offline) == []
+
+
+class _Clock:
+    """A wall clock the test moves: the bot reads it for days and months."""
+
+    def __init__(self, start: datetime) -> None:
+        self.moment = start
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+
+async def test_start_again_does_not_rewrite_the_subscriber_row(
+    db_url: str, start_offline: StartOffline
+) -> None:
+    clock = _Clock(datetime(2026, 3, 17, 10, 30, tzinfo=ZoneInfo("Asia/Shanghai")))
+    now: Callable[[], datetime] = clock
+    offline = await start_offline(database_url=db_url, now=now)
+    user = offline.new_user()
+    await opt_in(user)
+    [before] = await _subscriber_rows(offline)
+    assert before.since_day == date(2026, 3, 1)
+
+    clock.moment += timedelta(days=30)  # next month: a rewrite would show a new month
+    welcome = await _welcome(user)
+    assert _announcement_button(welcome) == "🔕 不再接收通知"
+    # A stale "on" button pressed again, and the same language chosen again.
+    handle = await user.press_data("ann:1", welcome.message_id)
+    answer = await handle.wait_answered(WAIT)
+    assert answer.text and "已经开启" in answer.text
+    sent = await user.send_command("/language")
+    menu = await user.wait_for_message(after=sent, timeout=WAIT)
+    handle = await user.press("中文", menu)
+    await handle.wait_answered(WAIT)
+    await user.wait_for_message(contains="语言已设为", after=menu, timeout=WAIT)
+    await start_questionnaire(user)
+    await answer_until_review(user)
+    await submit(user)
+
+    [after] = await _subscriber_rows(offline)
+    assert tuple(after) == tuple(before)  # same bytes, same day — and on PostgreSQL same xmin
+    if db_url.startswith("postgresql"):
+        assert (after.xmin, after.xmax) == (before.xmin, before.xmax)  # not even locked
