@@ -24,8 +24,9 @@ from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.anonymity.crypto import TextCipher
-from bot.anonymity.keys import Keys, load_keys
+from bot.anonymity.keys import Keys, ensure_data_dir, load_keys_for_database
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.anonymity.rotation import rebind_legacy_contexts
 from bot.command_menu import AdminMenuOnFirstContact, CommandMenus
 from bot.config import Settings
 from bot.digest.scheduler import DigestRuntime, build_digest_runtime
@@ -77,14 +78,22 @@ class Services:
 async def build_services(
     settings: Settings, *, now: Callable[[], datetime] | None = None
 ) -> Services:
-    """Connect and migrate the database, load keys and the questionnaire."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = load_keys(settings)
-    cipher = TextCipher(keys.data_key, keys.previous_data_keys)
-    pseudonymizer = Pseudonymizer(keys.pseudonym_secret)
+    """Connect and migrate the database, load keys and the questionnaire.
+
+    The database comes first: a secret file is generated only while it holds nothing written
+    with the secrets (`MissingSecretError` otherwise, and the database is closed again)."""
+    ensure_data_dir(settings.data_dir)
     questionnaire = load_questionnaire(settings.questionnaire)
     database = await Database.connect(settings.resolved_database_url)
-    await database.upgrade()
+    try:
+        await database.upgrade()
+        keys = await load_keys_for_database(settings, database)
+    except BaseException:
+        await database.dispose()
+        raise
+    cipher = TextCipher(keys.data_key, keys.previous_data_keys)
+    pseudonymizer = Pseudonymizer(keys.pseudonym_secret)
+    await rebind_legacy_contexts(database, cipher)  # blobs of older versions, once
     submissions = SubmissionRepository(database, cipher)
     rate_limits = RateLimitRepository(database)
     survey = SurveyService(
@@ -118,7 +127,9 @@ async def build_services(
         questionnaire=questionnaire,
         submissions=submissions,
         rate_limits=rate_limits,
-        subscribers=SubscriberRepository(database, cipher, pseudonymizer, zone=settings.zone),
+        subscribers=SubscriberRepository(
+            database, cipher, pseudonymizer, zone=settings.zone, now=now
+        ),
         staff=staff,
         survey=survey,
         http=http,
@@ -199,6 +210,12 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
 
     case_runtime = build_case_runtime(services)
     dp.workflow_data.update(case_runtime.handler_data())
+    # Staff actions commit together with their audit entry (one transaction per use case).
+    from bot.staff.audited import AuditedActions
+
+    dp.workflow_data["audited"] = AuditedActions(
+        services.database, case_runtime.audit, services.survey.today
+    )
     dp.startup.register(case_runtime.on_startup)
     dp.shutdown.register(case_runtime.on_shutdown)
     # Broadcasts to subscribers (issue 6): /broadcast, the sender, resume after a restart.

@@ -5,11 +5,13 @@
     questionnaire validate FILE  check a questionnaire file
     questionnaire add FILE       validate and store it as a questionnaire version
     db upgrade                   migrate the configured database
+    db reorder [--no-vacuum]     PostgreSQL: rewrite the report tables in random order
     i18n compile | extract       build the gettext catalogues
     digest --print [--period D]  print a digest (default: the latest complete period)
     digest --send                build and deliver the due digests now
-    export --format F --out FILE  all submissions as xlsx or csv
-    retention purge [--dry-run]  delete reports past RETENTION_DAYS of inactivity
+    export --format F --out FILE  closed weeks' submissions as xlsx or csv, generalised to K
+           [--include-today] [--with-text] [--campaign ID]
+    retention purge [--dry-run]  run the daily purges now (reports past RETENTION_DAYS, …)
     keys rotate [--prepare-only] [--new-key K]  re-encrypt stored text under a new DATA_KEY
 
 A wrong or missing setting ends with one line naming the variable and exit status 2.
@@ -127,6 +129,34 @@ def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_db_reorder(args: argparse.Namespace) -> int:
+    """The logic lives in `storage.reorder`."""
+    from storage.database import Database
+    from storage.reorder import ReorderReport, reorder_submission_tables
+
+    settings = _settings_or_exit()
+
+    async def reorder() -> ReorderReport:
+        database = await Database.connect(settings.resolved_database_url)
+        try:
+            await database.upgrade()
+            return await reorder_submission_tables(database, vacuum=not args.no_vacuum)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(reorder())
+    if not report.reordered:
+        print(report.note)
+        return 0
+    counts = ", ".join(f"{table} {count}" for table, count in report.rows.items())
+    print(f"rewrote {report.total} row(s) in random order in one transaction ({counts})")
+    if report.vacuumed:
+        print("VACUUM (FULL) done: the old row versions are gone from the tables' files")
+    else:
+        print("no VACUUM (FULL) yet: the old row versions stay as dead rows until it runs")
+    return 0
+
+
 def _cmd_i18n_compile(args: argparse.Namespace) -> int:
     from bot.i18n import compile_catalogues
 
@@ -182,34 +212,63 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     return asyncio.run(digest())
 
 
+#: The actor of audit entries written by the operator's command line (staff ids are > 0).
+CLI_ACTOR_ID = 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
-    """All submissions of the configured questionnaire to a file (see `bot.export`)."""
+    """Submissions of the configured questionnaire to a file (see `bot.export`): closed weeks
+    only unless --include-today, generalised to K rows per group, free text only with
+    --with-text (which is written to the audit log before anything is read)."""
+    from datetime import datetime
+
     from bot.app import build_services
-    from bot.export import export_submissions
+    from bot.export import ExportOptions, ExportResult, export_submissions
+    from storage.repositories import AuditRepository
 
     settings = _settings_or_exit()
 
-    async def export() -> int:
+    async def export() -> ExportResult:
         services = await build_services(settings)
         try:
+            today = datetime.now(settings.zone).date()
+            if args.with_text:
+                await AuditRepository(services.database).record(
+                    CLI_ACTOR_ID, "export.text", args.campaign or "all", today
+                )
+            options = ExportOptions(
+                until=None if args.include_today else today,
+                with_text=args.with_text,
+                k=settings.k_anonymity,
+                campaign_id=args.campaign,
+            )
             return await export_submissions(
                 services.database,
                 services.cipher,
                 services.questionnaire,
                 args.out,
                 args.format,
-                campaign_id=getattr(args, "campaign", None),  # issue 6
+                options,
             )
         finally:
             await services.close()
 
-    count = asyncio.run(export())
-    print(f"wrote {count} submission(s) to {args.out}")
+    result = asyncio.run(export())
+    print(f"wrote {result.rows} submission(s) to {args.out}")
+    if result.suppressed:
+        print(
+            f"left out {result.suppressed} submission(s) in groups smaller than "
+            f"K_ANONYMITY={settings.k_anonymity}"
+        )
+    if result.pending:
+        print(f"held back {result.pending} submission(s) until their month has closed")
+    if result.undecryptable:
+        print(f"skipped {result.undecryptable} submission(s) whose text could not be decrypted")
     return 0
 
 
 def _cmd_retention_purge(args: argparse.Namespace) -> int:
-    """Retention (issue 5); the logic lives in `bot.cases.retention`."""
+    """The daily maintenance, now: one line per kind; the steps live in `bot.maintenance`."""
     from bot.maintenance import retention_purge
 
     settings = _settings_or_exit()
@@ -260,6 +319,13 @@ def build_parser() -> argparse.ArgumentParser:
     dbsub = db.add_subparsers(dest="action", required=True)
     upgrade = dbsub.add_parser("upgrade", help="migrate the configured database")
     upgrade.set_defaults(func=_cmd_db_upgrade)
+    reorder = dbsub.add_parser(
+        "reorder", help="PostgreSQL: rewrite the report tables in random order (new xmin, ctid)"
+    )
+    reorder.add_argument(
+        "--no-vacuum", action="store_true", help="skip the VACUUM (FULL) after the rewrite"
+    )
+    reorder.set_defaults(func=_cmd_db_reorder)
 
     i18n = sub.add_parser("i18n", help="gettext catalogues")
     isub = i18n.add_subparsers(dest="action", required=True)
@@ -281,11 +347,19 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format")
     export.add_argument("--out", type=Path, required=True, help="file to write")
     export.add_argument("--campaign", default=None, help="only this campaign's submissions")
+    export.add_argument(
+        "--include-today", action="store_true", help="also the week still running (default: not)"
+    )
+    export.add_argument(
+        "--with-text", action="store_true", help="include free text (written to the audit log)"
+    )
     export.set_defaults(func=_cmd_export)
 
     retention = sub.add_parser("retention", help="retention of reports (RETENTION_DAYS)")
     rsub = retention.add_subparsers(dest="action", required=True)
-    purge = rsub.add_parser("purge", help="delete reports past retention now")
+    purge = rsub.add_parser(
+        "purge", help="run the daily purges now (reports, counters, drafts, invites, …)"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only count what would go")
     purge.set_defaults(func=_cmd_retention_purge)
 
@@ -308,7 +382,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
+    from bot.anonymity.keys import KeyMaterialError
+
     try:
         return func(args)
+    except KeyMaterialError as exc:  # a malformed or missing secret: one line, no traceback
+        print(f"qingfeng: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

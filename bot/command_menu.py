@@ -45,12 +45,12 @@ def _investigator_commands() -> list[BotCommand]:
     return [
         BotCommand(command="cases", description=_("Reports and follow-ups")),
         BotCommand(command="digest", description=_("The current period so far")),
-        BotCommand(command="export", description=_("Download the answers (CSV/XLSX)")),
     ]
 
 
 def _admin_commands() -> list[BotCommand]:
     return [
+        BotCommand(command="export", description=_("Download the answers (CSV/XLSX)")),
         BotCommand(command="campaign", description=_("Survey rounds")),
         BotCommand(command="broadcast", description=_("Message every subscriber")),
         BotCommand(command="invite", description=_("Invite code for a new investigator")),

@@ -8,8 +8,13 @@ uploaded as a YAML document (validated, problems shown by question id, stored).
     /campaign close ID                             close it
     /campaign announce ID | remind ID              draft a broadcast to subscribers about it
 
-Every command checks the admin role when it runs and is written to the audit log. With no
-campaign defined, the configured questionnaire is always open (the behaviour before campaigns).
+Every command checks the admin role when it runs; every change (new, open, close, a drafted
+announce or remind, a stored questionnaire version) is written to the audit log in the same
+transaction as the change. With no campaign defined, the configured questionnaire is always
+open (the behaviour before campaigns).
+
+An uploaded questionnaire is read within limits (size, nesting, number and mapping sizes; see
+`bot.questionnaire.validate`) in a worker thread, and each limit has its own message.
 """
 
 from __future__ import annotations
@@ -26,16 +31,25 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.questionnaire.validate import summarize
-from bot.questionnaire_versions import add_version
+from bot.questionnaire import QuestionnaireError
+from bot.questionnaire.problems import Problem
+from bot.questionnaire.validate import (
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_MAPPING_KEYS,
+    MAX_NUMBER_DIGITS,
+    summarize,
+)
+from bot.questionnaire_versions import parse_off_loop
 from bot.respondent.survey import SurveyService
 from bot.staff import StaffRoles
+from bot.staff.audited import AuditedActions
 from handlers.broadcast import offer_broadcast
-from storage.repositories import AuditRepository, BroadcastContent, SubscriberRepository
+from storage.repositories import BroadcastContent, SubscriberRepository
 from storage.repositories.campaigns import Campaign, CampaignRepository
 from storage.repositories.questionnaire_versions import AddResult, QuestionnaireVersionRepository
 
-MAX_YAML_BYTES = 256 * 1024
+MAX_YAML_BYTES = MAX_FILE_BYTES
 MAX_PROBLEMS_SHOWN = 30
 
 
@@ -87,7 +101,7 @@ def _announcement(campaign: Campaign, reminder: bool) -> BroadcastContent:
             "📣 <b>{title}</b>\n\n"
             "The investigation team wants to hear what really happens at the grassroots: "
             "meetings, documents, inspections, photo-and-report trails. The questionnaire is "
-            "anonymous (nobody can see who answered) and takes a few minutes.\n\n"
+            "anonymous (the investigators never see who answered) and takes a few minutes.\n\n"
             "Open until {closes}. Send /start to begin."
         )
     return BroadcastContent(text.format(**values))
@@ -99,7 +113,7 @@ async def campaign_command(
     staff_roles: StaffRoles,
     campaigns: CampaignRepository,
     survey: SurveyService,
-    audit: AuditRepository,
+    audited: AuditedActions,
     state: FSMContext,
     bot: Bot,
     subscribers: SubscriberRepository,
@@ -145,21 +159,32 @@ async def campaign_command(
                 )
                 return
             questionnaire = engine.questionnaire
-        campaign = await campaigns.create(
-            title, questionnaire.id, questionnaire.version, opens_day, closes_day
-        )
-        await audit.record(user.id, "campaign.create", campaign.id, survey.today())
+        async with audited.transaction() as tx:
+            campaign = await campaigns.create(
+                title,
+                questionnaire.id,
+                questionnaire.version,
+                opens_day,
+                closes_day,
+                connection=tx.connection,
+            )
+            await tx.record(user.id, "campaign.create", campaign.id)
+            tx.after_commit(campaigns.forget)
         await message.answer(
             _("Campaign created (not open yet): {line}").format(line=_line(campaign))
         )
         return
     if verb in ("open", "close") and rest:
         campaign_id = rest.split()[0]
-        done = await (campaigns.open if verb == "open" else campaigns.close)(campaign_id)
+        change = campaigns.open if verb == "open" else campaigns.close
+        async with audited.transaction() as tx:
+            done = await change(campaign_id, connection=tx.connection)
+            if done:
+                await tx.record(user.id, f"campaign.{verb}", campaign_id)
+            tx.after_commit(campaigns.forget)
         if not done:
             await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
             return
-        await audit.record(user.id, f"campaign.{verb}", campaign_id, survey.today())
         updated = await campaigns.get(campaign_id)
         assert updated is not None
         text = _line(updated)
@@ -186,6 +211,7 @@ async def campaign_command(
         # is what recipients get; the admin may discard it and write another with /broadcast.
         with i18n.use_locale(settings.default_locale):
             content = _announcement(subject, reminder=verb == "remind")
+        await audited.record(user.id, f"campaign.{verb}", campaign_id)
         await offer_broadcast(bot, message.chat.id, state, content, subscribers)
         return
     await message.answer(_usage())
@@ -196,39 +222,81 @@ async def _from_admin(message: Message, staff_roles: StaffRoles) -> bool:
     return message.from_user is not None and await staff_roles.is_admin(message.from_user.id)
 
 
+def _problem_text(problem: Problem) -> str:
+    """A problem in the admin's language when it is one of the file's limits, else as the
+    validator wrote it (by question id)."""
+    line = problem.line or 0
+    match problem.kind:
+        case "too_large":
+            return _("The file is too large: a questionnaire may have at most {size} KB.").format(
+                size=MAX_YAML_BYTES // 1024
+            )
+        case "too_deep":
+            return _("Line {line}: nested too deeply (at most {depth} levels).").format(
+                line=line, depth=MAX_DEPTH
+            )
+        case "number_too_large":
+            return _("Line {line}: a number is too large (at most {digits} digits).").format(
+                line=line, digits=MAX_NUMBER_DIGITS
+            )
+        case "too_many_keys":
+            return _("Line {line}: too many keys in one mapping (at most {count}).").format(
+                line=line, count=MAX_MAPPING_KEYS
+            )
+        case "yaml_syntax":
+            return _("YAML syntax error at line {line}: {detail}").format(
+                line=line, detail=escape(problem.message.split(": ", 1)[-1])
+            )
+    return escape(str(problem))
+
+
 async def questionnaire_upload(
     message: Message,
     bot: Bot,
     survey: SurveyService,
     questionnaire_versions: QuestionnaireVersionRepository,
-    audit: AuditRepository,
+    audited: AuditedActions,
 ) -> None:
     document = message.document
     if document is None or message.from_user is None:
         return
+    too_large = _problem_text(Problem("", None, "", kind="too_large"))
     if (document.file_size or 0) > MAX_YAML_BYTES:
-        await message.answer(_("That file is too large for a questionnaire."))
+        await message.answer(too_large)
         return
     buffer = await bot.download(document)
+    raw = buffer.read(MAX_YAML_BYTES + 1) if buffer is not None else b""
+    if len(raw) > MAX_YAML_BYTES:
+        await message.answer(too_large)
+        return
     try:
-        text = buffer.read().decode("utf-8") if buffer is not None else ""
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         await message.answer(_("The file is not UTF-8 text."))
         return
     source = document.file_name or "questionnaire.yaml"
-    upload = await add_version(questionnaire_versions, text, source, survey.today())
-    if upload.result is None:
-        shown = [escape(str(problem)) for problem in upload.problems[:MAX_PROBLEMS_SHOWN]]
-        more = len(upload.problems) - len(shown)
-        lines = [_("<b>Not stored: {count} problem(s)</b>").format(count=len(upload.problems))]
+    actor_id = message.from_user.id
+    try:
+        questionnaire = await parse_off_loop(text, source)
+    except QuestionnaireError as error:
+        problems = error.problems
+        shown = [_problem_text(problem) for problem in problems[:MAX_PROBLEMS_SHOWN]]
+        more = len(problems) - len(shown)
+        lines = [_("<b>Not stored: {count} problem(s)</b>").format(count=len(problems))]
         lines += shown
         if more > 0:
             lines.append(_("… and {count} more").format(count=more))
         await message.answer("\n".join(lines))
         return
-    assert upload.questionnaire is not None
-    questionnaire = upload.questionnaire
-    if upload.result == AddResult.IMMUTABLE:
+    async with audited.transaction() as tx:
+        result = await questionnaire_versions.add(
+            questionnaire.id, questionnaire.version, text, survey.today(), connection=tx.connection
+        )
+        if result in (AddResult.ADDED, AddResult.REPLACED):
+            await tx.record(
+                actor_id, "questionnaire.add", f"{questionnaire.id}:{questionnaire.version}"[:64]
+            )
+    if result == AddResult.IMMUTABLE:
         await message.answer(
             _(
                 "Version {version} of {id} already has answers and cannot change. "
@@ -236,17 +304,11 @@ async def questionnaire_upload(
             ).format(version=questionnaire.version, id=escape(questionnaire.id))
         )
         return
-    await audit.record(
-        message.from_user.id,
-        "questionnaire.add",
-        f"{questionnaire.id}:{questionnaire.version}"[:64],
-        survey.today(),
-    )
     outcome = {
         AddResult.ADDED: _("Stored as a new version."),
         AddResult.REPLACED: _("Replaced (this version had no answers yet)."),
         AddResult.UNCHANGED: _("Already stored, unchanged."),
-    }[upload.result]
+    }[result]
     await message.answer("\n".join([outcome, *(escape(line) for line in summarize(questionnaire))]))
 
 

@@ -1,7 +1,9 @@
 """Staff management: invite codes, joining, listing and revoking staff, digest groups.
 
 Every admin action checks the sender's role when it happens (`StaffRoles`), including button
-presses: the user id in a revoke button is only a request. Nothing here reads submissions.
+presses: the user id in a revoke button is only a request. Every change (invite, join,
+revoke, digest_here, digest_off) is written to the audit log in the same transaction as the
+change itself (`AuditedActions`). Nothing here reads submissions.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.command_menu import CommandMenus
 from bot.config import Settings
 from bot.staff import InviteService, JoinResult, NotAllowed, RevokeResult, StaffEntry, StaffRoles
+from bot.staff.audited import AuditedActions
 from bot.staff.callbacks import RevokeCallback, StaffPageCallback
 from storage.repositories import DigestGroupRepository
 
@@ -113,11 +116,15 @@ async def _staff_screen(
     return "\n".join(lines), InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-async def invite_command(message: Message, invites: InviteService, settings: Settings) -> None:
+async def invite_command(
+    message: Message, invites: InviteService, settings: Settings, audited: AuditedActions
+) -> None:
     if message.from_user is None:
         return
     try:
-        invite = await invites.create(message.from_user.id)
+        async with audited.transaction() as tx:
+            invite = await invites.create(message.from_user.id, connection=tx.connection)
+            await tx.record(message.from_user.id, "staff.invite", "investigator")
     except NotAllowed:
         await message.answer(_not_allowed())
         return
@@ -139,19 +146,24 @@ async def join_command(
     invites: InviteService,
     command_menus: CommandMenus,
     bot: Bot,
+    audited: AuditedActions,
 ) -> None:
     if message.from_user is None:
         return
     if not command.args:
         await message.answer(_("Send /join followed by your invite code."))
         return
-    result = await invites.redeem(command.args, message.from_user.id)
+    user_id = message.from_user.id
+    async with audited.transaction() as tx:
+        result = await invites.redeem(command.args, user_id, connection=tx.connection)
+        if result is JoinResult.JOINED:
+            await tx.record(user_id, "staff.join", str(user_id))
     if result is JoinResult.JOINED:
         await command_menus.show_staff_menu(bot, message.from_user.id, "investigator")
         await message.answer(
             _(
                 "Welcome: you are now an investigator. Digests will arrive in this chat.\n"
-                "/digest shows the current period so far, /export downloads the data."
+                "/digest shows the current period so far."
             )
         )
     elif result is JoinResult.ALREADY_STAFF:
@@ -193,6 +205,17 @@ def _revoke_outcome(result: RevokeResult, user_id: int) -> str:
             return _not_allowed()
 
 
+async def _revoke(
+    staff_roles: StaffRoles, audited: AuditedActions, actor_id: int, target_id: int
+) -> RevokeResult:
+    """Remove a staff member and audit it, in one transaction."""
+    async with audited.transaction() as tx:
+        result = await staff_roles.revoke(actor_id, target_id, connection=tx.connection)
+        if result is RevokeResult.REVOKED:
+            await tx.record(actor_id, "staff.revoke", str(target_id))
+    return result
+
+
 async def revoke_command(
     message: Message,
     command: CommandObject,
@@ -200,6 +223,7 @@ async def revoke_command(
     digest_groups: DigestGroupRepository,
     command_menus: CommandMenus,
     bot: Bot,
+    audited: AuditedActions,
 ) -> None:
     """`/revoke` shows a button per removable member; `/revoke ID` removes one directly."""
     if message.from_user is None:
@@ -214,7 +238,7 @@ async def revoke_command(
         except ValueError:
             await message.answer(_("Send /revoke, or /revoke followed by a Telegram user id."))
             return
-        result = await staff_roles.revoke(actor_id, target_id)
+        result = await _revoke(staff_roles, audited, actor_id, target_id)
         if result is RevokeResult.REVOKED:
             await command_menus.hide_staff_menu(bot, target_id)
         await message.answer(_revoke_outcome(result, target_id))
@@ -236,8 +260,9 @@ async def revoke_pressed(
     digest_groups: DigestGroupRepository,
     command_menus: CommandMenus,
     bot: Bot,
+    audited: AuditedActions,
 ) -> None:
-    result = await staff_roles.revoke(query.from_user.id, callback_data.user_id)
+    result = await _revoke(staff_roles, audited, query.from_user.id, callback_data.user_id)
     if result is RevokeResult.NOT_ADMIN:
         await query.answer(_not_allowed(), show_alert=True)
         return
@@ -277,25 +302,39 @@ async def staff_page_pressed(
 
 
 async def digest_here_command(
-    message: Message, staff_roles: StaffRoles, digest_groups: DigestGroupRepository
+    message: Message,
+    staff_roles: StaffRoles,
+    digest_groups: DigestGroupRepository,
+    audited: AuditedActions,
 ) -> None:
     """Register this group for digests. Anonymous group admins cannot be verified: refused."""
     if message.from_user is None or not await staff_roles.is_admin(message.from_user.id):
         await message.answer(_not_allowed())
         return
-    if await digest_groups.add(message.chat.id):
+    async with audited.transaction() as tx:
+        added = await digest_groups.add(message.chat.id, connection=tx.connection)
+        if added:
+            await tx.record(message.from_user.id, "digest.here", str(message.chat.id))
+    if added:
         await message.answer(_("This group will now receive the digests."))
     else:
         await message.answer(_("This group already receives the digests."))
 
 
 async def digest_off_command(
-    message: Message, staff_roles: StaffRoles, digest_groups: DigestGroupRepository
+    message: Message,
+    staff_roles: StaffRoles,
+    digest_groups: DigestGroupRepository,
+    audited: AuditedActions,
 ) -> None:
     if message.from_user is None or not await staff_roles.is_admin(message.from_user.id):
         await message.answer(_not_allowed())
         return
-    if await digest_groups.remove(message.chat.id):
+    async with audited.transaction() as tx:
+        removed = await digest_groups.remove(message.chat.id, connection=tx.connection)
+        if removed:
+            await tx.record(message.from_user.id, "digest.off", str(message.chat.id))
+    if removed:
         await message.answer(_("This group will no longer receive the digests."))
     else:
         await message.answer(_("This group was not receiving the digests."))

@@ -194,6 +194,21 @@ digest_outbox = Table(
     sqlite_with_rowid=False,
 )
 
+# The figures of a running period as last released to staff (`/digest`): one row per view
+# scope (a period key, or a period key, "@" and a campaign id), replaced only once K more
+# reports arrived. No time of day; `version` is random and changes with every step, so two
+# processes cannot both release a step (compare-and-swap).
+DIGEST_SNAPSHOT_KEY_LENGTH = DIGEST_PERIOD_KEY_LENGTH + 1 + 64
+
+digest_snapshots = Table(
+    "digest_snapshots",
+    metadata,
+    Column("scope_key", String(DIGEST_SNAPSHOT_KEY_LENGTH), primary_key=True),
+    Column("version", String(32), nullable=False),
+    Column("content_enc", LargeBinary, nullable=False),  # AES-GCM JSON of the released digest
+    sqlite_with_rowid=False,
+)
+
 # --- Cases, anonymous follow-up and the audit log (issue 5) -----------------------------------
 # One case per submission (same random key, cascade). Nothing here identifies the cadre: a
 # follow-up row records only whether the cadre or an investigator wrote it. `ref` is a short
@@ -311,6 +326,12 @@ broadcasts = Table(
     # AES-GCM JSON of where the admin's progress message is (a staff chat, never a cadre's).
     Column("progress_ref_enc", LargeBinary, nullable=True),
     Column("total", Integer, nullable=False),
+    # Totals of a finished broadcast, written when its recipient rows are purged (NULL before).
+    Column("sent_count", Integer, nullable=True),
+    Column("blocked_count", Integer, nullable=True),
+    Column("failed_count", Integer, nullable=True),
+    Column("unknown_count", Integer, nullable=True),
+    Column("skipped_count", Integer, nullable=True),
     CheckConstraint("status IN ('running', 'paused', 'cancelled', 'done')", name="known_status"),
     Index(None, "status"),
     sqlite_with_rowid=False,
@@ -355,6 +376,8 @@ campaigns = Table(
     Column("opens_day", Date, nullable=False),
     Column("closes_day", Date, nullable=False),
     Column("status", String(16), nullable=False),
+    # The daily maintenance reordered the storage after this campaign closed (PostgreSQL).
+    Column("reordered", Boolean, nullable=False, server_default=false()),
     CheckConstraint("status IN ('planned', 'open', 'closed')", name="known_status"),
     CheckConstraint("opens_day <= closes_day", name="opens_before_closing"),
     Index(None, "status"),

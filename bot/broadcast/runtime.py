@@ -210,7 +210,8 @@ class BroadcastRuntime:
         if task is not None:
             task.cancel()
 
-    # --- admin actions (the handler checked the role; these also write the audit log) ---
+    # --- admin actions (the handler checked the role; each change and its audit entry are
+    # --- committed in one transaction) ----------------------------------------------------
 
     async def start(
         self,
@@ -221,10 +222,16 @@ class BroadcastRuntime:
         progress_chat_id: int,
         admin_locale: str,
     ) -> str:
-        job_id = await self.repository.create(
-            content, locale=locale, paid=self.settings.allow_paid_broadcast
-        )
-        await self.repository.audit(actor_user_id, "broadcast.start", job_id)
+        async with self.repository.transaction() as connection:
+            job_id = await self.repository.create(
+                content,
+                locale=locale,
+                paid=self.settings.allow_paid_broadcast,
+                connection=connection,
+            )
+            await self.repository.audit(
+                actor_user_id, "broadcast.start", job_id, connection=connection
+            )
         job = await self.repository.get(job_id)
         assert job is not None
         bot = self._require_bot()
@@ -240,28 +247,40 @@ class BroadcastRuntime:
         self.launch(job_id)
         return job_id
 
+    async def _audited_status(
+        self, job_id: str, status: str, only_from: tuple[str, ...], actor_user_id: int
+    ) -> bool:
+        """Change the job's status and audit it in one transaction; False if unchanged."""
+        async with self.repository.transaction() as connection:
+            changed = await self.repository.set_status(
+                job_id, status, only_from=only_from, connection=connection
+            )
+            if changed:
+                action = {"paused": "pause", "running": "resume", "cancelled": "cancel"}[status]
+                await self.repository.audit(
+                    actor_user_id, f"broadcast.{action}", job_id, connection=connection
+                )
+        return changed
+
     async def pause(self, job_id: str, actor_user_id: int) -> bool:
-        if not await self.repository.set_status(job_id, "paused", only_from=("running",)):
+        if not await self._audited_status(job_id, "paused", ("running",), actor_user_id):
             return False
-        await self.repository.audit(actor_user_id, "broadcast.pause", job_id)
         await self._stop_sender(job_id)
         await self.refresh(job_id)
         return True
 
     async def resume(self, job_id: str, actor_user_id: int) -> bool:
-        if not await self.repository.set_status(job_id, "running", only_from=("paused",)):
+        if not await self._audited_status(job_id, "running", ("paused",), actor_user_id):
             return False
-        await self.repository.audit(actor_user_id, "broadcast.resume", job_id)
         self.launch(job_id)
         await self.refresh(job_id)
         return True
 
     async def cancel(self, job_id: str, actor_user_id: int) -> bool:
-        if not await self.repository.set_status(
-            job_id, "cancelled", only_from=("running", "paused")
+        if not await self._audited_status(
+            job_id, "cancelled", ("running", "paused"), actor_user_id
         ):
             return False
-        await self.repository.audit(actor_user_id, "broadcast.cancel", job_id)
         await self._stop_sender(job_id)
         await self._final_report(job_id)
         return True

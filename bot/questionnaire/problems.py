@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: Problems of the file as a whole: too large, bad YAML, or a limit of the parser exceeded.
+LIMIT_KINDS = ("too_large", "yaml_syntax", "too_deep", "number_too_large", "too_many_keys")
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One problem: which file, which question (if any), and what is wrong."""
+    """One problem: which file, which question (if any), and what is wrong.
+
+    Problems found before the questionnaire itself is read (file too large, YAML syntax,
+    nesting, numbers or mappings beyond the limits) also carry a `kind` from `LIMIT_KINDS`
+    and the 1-based `line`, so that the admin's chat can say them in the admin's language."""
 
     source: str
     question_id: str | None
     message: str
+    kind: str | None = None
+    line: int | None = None
 
     def __str__(self) -> str:
         if self.question_id is None:

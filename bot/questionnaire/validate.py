@@ -39,7 +39,12 @@ from bot.questionnaire.model import (
 )
 from bot.questionnaire.problems import Problem, QuestionnaireError
 
-MAX_FILE_BYTES: Final = 512 * 1024
+MAX_FILE_BYTES: Final = 256 * 1024
+#: Limits of the YAML reader, so that an uploaded file cannot exhaust the stack, the CPU or
+#: the memory: a questionnaire nests about six levels and has small mappings and numbers.
+MAX_DEPTH: Final = 32
+MAX_MAPPING_KEYS: Final = 1000
+MAX_NUMBER_DIGITS: Final = 15
 MAX_TEXT_LENGTH: Final = 4000  # a Telegram message holds 4096 characters
 MAX_SCALE_POINTS: Final = 11  # one button per point, 0–10 at most
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -392,9 +397,28 @@ def parse_questionnaire(data: object, source: str) -> Questionnaire:
     return Questionnaire.model_validate(data, context={"source": source, "checked": True})
 
 
+class _LimitExceeded(yaml.MarkedYAMLError):
+    """A limit of `_StrictLoader` was exceeded; `kind` says which (see `LIMIT_KINDS`)."""
+
+    def __init__(self, kind: str, problem: str, mark: yaml.Mark | None) -> None:
+        super().__init__(None, None, problem, mark)
+        self.kind = kind
+
+
+def _digits(text: str) -> int:
+    return sum(char.isdigit() for char in text)
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (YAML would keep the last one silently) and
-    aliases (so an uploaded file cannot expand into gigabytes)."""
+    """SafeLoader that rejects duplicate keys (YAML would keep the last one silently),
+    aliases (so an uploaded file cannot expand into gigabytes), nesting deeper than
+    `MAX_DEPTH` (checked while composing, before recursion could get deep), mappings with
+    more than `MAX_MAPPING_KEYS` keys and numbers with more than `MAX_NUMBER_DIGITS` digits
+    (checked before Python converts them: a 100,000-digit integer costs seconds)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
@@ -402,7 +426,39 @@ class _StrictLoader(yaml.SafeLoader):
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed", event.start_mark
             )
-        return super().compose_node(parent, index)
+        if isinstance(parent, yaml.MappingNode) and len(parent.value) >= MAX_MAPPING_KEYS:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise _LimitExceeded(
+                "too_many_keys",
+                f"more than {MAX_MAPPING_KEYS} keys in one mapping",
+                event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _LimitExceeded(
+                    "too_deep", f"nested more than {MAX_DEPTH} levels deep", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def _check_number(self, node: yaml.ScalarNode) -> None:
+        if _digits(str(node.value)) > MAX_NUMBER_DIGITS:
+            raise _LimitExceeded(
+                "number_too_large",
+                f"a number with {_digits(str(node.value))} digits (at most {MAX_NUMBER_DIGITS})",
+                node.start_mark,
+            )
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        self._check_number(node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        self._check_number(node)
+        return super().construct_yaml_float(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         keys: set[object] = set()
@@ -416,11 +472,25 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
+_StrictLoader.add_constructor("tag:yaml.org,2002:float", _StrictLoader.construct_yaml_float)
+
+
 def parse_questionnaire_text(text: str, source: str) -> Questionnaire:
-    """Parse YAML text (a file, or one uploaded by an admin) into a Questionnaire."""
+    """Parse YAML text (a file, or one uploaded by an admin) into a Questionnaire.
+
+    CPU-bound for a large file: callers on the event loop run it in a thread
+    (`bot.questionnaire_versions.add_version` does)."""
     if len(text.encode("utf-8", errors="replace")) > MAX_FILE_BYTES:
         raise QuestionnaireError(
-            [Problem(source, None, f"file is larger than {MAX_FILE_BYTES // 1024} KiB")]
+            [
+                Problem(
+                    source,
+                    None,
+                    f"file is larger than {MAX_FILE_BYTES // 1024} KiB",
+                    kind="too_large",
+                )
+            ]
         )
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
@@ -428,9 +498,15 @@ def parse_questionnaire_text(text: str, source: str) -> Questionnaire:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         reason = error.problem or error.context or "invalid YAML"
-        raise QuestionnaireError([Problem(source, None, f"YAML error{where}: {reason}")]) from None
+        kind = error.kind if isinstance(error, _LimitExceeded) else "yaml_syntax"
+        line = mark.line + 1 if mark else None
+        raise QuestionnaireError(
+            [Problem(source, None, f"YAML error{where}: {reason}", kind=kind, line=line)]
+        ) from None
     except yaml.YAMLError as error:
-        raise QuestionnaireError([Problem(source, None, f"YAML error: {error}")]) from None
+        raise QuestionnaireError(
+            [Problem(source, None, f"YAML error: {error}", kind="yaml_syntax")]
+        ) from None
     return parse_questionnaire(data, source)
 
 

@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.staff.roles import StaffRoles
 from storage.repositories import InviteRepository, StaffRepository
@@ -87,26 +90,40 @@ class InviteService:
         self._ttl = ttl
         self._random_bits = random_bits
 
-    async def create(self, issuer_id: int) -> Invite:
-        """A new single-use code; raises `NotAllowed` unless `issuer_id` is an admin."""
-        await self._roles.require_admin(issuer_id)
+    async def create(self, issuer_id: int, *, connection: AsyncConnection | None = None) -> Invite:
+        """A new single-use code; raises `NotAllowed` unless `issuer_id` is an admin. Stored
+        in the caller's `connection` (with its audit entry) when given."""
+        await self._roles.require_admin(issuer_id, connection=connection)
         now = self._clock()
         code = _format_code(self._random_bits(5 * CODE_LENGTH))
         normalised = normalise_invite_code(code)
         assert normalised is not None
         expires_at = now + self._ttl
-        await self._invites.add(hash_invite_code(normalised), expires_at=expires_at, now=now)
+        await self._invites.add(
+            hash_invite_code(normalised), expires_at=expires_at, now=now, connection=connection
+        )
         return Invite(code=code, expires_at=expires_at)
 
-    async def redeem(self, code: str, user_id: int) -> JoinResult:
-        """Make `user_id` an investigator if `code` is live, using the code up."""
+    async def redeem(
+        self, code: str, user_id: int, *, connection: AsyncConnection | None = None
+    ) -> JoinResult:
+        """Make `user_id` an investigator if `code` is live, using the code up (both in one
+        transaction: the caller's `connection` when given)."""
         normalised = normalise_invite_code(code)
         if normalised is None:
             return JoinResult.INVALID
-        if await self._roles.is_staff(user_id):
-            # Joining must never demote an admin, and a spare code stays usable.
-            return JoinResult.ALREADY_STAFF
-        if not await self._invites.consume(hash_invite_code(normalised), now=self._clock()):
-            return JoinResult.INVALID
-        await self._staff.add(user_id, "investigator")
+        async with self._staff_transaction(connection) as transaction:
+            if await self._roles.is_staff(user_id, connection=transaction):
+                # Joining must never demote an admin, and a spare code stays usable.
+                return JoinResult.ALREADY_STAFF
+            if not await self._invites.consume(
+                hash_invite_code(normalised), now=self._clock(), connection=transaction
+            ):
+                return JoinResult.INVALID
+            await self._staff.add(user_id, "investigator", connection=transaction)
         return JoinResult.JOINED
+
+    def _staff_transaction(
+        self, connection: AsyncConnection | None
+    ) -> AbstractAsyncContextManager[AsyncConnection]:
+        return self._staff.transaction(connection)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from storage.repositories import StaffRepository
 
 
@@ -48,20 +50,25 @@ class StaffRoles:
     def is_configured_admin(self, user_id: int) -> bool:
         return user_id in self._configured
 
-    async def role_of(self, user_id: int) -> str | None:
+    async def role_of(
+        self, user_id: int, *, connection: AsyncConnection | None = None
+    ) -> str | None:
+        """`connection`: read inside the caller's transaction (see `StaffRepository`)."""
         if user_id in self._configured:
             return "admin"
-        return await self._repository.role_of(user_id)
+        return await self._repository.role_of(user_id, connection=connection)
 
-    async def is_admin(self, user_id: int) -> bool:
-        return await self.role_of(user_id) == "admin"
+    async def is_admin(self, user_id: int, *, connection: AsyncConnection | None = None) -> bool:
+        return await self.role_of(user_id, connection=connection) == "admin"
 
-    async def is_staff(self, user_id: int) -> bool:
-        """Admins and investigators: both may read digests and export."""
-        return await self.role_of(user_id) is not None
+    async def is_staff(self, user_id: int, *, connection: AsyncConnection | None = None) -> bool:
+        """Admins and investigators: both read digests and cases (exports: admins only)."""
+        return await self.role_of(user_id, connection=connection) is not None
 
-    async def require_admin(self, user_id: int) -> None:
-        if not await self.is_admin(user_id):
+    async def require_admin(
+        self, user_id: int, *, connection: AsyncConnection | None = None
+    ) -> None:
+        if not await self.is_admin(user_id, connection=connection):
             raise NotAllowed("admin role required")
 
     async def members(self) -> list[StaffEntry]:
@@ -84,13 +91,16 @@ class StaffRoles:
         """Who is told when a digest could not be delivered."""
         return [entry.user_id for entry in await self.members() if entry.role == "admin"]
 
-    async def revoke(self, actor_id: int, target_id: int) -> RevokeResult:
-        """Remove `target_id` from staff if `actor_id` is an admin (checked here, every time)."""
-        if not await self.is_admin(actor_id):
+    async def revoke(
+        self, actor_id: int, target_id: int, *, connection: AsyncConnection | None = None
+    ) -> RevokeResult:
+        """Remove `target_id` from staff if `actor_id` is an admin (checked here, every time);
+        in the caller's `connection` (with its audit entry) when given."""
+        if not await self.is_admin(actor_id, connection=connection):
             return RevokeResult.NOT_ADMIN
         if target_id == actor_id:
             return RevokeResult.SELF
         if target_id in self._configured:
             return RevokeResult.CONFIGURED
-        removed = await self._repository.remove(target_id)
+        removed = await self._repository.remove(target_id, connection=connection)
         return RevokeResult.REVOKED if removed else RevokeResult.NOT_STAFF

@@ -12,6 +12,7 @@ from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.tables import questionnaire_versions, submissions
@@ -36,11 +37,18 @@ class QuestionnaireVersionRepository:
         self._db = db
 
     async def add(
-        self, questionnaire_id: str, version: int, yaml_text: str, day: date
+        self,
+        questionnaire_id: str,
+        version: int,
+        yaml_text: str,
+        day: date,
+        *,
+        connection: AsyncConnection | None = None,
     ) -> AddResult:
+        """Store a version; in the caller's `connection` (transaction) when given."""
         table = questionnaire_versions
         key = (table.c.id == questionnaire_id, table.c.version == version)
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             existing = await connection.scalar(select(table.c.yaml_text).where(*key))
             if existing is None:
                 await connection.execute(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import builtins
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Literal, get_args
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.tables import staff
@@ -30,8 +32,11 @@ class StaffRepository:
         self._db = db
         self._zone = zone
 
-    async def add(self, user_id: int, role: str) -> None:
-        """Add a staff member, or change the role of an existing one."""
+    async def add(
+        self, user_id: int, role: str, *, connection: AsyncConnection | None = None
+    ) -> None:
+        """Add a staff member, or change the role of an existing one (in the caller's
+        `connection`, i.e. transaction, when given)."""
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         statement = self._db.insert(staff).values(
@@ -40,18 +45,33 @@ class StaffRepository:
         statement = statement.on_conflict_do_update(
             index_elements=[staff.c.user_id], set_={"role": statement.excluded.role}
         )
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             await connection.execute(statement)
 
-    async def remove(self, user_id: int) -> bool:
+    async def remove(self, user_id: int, *, connection: AsyncConnection | None = None) -> bool:
         """Remove a staff member; returns whether there was one."""
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             result = await connection.execute(delete(staff).where(staff.c.user_id == user_id))
         return bool(result.rowcount)
 
-    async def role_of(self, user_id: int) -> str | None:
-        async with self._db.engine.connect() as connection:
-            role = await connection.scalar(select(staff.c.role).where(staff.c.user_id == user_id))
+    def transaction(
+        self, connection: AsyncConnection | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection]:
+        """Join the caller's transaction or open one (`Database.transaction`)."""
+        return self._db.transaction(connection)
+
+    async def role_of(
+        self, user_id: int, *, connection: AsyncConnection | None = None
+    ) -> str | None:
+        """The stored role; read through the caller's `connection` inside its transaction
+        (on SQLite the pool has one connection: a second one would wait for it)."""
+        if connection is not None:
+            role: str | None = await connection.scalar(
+                select(staff.c.role).where(staff.c.user_id == user_id)
+            )
+            return role
+        async with self._db.engine.connect() as fresh:
+            role = await fresh.scalar(select(staff.c.role).where(staff.c.user_id == user_id))
         return role
 
     async def list(self) -> builtins.list[StaffMember]:

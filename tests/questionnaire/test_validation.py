@@ -467,8 +467,9 @@ def test_yaml_level_problems(name: str, message: str) -> None:
 
 def test_oversized_upload_is_refused_before_parsing() -> None:
     with pytest.raises(QuestionnaireError) as caught:
-        parse_questionnaire_text("#" * (600 * 1024), "upload.yaml")
-    assert [str(p) for p in caught.value.problems] == ["upload.yaml: file is larger than 512 KiB"]
+        parse_questionnaire_text("#" * (300 * 1024), "upload.yaml")
+    assert [str(p) for p in caught.value.problems] == ["upload.yaml: file is larger than 256 KiB"]
+    assert caught.value.problems[0].kind == "too_large"
 
 
 def test_unreadable_file(tmp_path: Path) -> None:

@@ -219,12 +219,13 @@ async def test_each_role_sees_its_own_command_menu(offline: OfflineBot) -> None:
     respondent = offline.new_user(user_id=610_201)
     assert "broadcast" not in _menu(admin)  # ADMIN_IDS had not opened the bot at start-up
     await _command(admin, "/help")
-    assert {"broadcast", "campaign", "invite", "cases", "start"} <= _menu(admin)
+    assert {"broadcast", "campaign", "invite", "cases", "export", "start"} <= _menu(admin)
     assert "cases" not in _menu(respondent) and "start" in _menu(respondent)
 
     await _command(investigator, "/join", await _invite_code(admin))
-    assert {"cases", "digest", "export", "start"} <= _menu(investigator)
+    assert {"cases", "digest", "start"} <= _menu(investigator)
     assert "broadcast" not in _menu(investigator)
+    assert "export" not in _menu(investigator)  # admins only
     # Descriptions follow the member's language.
     assert ("cases", "反映与追问") in investigator.command_menu
 
