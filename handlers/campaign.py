@@ -93,8 +93,8 @@ def _announcement(campaign: Campaign, reminder: bool) -> BroadcastContent:
     if reminder:
         text = _(
             "⏰ <b>{title}</b> closes on {closes}.\n\n"
-            "If you have not answered yet, send /start: it takes a few minutes and stays "
-            "anonymous. If you already have, thank you."
+            "If you have not answered yet, send /start (the investigators never see who "
+            "answered). If you already have, thank you."
         )
     else:
         text = _(
