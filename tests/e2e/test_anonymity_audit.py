@@ -136,3 +136,84 @@ async def test_nothing_identifies_the_respondent(
         assert needle not in logs, f"{what} found in the logs"
     # No answer text in the logs either.
     assert "天天开会" not in logs
+
+
+async def test_after_edits_follow_up_and_purge_no_ciphertext_links_the_cadre(
+    db_url: str, start_offline: StartOffline
+) -> None:
+    """The same audit after the rest of a cadre's life: an opt-in, an edited answer, a
+    follow-up opened and ended, the daily maintenance. Every ciphertext is decrypted with the
+    real secrets; none names the cadre, and nothing outside the report's own rows holds the
+    receipt hash or the submission id, nor does any row hold the cadre's pseudonym."""
+    from aiogram.fsm.storage.base import StorageKey
+
+    from bot.anonymity.receipt import normalize_receipt, receipt_hash
+    from bot.anonymity.rotation import ROTATION_TARGETS
+    from bot.cases import build_case_runtime
+    from bot.cases.callbacks import FollowupAct
+    from bot.maintenance import MaintenanceService
+    from storage.fsm import storage_key_pseudonym
+    from tests.followup.flow import followup_buttons, open_followup, press_followup
+
+    offline = await start_offline(database_url=db_url)
+    services = offline.services
+    assert services is not None and offline.bot is not None
+    user = offline.new_user(
+        user_id=USER_ID, first_name=FIRST_NAME, last_name=LAST_NAME, username=USERNAME
+    )
+    await opt_in(user)
+    await start_questionnaire(user)
+    await tap(user, Act.ANSWER, "village_community")
+    await tap(user, Act.ANSWER, "staff")
+    await tap(user, Act.ANSWER, "very_often")
+    await tap(user, Act.ANSWER, "5")
+    sent = await user.send_text("会议太多")
+    await user.edit_text(sent, "会议太多，王局长的电话 13912345678")
+    await user.wait_for_message(contains="已按您的修改更新", after=sent, timeout=10.0)
+    await answer_until_review(user, frequency="sometimes")
+    code = await submit(user)
+
+    _, report = await open_followup(user, code)
+    assert FollowupAct.END in {data.a for data in followup_buttons(report)}
+    await press_followup(user, report, FollowupAct.END)
+
+    maintenance = MaintenanceService.around(build_case_runtime(services).retention)
+    assert not (await maintenance.run()).failed
+
+    normalised = normalize_receipt(code)
+    assert normalised is not None
+    hashed = receipt_hash(normalised, services.keys.pseudonym_secret)
+    submission_id = await services.submissions.find_by_receipt(hashed)
+    assert submission_id is not None
+    key = StorageKey(bot_id=offline.bot.id, chat_id=user.chat_id, user_id=user.id)
+    pseudonym = storage_key_pseudonym(services.pseudonymizer, key)
+    needles = {
+        **_needles(code),
+        "phone number": "13912345678",
+        "surname and title": "王局长",
+        "pseudonym": pseudonym,
+    }
+    links = {"receipt hash": hashed, "submission id": submission_id}
+    report_tables = {"submissions", "answers", "cases", "case_events", "followup_messages"}
+
+    decrypted = 0
+    async with services.database.engine.connect() as connection:
+        meta = MetaData()
+        await connection.run_sync(meta.reflect)
+        for name, table in meta.tables.items():
+            targets = [t for t in ROTATION_TARGETS if t.table.name == name]
+            for row in (await connection.execute(select(table))).all():
+                texts = [repr(tuple(row))]
+                for target in targets:
+                    blob = row._mapping[target.column]
+                    if blob is not None:
+                        texts.append(services.cipher.decrypt(blob, context=target.context(row)))
+                        decrypted += 1
+                for what, needle in needles.items():
+                    if name == "subscribers" and what == "user id":
+                        continue  # the opted-in chat id: the one identity kept, encrypted
+                    assert not any(needle in text for text in texts), f"{what} in {name}"
+                if name not in report_tables:
+                    for what, needle in links.items():
+                        assert not any(needle in text for text in texts), f"{what} in {name}"
+    assert decrypted >= 2  # the edited answer and the subscriber's chat id at least
