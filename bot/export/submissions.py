@@ -1,14 +1,30 @@
 """One row per submission, one column per question, streamed in chunks.
 
-What an export holds: a row number within this export, the submission's calendar day, and
-every answer in zh-CN words (choice labels; a multiple choice as its labels joined by "、";
-numbers as numbers; free text decrypted and scrubbed again, scrubbing being idempotent).
+What an export holds: a row number within this export, the submission's **week** (its
+Monday's date, or "YYYY-MM" where the week had to be widened), and every answer in zh-CN
+words (choice labels; a multiple choice as its labels joined by "、"; numbers as numbers).
+Free text is left out — its columns too — unless the caller asks for it (`with_text`), and
+then it is decrypted and scrubbed again (scrubbing is idempotent).
 
 What it never holds: the submission id, the receipt hash, the campaign, the questionnaire
-version, or anything else that could single a report out or link it to a follow-up. Rows are
-ordered by day and, within a day, by the random submission id — an order that says nothing
-about when within the day a report arrived (insertion order is never used). Row numbers are
-just positions in this file.
+version, the day, or anything else that could single a report out or link it to a follow-up.
+
+Three rules keep an export from isolating a report (see `bot.export.generalise`):
+
+- **closed weeks only**: `until` (today, in TIMEZONE, for every caller but an explicit
+  `--include-today`) excludes the week still running, and a month group appears only once
+  its month has closed, so two exports made at different times differ by whole closed weeks
+  (each of whose groups holds at least K rows), never by a day's one or two reports;
+- **K rows per combination**: the grouping answers (unit type, post level) and the week are
+  generalised until every (unit type, post level, week) combination holds at least K rows;
+  rows whose group stays below K even as "其他/未填, 其他/未填, month" are left out (counted);
+- **no order**: rows are sorted by their generalised group and, within it, by the random
+  submission id — never by day or by insertion.
+
+A submission whose free text cannot be decrypted (wrong key, damaged or moved blob) is left
+out before the groups are counted and reported in `ExportResult.undecryptable`; the export
+goes on. Only the ids and groups of the exported submissions are held in memory (about a
+hundred bytes each); the answers are read in chunks.
 
 Free text reaches spreadsheet programs, so text that starts like a formula (=, +, -, @) is
 defused: CSV cells get a leading apostrophe, XLSX cells are written as plain strings.
@@ -22,9 +38,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import os
-from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TypeAlias
@@ -34,42 +50,73 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, select
 
-from bot.anonymity.crypto import TextCipher
+from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.scrubber import scrub
+from bot.export.generalise import OTHER, GroupKey, RawKey, generalise, week_of
 from bot.questionnaire import Question, Questionnaire
 from storage.database import Database
-from storage.repositories.submissions import TEXT_CONTEXT
+from storage.repositories.submissions import answer_text_context
 from storage.tables import answers, submissions
 
 ExportFormat: TypeAlias = Literal["csv", "xlsx"]
 CellValue: TypeAlias = str | int | date | None
 
 CHUNK_SIZE: Final = 1000
+DEFAULT_K: Final = 5
 LOCALE: Final = "zh-CN"
 MULTI_SEPARATOR: Final = "、"
 ROW_NUMBER_HEADER: Final = "序号"
-DAY_HEADER: Final = "日期"
+WEEK_HEADER: Final = "周（周一日期）"
 SHEET_TITLE: Final = "反馈"
+#: The grouping questions of `bot/questionnaires/formalism.yaml` (quasi-identifiers).
+UNIT_QUESTION: Final = "unit_type"
+LEVEL_QUESTION: Final = "post_level"
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
 class Column:
-    """An export column: a question (or None for the row number / day) and its header."""
+    """An export column: a question (or None for the row number / week) and its header."""
 
     question_id: str | None
     header: str
 
 
-def export_columns(questionnaire: Questionnaire) -> list[Column]:
-    """Row number, day, then every question in asking order, headed "id label" (labels of
-    the nine "example" questions are identical, the id tells them apart)."""
-    columns = [Column(None, ROW_NUMBER_HEADER), Column(None, DAY_HEADER)]
+@dataclass(frozen=True)
+class ExportOptions:
+    """What an export covers. `until`: pass today, and only the weeks closed before it are
+    exported; None exports every day, today included (the operator's `--include-today`)."""
+
+    until: date | None
+    with_text: bool = False
+    k: int = DEFAULT_K
+    campaign_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """Rows written, and what was left out: submissions whose free text could not be
+    decrypted, and rows whose group stayed below K."""
+
+    rows: int
+    undecryptable: int = 0
+    suppressed: int = 0
+    pending: int = 0  # held back until their month closes (then they appear)
+
+
+def _exported_questions(questionnaire: Questionnaire, with_text: bool) -> list[Question]:
+    return [q for q in questionnaire.questions if with_text or q.type != "text"]
+
+
+def export_columns(questionnaire: Questionnaire, *, with_text: bool = False) -> list[Column]:
+    """Row number, week, then every question in asking order (free-text questions only
+    `with_text`), headed "id label" (the nine "example" questions share a label)."""
+    columns = [Column(None, ROW_NUMBER_HEADER), Column(None, WEEK_HEADER)]
     columns += [
         Column(question.id, f"{question.id} {question.label_for(LOCALE)}")
-        for question in questionnaire.questions
+        for question in _exported_questions(questionnaire, with_text)
     ]
     return columns
 
@@ -81,45 +128,134 @@ def _choice_label(question: Question, choice_id: str) -> str:
         return choice_id  # a choice an older questionnaire version offered
 
 
+@dataclass(frozen=True)
+class ExportPlan:
+    """The submissions to export, in export order, each with its generalised group."""
+
+    rows: list[tuple[str, GroupKey]]
+    undecryptable: int
+    suppressed: int
+    pending: int = 0
+
+
+def _scope(questionnaire: Questionnaire, options: ExportOptions) -> list[Any]:
+    conditions: list[Any] = [submissions.c.questionnaire_id == questionnaire.id]
+    if options.campaign_id is not None:
+        conditions.append(submissions.c.campaign_id == options.campaign_id)
+    if options.until is not None:
+        conditions.append(submissions.c.day < week_of(options.until))
+    return conditions
+
+
+def _in_scope(query: Select[Any], conditions: list[Any]) -> Select[Any]:
+    return query.join(submissions, submissions.c.id == answers.c.submission_id).where(*conditions)
+
+
+async def plan_export(
+    db: Database, cipher: TextCipher, questionnaire: Questionnaire, options: ExportOptions
+) -> ExportPlan:
+    """Which submissions go out, in which generalised group, in which order.
+
+    With `with_text`, every free text in scope is decrypted once here, so that a submission
+    that cannot be read is left out *before* the groups are counted (a group never ends up
+    below K because one of its rows was dropped later)."""
+    conditions = _scope(questionnaire, options)
+    async with db.engine.connect() as connection:
+        heads = (
+            await connection.execute(select(submissions.c.id, submissions.c.day).where(*conditions))
+        ).all()
+        grouping = (
+            await connection.execute(
+                _in_scope(
+                    select(answers.c.submission_id, answers.c.question_id, answers.c.choice),
+                    conditions,
+                ).where(answers.c.question_id.in_([UNIT_QUESTION, LEVEL_QUESTION]))
+            )
+        ).all()
+        unreadable: set[str] = set()
+        if options.with_text:
+            texts = await connection.stream(
+                _in_scope(
+                    select(
+                        answers.c.submission_id,
+                        answers.c.question_id,
+                        answers.c.ordinal,
+                        answers.c.text_enc,
+                    ),
+                    conditions,
+                ).where(answers.c.text_enc.is_not(None))
+            )
+            async for row in texts:
+                context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
+                try:
+                    cipher.decrypt(row.text_enc, context=context)
+                except DecryptionError:
+                    unreadable.add(row.submission_id)
+    chosen: dict[tuple[str, str], str] = {
+        (row.submission_id, row.question_id): row.choice for row in grouping
+    }
+    raw_of: dict[str, RawKey] = {
+        head.id: (
+            chosen.get((head.id, UNIT_QUESTION)),
+            chosen.get((head.id, LEVEL_QUESTION)),
+            week_of(head.day),
+        )
+        for head in heads
+        if head.id not in unreadable
+    }
+    return replace(plan_rows(raw_of, options.k, until=options.until), undecryptable=len(unreadable))
+
+
+def plan_rows(raw_of: Mapping[str, RawKey], k: int, *, until: date | None) -> ExportPlan:
+    """What an export made on `until` publishes of these submissions (id → raw
+    combination): the groups, the order, and how many were left out or held back.
+
+    Submissions of the week still running (or later) are not considered at all, the same
+    rule as `plan_export`'s query, so that this function alone decides what an export made
+    on a given day holds (the property tests call it directly)."""
+    closed_before = None if until is None else week_of(until)
+    in_scope = {
+        submission_id: raw
+        for submission_id, raw in raw_of.items()
+        if closed_before is None or raw[2] < closed_before
+    }
+    generalisation = generalise(Counter(in_scope.values()), k, closed_before=closed_before)
+    rows: list[tuple[str, GroupKey]] = []
+    pending = 0
+    for submission_id, raw in in_scope.items():
+        group = generalisation.groups.get(raw)
+        if group is not None:
+            rows.append((submission_id, group))
+        elif raw in generalisation.pending:
+            pending += 1
+    rows.sort(key=lambda item: (item[1].span, item[1].unit, item[1].level, item[0]))
+    return ExportPlan(rows, 0, len(in_scope) - len(rows) - pending, pending)
+
+
+def _grouping_label(question: Question, group_value: str) -> str:
+    return OTHER if group_value == OTHER else _choice_label(question, group_value)
+
+
 async def iter_export_rows(
     db: Database,
     cipher: TextCipher,
     questionnaire: Questionnaire,
+    plan: ExportPlan,
     *,
-    campaign_id: str | None = None,
+    with_text: bool = False,
     chunk_size: int = CHUNK_SIZE,
 ) -> AsyncIterator[list[list[CellValue]]]:
-    """Chunks of rows (day, then one value per question; no row number), in export order.
-
-    Keyset pagination on (day, id) keeps memory flat however many submissions there are.
-    Answers to questions the questionnaire no longer has are left out.
-    """
+    """Chunks of rows (period, then one value per exported question; no row number), in the
+    plan's order. Answers to questions the questionnaire no longer has are left out; the
+    grouping answers are shown as generalised by the plan."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
-    questions = list(questionnaire.questions)
+    questions = _exported_questions(questionnaire, with_text)
     position = {question.id: index for index, question in enumerate(questions)}
-    scope = submissions.c.questionnaire_id == questionnaire.id
-    if campaign_id is not None:
-        scope = and_(scope, submissions.c.campaign_id == campaign_id)
-    after: tuple[date, str] | None = None
-    while True:
+    for start in range(0, len(plan.rows), chunk_size):
+        part = plan.rows[start : start + chunk_size]
+        ids = [submission_id for submission_id, _group in part]
         async with db.engine.connect() as connection:
-            query = select(submissions.c.id, submissions.c.day).where(scope)
-            if after is not None:
-                query = query.where(
-                    or_(
-                        submissions.c.day > after[0],
-                        and_(submissions.c.day == after[0], submissions.c.id > after[1]),
-                    )
-                )
-            heads = (
-                await connection.execute(
-                    query.order_by(submissions.c.day, submissions.c.id).limit(chunk_size)
-                )
-            ).all()
-            if not heads:
-                return
-            ids = [head.id for head in heads]
             answer_rows = (
                 await connection.execute(
                     select(
@@ -138,30 +274,34 @@ async def iter_export_rows(
         for row in answer_rows:
             by_submission[row.submission_id].append(row)
         chunk: list[list[CellValue]] = []
-        for head in heads:
+        for submission_id, group in part:
             values: list[CellValue] = [None] * len(questions)
             multi: dict[int, list[str]] = defaultdict(list)
-            for row in by_submission.get(head.id, []):
+            for row in by_submission.get(submission_id, []):
                 index = position.get(row.question_id)
                 if index is None:
                     continue
                 question = questions[index]
                 if row.text_enc is not None:
-                    text = cipher.decrypt(row.text_enc, context=TEXT_CONTEXT)
-                    values[index] = scrub(text).text
+                    context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
+                    values[index] = scrub(cipher.decrypt(row.text_enc, context=context)).text
                 elif row.number is not None:
                     values[index] = int(row.number)
                 elif question.type == "multi":
                     multi[index].append(_choice_label(question, row.choice))
-                else:
+                elif question.id not in (UNIT_QUESTION, LEVEL_QUESTION):
                     values[index] = _choice_label(question, row.choice)
             for index, labels in multi.items():
                 values[index] = MULTI_SEPARATOR.join(labels)
-            chunk.append([head.day, *values])
+            for question_id, group_value in (
+                (UNIT_QUESTION, group.unit),
+                (LEVEL_QUESTION, group.level),
+            ):
+                index = position.get(question_id)
+                if index is not None:
+                    values[index] = _grouping_label(questions[index], group_value)
+            chunk.append([group.span.label(), *values])
         yield chunk
-        after = (heads[-1].day, heads[-1].id)
-        if len(heads) < chunk_size:
-            return
 
 
 # ---------------------------------------------------------------------------- writers
@@ -247,22 +387,25 @@ async def export_submissions(
     questionnaire: Questionnaire,
     out: Path,
     fmt: ExportFormat,
+    options: ExportOptions,
     *,
-    campaign_id: str | None = None,
     chunk_size: int = CHUNK_SIZE,
-) -> int:
-    """Write every submission of `questionnaire` (optionally one campaign's) to `out`;
-    return the number of rows written (the header not counted)."""
+) -> ExportResult:
+    """Write the submissions of `questionnaire` that `options` cover to `out`, generalised
+    (see the module docstring); say how many rows were written and how many left out."""
     if fmt not in ("csv", "xlsx"):
         raise ValueError(f"unknown export format {fmt!r}: use csv or xlsx")
-    header = [column.header for column in export_columns(questionnaire)]
+    header = [
+        column.header for column in export_columns(questionnaire, with_text=options.with_text)
+    ]
+    plan = await plan_export(db, cipher, questionnaire, options)
     partial = out.with_name(out.name + ".part")
     factory = _CsvSink if fmt == "csv" else _XlsxSink
     sink: _Sink = await asyncio.to_thread(factory, partial, header)
     written = 0
     try:
         async for chunk in iter_export_rows(
-            db, cipher, questionnaire, campaign_id=campaign_id, chunk_size=chunk_size
+            db, cipher, questionnaire, plan, with_text=options.with_text, chunk_size=chunk_size
         ):
             numbered = [[written + offset + 1, *row] for offset, row in enumerate(chunk)]
             await asyncio.to_thread(sink.write_rows, numbered)
@@ -272,7 +415,7 @@ async def export_submissions(
         await asyncio.to_thread(_discard, sink, partial)
         raise
     await asyncio.to_thread(os.replace, partial, out)
-    return written
+    return ExportResult(written, plan.undecryptable, plan.suppressed, plan.pending)
 
 
 def _discard(sink: _Sink, partial: Path) -> None:
