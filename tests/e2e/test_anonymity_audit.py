@@ -148,12 +148,12 @@ async def test_after_edits_follow_up_and_purge_no_ciphertext_links_the_cadre(
     from aiogram.fsm.storage.base import StorageKey
 
     from bot.anonymity.receipt import normalize_receipt, receipt_hash
-    from bot.anonymity.rotation import ROTATION_TARGETS
     from bot.cases import build_case_runtime
     from bot.cases.callbacks import FollowupAct
     from bot.maintenance import MaintenanceService
     from storage.fsm import storage_key_pseudonym
     from tests.followup.flow import followup_buttons, open_followup, press_followup
+    from tests.storage.at_rest import readable_rows
 
     offline = await start_offline(database_url=db_url)
     services = offline.services
@@ -197,23 +197,14 @@ async def test_after_edits_follow_up_and_purge_no_ciphertext_links_the_cadre(
     report_tables = {"submissions", "answers", "cases", "case_events", "followup_messages"}
 
     decrypted = 0
-    async with services.database.engine.connect() as connection:
-        meta = MetaData()
-        await connection.run_sync(meta.reflect)
-        for name, table in meta.tables.items():
-            targets = [t for t in ROTATION_TARGETS if t.table.name == name]
-            for row in (await connection.execute(select(table))).all():
-                texts = [repr(tuple(row))]
-                for target in targets:
-                    blob = row._mapping[target.column]
-                    if blob is not None:
-                        texts.append(services.cipher.decrypt(blob, context=target.context(row)))
-                        decrypted += 1
-                for what, needle in needles.items():
-                    if name == "subscribers" and what == "user id":
-                        continue  # the opted-in chat id: the one identity kept, encrypted
-                    assert not any(needle in text for text in texts), f"{what} in {name}"
-                if name not in report_tables:
-                    for what, needle in links.items():
-                        assert not any(needle in text for text in texts), f"{what} in {name}"
+    for stored in await readable_rows(services.database, services.cipher):
+        name, texts = stored.table, stored.texts
+        decrypted += stored.decrypted
+        for what, needle in needles.items():
+            if name == "subscribers" and what == "user id":
+                continue  # the opted-in chat id: the one identity kept, encrypted
+            assert not any(needle in text for text in texts), f"{what} in {name}"
+        if name not in report_tables:
+            for what, needle in links.items():
+                assert not any(needle in text for text in texts), f"{what} in {name}"
     assert decrypted >= 2  # the edited answer and the subscriber's chat id at least

@@ -17,16 +17,16 @@ from pathlib import Path
 
 from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
-from sqlalchemy import MetaData, func, select
+from sqlalchemy import func, select
 
 from bot.anonymity.receipt import normalize_receipt, receipt_hash
-from bot.anonymity.rotation import ROTATION_TARGETS
 from bot.cases.callbacks import CaseAct, FollowupAct
 from bot.cases.sessions import IDLE_TIMEOUT, REDIS_PREFIX, FollowupSessions
 from bot.emulator import ChatMessage, EmulatedUser, Limits
 from bot.offline import OfflineBot
 from storage.fsm import PseudonymousRedisStorage, storage_key_pseudonym
 from storage.tables import followup_messages
+from tests.storage.at_rest import readable_rows
 
 from .conftest import ADMIN_ID
 from .flow import (
@@ -85,28 +85,18 @@ async def _sql_findings(offline: OfflineBot, needles: dict[str, str]) -> list[st
     ciphertext (a blob that does not decrypt fails the test)."""
     services = offline.services
     assert services is not None
-    cipher = services.cipher
     found: list[str] = []
     decrypted = 0
-    async with services.database.engine.connect() as connection:
-        meta = MetaData()
-        await connection.run_sync(meta.reflect)
-        for name, table in meta.tables.items():
-            targets = [t for t in ROTATION_TARGETS if t.table.name == name]
-            for row in (await connection.execute(select(table))).all():
-                texts = [repr(tuple(row))]
-                for target in targets:
-                    blob = row._mapping[target.column]
-                    if blob is not None:
-                        texts.append(cipher.decrypt(blob, context=target.context(row)))
-                        decrypted += 1
-                if name == "fsm_entries" and "followup" in str(row.state).lower():
-                    found.append(f"a follow-up state in {name}")
-                if name in REPORT_TABLES | STAFF_TABLES:
-                    continue
-                for what, needle in needles.items():
-                    if any(needle in text for text in texts):
-                        found.append(f"{what} in {name}")
+    for stored in await readable_rows(services.database, services.cipher):
+        name, texts = stored.table, stored.texts
+        decrypted += stored.decrypted
+        if name == "fsm_entries" and "followup" in str(stored.row.state).lower():
+            found.append(f"a follow-up state in {name}")
+        if name in REPORT_TABLES | STAFF_TABLES:
+            continue
+        for what, needle in needles.items():
+            if any(needle in text for text in texts):
+                found.append(f"{what} in {name}")
     assert decrypted > 0  # the report's own ciphertexts at least were read
     return found
 

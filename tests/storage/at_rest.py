@@ -7,11 +7,14 @@ appears as hex, so needles are looked for in hex as well).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, select, text
 from sqlalchemy.engine import make_url
 
+from bot.anonymity.crypto import TextCipher
 from storage.database import Database
 from storage.tables import metadata
 
@@ -48,3 +51,34 @@ async def assert_at_rest(db: Database, needle: str | bytes) -> None:
     data = await dump_at_rest(db)
     raw = needle.encode("utf-8") if isinstance(needle, str) else needle
     assert raw in data or raw.hex().encode() in data
+
+
+@dataclass(frozen=True)
+class ReadableRow:
+    """One stored row as text: its columns, then each of its ciphertexts decrypted."""
+
+    table: str
+    row: Any
+    texts: list[str]
+    decrypted: int
+
+
+async def readable_rows(db: Database, cipher: TextCipher) -> list[ReadableRow]:
+    """Every row of every table in the migrated database, with every ciphertext decrypted
+    under its row's own context (a blob that does not decrypt fails the caller's test)."""
+    from bot.anonymity.rotation import ROTATION_TARGETS
+
+    found: list[ReadableRow] = []
+    async with db.engine.connect() as connection:
+        meta = MetaData()
+        await connection.run_sync(meta.reflect)
+        for name, table in meta.tables.items():
+            targets = [t for t in ROTATION_TARGETS if t.table.name == name]
+            for row in (await connection.execute(select(table))).all():
+                texts = [repr(tuple(row))]
+                for target in targets:
+                    blob = row._mapping[target.column]
+                    if blob is not None:
+                        texts.append(cipher.decrypt(blob, context=target.context(row)))
+                found.append(ReadableRow(name, row, texts, len(texts) - 1))
+    return found
