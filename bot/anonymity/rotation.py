@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Table, func, select, tuple_, update
+from sqlalchemy import Column, ColumnElement, Table, func, select, true, tuple_, update
 
 from bot.anonymity.crypto import LEGACY_VERSION, DecryptionError, TextCipher
 from bot.anonymity.keys import DATA_KEY_FILE, DATA_KEY_PREVIOUS_FILE, SECRETS_DIR, decode_data_key
@@ -166,15 +166,60 @@ async def _rebind_table(
     max_batches: int | None,
     on_batch: Callable[[str, int], None] | None,
 ) -> None:
-    table = target.table
-    keys = target.key_columns
-    blob_column = table.c[target.column]
-    legacy = func.substr(blob_column, 1, 1) == bytes([LEGACY_VERSION])
+    blob_column = target.table.c[target.column]
+    name = target.table.name
+
+    def transform(row: Any, blob: bytes) -> bytes | None:
+        return cipher.rebind(
+            blob, old_context=target.legacy_context(row), new_context=target.context(row)
+        )
+
+    def record(changed: int, unreadable: int) -> None:
+        report.batches += 1
+        report.rebound[name] = report.rebound.get(name, 0) + changed
+        if unreadable:
+            report.unreadable[name] = report.unreadable.get(name, 0) + unreadable
+
+    await _rewrite_in_batches(
+        database,
+        target.table,
+        target.key_columns,
+        blob_column,
+        func.substr(blob_column, 1, 1) == bytes([LEGACY_VERSION]),
+        transform,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        batches_done=lambda: report.batches,
+        on_batch=on_batch,
+        record=record,
+        skip_unreadable=True,
+    )
+
+
+async def _rewrite_in_batches(
+    database: Database,
+    table: Table,
+    keys: Sequence[Column[Any]],
+    blob_column: Column[Any],
+    condition: ColumnElement[bool],
+    transform: Callable[[Any, bytes], bytes | None],
+    *,
+    batch_size: int,
+    max_batches: int | None,
+    batches_done: Callable[[], int],
+    on_batch: Callable[[str, int], None] | None,
+    record: Callable[[int, int], None],
+    skip_unreadable: bool,
+) -> None:
+    """Walk `table` in key order, one transaction per batch, replacing each blob by
+    `transform(row, blob)` (None: leave it). The UPDATE matches the old blob too, so a row
+    changed meanwhile is left alone and a rerun resumes where a crash stopped. With
+    `skip_unreadable`, a blob that does not decrypt is counted instead of stopping the walk."""
     last: tuple[Any, ...] | None = None
     while True:
-        if max_batches is not None and report.batches >= max_batches:
-            raise RotationInterrupted(f"stopped after {report.batches} batches")
-        query = select(*keys, blob_column).where(blob_column.is_not(None), legacy)
+        if max_batches is not None and batches_done() >= max_batches:
+            raise RotationInterrupted(f"stopped after {batches_done()} batches")
+        query = select(*keys, blob_column).where(blob_column.is_not(None), condition)
         if last is not None:
             query = query.where(tuple_(*keys) > tuple_(*last))
         query = query.order_by(*keys).limit(batch_size)
@@ -187,25 +232,24 @@ async def _rebind_table(
             for row in rows:
                 blob = row._mapping[blob_column.name]
                 try:
-                    fresh = cipher.rebind(
-                        blob,
-                        old_context=target.legacy_context(row),
-                        new_context=target.context(row),
-                    )
+                    fresh = transform(row, blob)
                 except DecryptionError:
+                    if not skip_unreadable:
+                        raise
                     unreadable += 1
+                    continue
+                if fresh is None:
                     continue
                 where = [column == row._mapping[column.name] for column in keys]
                 result = await connection.execute(
-                    update(table).where(*where, blob_column == blob).values({target.column: fresh})
+                    update(table)
+                    .where(*where, blob_column == blob)
+                    .values({blob_column.name: fresh})
                 )
                 changed += int(result.rowcount or 0)
             if on_batch is not None:
                 on_batch(table.name, changed)
-        report.batches += 1
-        report.rebound[table.name] = report.rebound.get(table.name, 0) + changed
-        if unreadable:
-            report.unreadable[table.name] = report.unreadable.get(table.name, 0) + unreadable
+        record(changed, unreadable)
         last = tuple(row._mapping[column.name] for column in keys)
         if len(rows) < batch_size:
             return
@@ -277,39 +321,31 @@ async def _rotate_table(
     max_batches: int | None,
     on_batch: Callable[[str, int], None] | None,
 ) -> None:
-    table = target.table
-    keys = target.key_columns
-    blob_column = table.c[target.column]
-    last: tuple[Any, ...] | None = None
-    while True:
-        if max_batches is not None and report.batches >= max_batches:
-            raise RotationInterrupted(f"stopped after {report.batches} batches")
-        query = select(*keys, blob_column).where(blob_column.is_not(None))
-        if last is not None:
-            query = query.where(tuple_(*keys) > tuple_(*last))
-        query = query.order_by(*keys).limit(batch_size)
-        async with database.engine.begin() as connection:
-            rows = (await connection.execute(query)).all()
-            if not rows:
-                return
-            changed = 0
-            for row in rows:
-                blob = row._mapping[blob_column.name]
-                if cipher.is_current(blob):
-                    continue
-                fresh = cipher.reencrypt(blob, context=target.context(row))
-                where = [column == row._mapping[column.name] for column in keys]
-                result = await connection.execute(
-                    update(table).where(*where, blob_column == blob).values({target.column: fresh})
-                )
-                changed += int(result.rowcount or 0)
-            if on_batch is not None:
-                on_batch(table.name, changed)
+    name = target.table.name
+
+    def transform(row: Any, blob: bytes) -> bytes | None:
+        if cipher.is_current(blob):
+            return None
+        return cipher.reencrypt(blob, context=target.context(row))
+
+    def record(changed: int, unreadable: int) -> None:
         report.batches += 1
-        report.reencrypted[table.name] = report.reencrypted.get(table.name, 0) + changed
-        last = tuple(row._mapping[column.name] for column in keys)
-        if len(rows) < batch_size:
-            return
+        report.reencrypted[name] = report.reencrypted.get(name, 0) + changed
+
+    await _rewrite_in_batches(
+        database,
+        target.table,
+        target.key_columns,
+        target.table.c[target.column],
+        true(),
+        transform,
+        batch_size=batch_size,
+        max_batches=max_batches,
+        batches_done=lambda: report.batches,
+        on_batch=on_batch,
+        record=record,
+        skip_unreadable=False,
+    )
 
 
 # --- key files ----------------------------------------------------------------------------
