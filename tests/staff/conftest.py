@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.emulator import Limits
+from bot.emulator import EmulatedUser, Limits
 from bot.offline import OfflineBot
 from bot.staff import InviteService, StaffRoles
 from storage.database import Database
 from storage.repositories import InviteRepository, StaffRepository
 
 CONFIGURED_ADMIN = 900_001
+INVITE_CODE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
+
+
+async def join_as_investigator(
+    offline: OfflineBot, user_id: int, *, wait: float = 10.0
+) -> EmulatedUser:
+    """A new user who joins through a one-time code from the configured admin."""
+    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
+    sent = await admin.send_command("/invite")
+    invite = await admin.wait_for_message(after=sent, timeout=wait)
+    match = INVITE_CODE.search(invite.text or "")
+    assert match
+    user = offline.new_user(user_id=user_id)
+    sent = await user.send_command("/join", match.group(0))
+    await user.wait_for_message(after=sent, timeout=wait)
+    return user
 
 
 class ManualClock:

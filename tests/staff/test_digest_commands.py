@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,10 +14,9 @@ from bot.i18n import make_i18n
 from bot.offline import OfflineBot
 from storage.repositories import AuditRepository, NewSubmission
 
-from .conftest import CONFIGURED_ADMIN, ManualClock
+from .conftest import CONFIGURED_ADMIN, ManualClock, join_as_investigator
 
 WAIT = 10.0
-CODE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
 
 
 def translated(msgid: str) -> str:
@@ -30,25 +28,13 @@ def translated(msgid: str) -> str:
 STAFF_ONLY = translated("This command is for investigators.")
 
 
-async def _investigator(offline: OfflineBot, user_id: int) -> EmulatedUser:
-    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
-    sent = await admin.send_command("/invite")
-    invite = await admin.wait_for_message(after=sent, timeout=WAIT)
-    match = CODE.search(invite.text or "")
-    assert match
-    user = offline.new_user(user_id=user_id)
-    sent = await user.send_command("/join", match.group(0))
-    await user.wait_for_message(after=sent, timeout=WAIT)
-    return user
-
-
 async def _until_photo(user: EmulatedUser, after: ChatMessage) -> list[ChatMessage]:
     await user.wait_for_message(where=lambda m: m.kind == "photo", after=after, timeout=WAIT)
     return [m for m in user.bot_messages if m.message_id > after.message_id]
 
 
 async def test_an_investigator_gets_the_current_period_so_far(offline: OfflineBot) -> None:
-    investigator = await _investigator(offline, 630_001)
+    investigator = await join_as_investigator(offline, 630_001)
     sent = await investigator.send_command("/digest")
     replies = await _until_photo(investigator, sent)
     note, *digest = replies
@@ -80,7 +66,7 @@ async def test_digest_of_one_campaign(offline: OfflineBot) -> None:
     questionnaire = offline.services.questionnaire
     day = date(2026, 11, 29)
     chosen = await campaigns.create("一轮", questionnaire.id, questionnaire.version, day, day)
-    investigator = await _investigator(offline, 630_005)
+    investigator = await join_as_investigator(offline, 630_005)
     sent = await investigator.send_command("/digest", "nosuch")
     reply = await investigator.wait_for_message(after=sent, timeout=WAIT)
     assert reply.text == translated("No campaign {id}.").format(id="nosuch")

@@ -4,7 +4,6 @@ only, K rows per group, free text only on request (a button or `/export text`), 
 from __future__ import annotations
 
 import io
-import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -20,10 +19,9 @@ from bot.i18n import make_i18n
 from bot.offline import OfflineBot
 from storage.repositories import AuditRepository, NewSubmission
 
-from .conftest import CONFIGURED_ADMIN, ManualClock
+from .conftest import CONFIGURED_ADMIN, ManualClock, join_as_investigator
 
 WAIT = 10.0
-CODE = re.compile(r"\b[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}\b")
 NOW = datetime(2026, 11, 25, 4, 0, tzinfo=UTC)  # Wednesday 12:00 in Asia/Shanghai
 TODAY = date(2026, 11, 25)
 YESTERDAY = TODAY - timedelta(days=1)  # in the running week, as TODAY
@@ -90,18 +88,6 @@ async def _store(
                 campaign_id=campaign,
             )
         )
-
-
-async def _investigator(offline: OfflineBot, user_id: int) -> EmulatedUser:
-    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
-    sent = await admin.send_command("/invite")
-    invite = await admin.wait_for_message(after=sent, timeout=WAIT)
-    match = CODE.search(invite.text or "")
-    assert match
-    user = offline.new_user(user_id=user_id)
-    sent = await user.send_command("/join", match.group(0))
-    await user.wait_for_message(after=sent, timeout=WAIT)
-    return user
 
 
 def _rows(user: EmulatedUser, document: ChatMessage) -> list[list[object]]:
@@ -178,7 +164,7 @@ async def test_export_text_argument_and_small_groups(offline: OfflineBot) -> Non
 
 async def test_investigators_and_strangers_are_refused_politely(offline: OfflineBot) -> None:
     await _store(offline, LAST_WEDNESDAY, 5)
-    investigator = await _investigator(offline, 630_002)
+    investigator = await join_as_investigator(offline, 630_002)
     stranger = offline.new_user(user_id=630_003)
     for user in (investigator, stranger):
         sent = await user.send_command("/export")
