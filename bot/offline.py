@@ -70,10 +70,13 @@ class OfflineBot:
                 self.bot, handle_signals=False, close_bot_session=True, polling_timeout=1
             )
         )
-        # The bot is ready once it has asked for updates the first time.
-        for _ in range(200):
-            if self.emulator.calls.count("getUpdates") > polls_before:
-                break
+        # The bot is ready once it has asked for updates the first time: aiogram runs the
+        # start-up hooks (migrations, menus, jobs) before its first poll. A slow machine only
+        # makes this wait longer; polling that died before its first poll is an error.
+        while self.emulator.calls.count("getUpdates") <= polls_before:
+            if self._polling.done():
+                self._polling.result()
+                raise RuntimeError("polling stopped before the first getUpdates")
             await asyncio.sleep(0.01)
 
     async def stop_bot(self) -> None:
