@@ -30,7 +30,7 @@ from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.broadcast import BroadcastSender
 from bot.broadcast.runtime import create_sender_bot
-from bot.emulator import BotApiEmulator, Limits
+from bot.harness.emulator import BotApiEmulator, Limits
 from storage.database import Database
 from storage.repositories import BroadcastContent, BroadcastRepository
 from storage.tables import subscribers

@@ -57,7 +57,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run_demo
+    from bot.harness.demo import run_demo
 
     return asyncio.run(run_demo(keep=args.keep, cadres=args.cadres, seed=args.seed))
 

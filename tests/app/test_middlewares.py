@@ -13,7 +13,7 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest, TelegramServerError
 from aiogram.types import Update
 
-from bot.emulator import BotApiEmulator, Limits
+from bot.harness.emulator import BotApiEmulator, Limits
 from bot.middlewares.ordering import ChatOrderingMiddleware
 from bot.middlewares.telegram_retry import RetryMiddleware
 

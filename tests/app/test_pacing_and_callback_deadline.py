@@ -16,7 +16,7 @@ from aiogram.methods import EditMessageText, SendMessage
 from aiogram.types import CallbackQuery, ErrorEvent, InlineKeyboardButton, InlineKeyboardMarkup
 from pydantic._internal import _generics as pydantic_generics
 
-from bot.emulator import BotApiEmulator, Limits
+from bot.harness.emulator import BotApiEmulator, Limits
 from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
 from bot.middlewares.response_models import KeepResponseModels
 from bot.middlewares.telegram_pacing import MessagePacer

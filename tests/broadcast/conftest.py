@@ -23,7 +23,7 @@ from aiogram.methods.base import TelegramType
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.broadcast.runtime import create_sender_bot
-from bot.emulator import BotApiEmulator, EmulatedUser, Limits
+from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
 from storage.database import Database
 from storage.repositories import BroadcastRepository, SubscriberRepository
 

@@ -10,7 +10,7 @@ from collections import Counter
 import pytest
 
 from bot.broadcast import BroadcastSender
-from bot.emulator import EmulatedUser
+from bot.harness.emulator import EmulatedUser
 from storage.repositories import BroadcastContent
 from tests.broadcast.conftest import BroadcastWorld
 

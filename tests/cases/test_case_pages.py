@@ -13,7 +13,7 @@ import pytest
 from bot.cases import screens
 from bot.cases.callbacks import CaseAct, CaseCallback
 from bot.config import DEFAULT_QUESTIONNAIRE
-from bot.emulator.formatting import format_text, utf16_length
+from bot.harness.emulator.formatting import format_text, utf16_length
 from bot.i18n import make_i18n
 from bot.questionnaire import load_questionnaire
 from storage.repositories import CaseDetail, CaseSummary, StoredSubmission, ThreadMessage

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from bot.cases.screens import plain_links_html
-from bot.emulator.formatting import format_text
+from bot.harness.emulator.formatting import format_text
 
 CLICKABLE = {"url", "text_link", "mention", "text_mention", "email", "phone_number"}
 # What a Telegram client could still link: a dotted host name or a scheme.

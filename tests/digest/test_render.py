@@ -21,7 +21,7 @@ from bot.digest.render import (
     short_problem_name,
     telegram_length,
 )
-from bot.emulator.formatting import parse_html
+from bot.harness.emulator.formatting import parse_html
 from bot.questionnaire import Questionnaire
 from tests.digest.dataset import WEEK
 from tests.digest.test_aggregate import EXPECTED

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import Limits
+from bot.harness.offline import OfflineBot
 
 StartOffline = Callable[..., Awaitable[OfflineBot]]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.emulator import CallbackAnswer, ChatMessage, EmulatedUser, InlineButton
+from bot.harness.emulator import CallbackAnswer, ChatMessage, EmulatedUser, InlineButton
 from bot.respondent.callbacks import Act, SurveyCallback
-from bot.simulation import RECEIPT_PATTERN
+from bot.harness.simulation import RECEIPT_PATTERN
 
 WAIT = 10.0
 

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import MetaData, select, text
 
 from bot.anonymity.logfilter import install_log_redaction
-from bot.offline import OfflineBot
+from bot.harness.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from storage.tables import subscribers
 from tests.e2e.conftest import StartOffline

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.runtime import BroadcastRuntime
-from bot.emulator import EmulatedUser
-from bot.offline import OfflineBot
+from bot.harness.emulator import EmulatedUser
+from bot.harness.offline import OfflineBot
 from storage.tables import audit_log
 from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import opt_in

@@ -11,8 +11,8 @@ import random
 
 import pytest
 
-from bot.emulator import Limits
-from bot.simulation import Behaviour, Cadre
+from bot.harness.emulator import Limits
+from bot.harness.simulation import Behaviour, Cadre
 from tests.e2e.conftest import StartOffline
 
 CADRES = 200

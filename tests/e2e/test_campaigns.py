@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import DEFAULT_QUESTIONNAIRE
-from bot.emulator import EmulatedUser
-from bot.offline import OfflineBot
+from bot.harness.emulator import EmulatedUser
+from bot.harness.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from storage.tables import audit_log, submissions
 from tests.e2e.conftest import StartOffline

@@ -4,7 +4,7 @@ edit from the review, submit, receive a receipt, clear the chat — and the stor
 from __future__ import annotations
 
 from bot.anonymity.receipt import receipt_hash
-from bot.offline import OfflineBot
+from bot.harness.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import (

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from bot.digest.scheduler import DigestScheduler
-from bot.emulator import ChatMessage, EmulatedUser, Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import ChatMessage, EmulatedUser, Limits
+from bot.harness.offline import OfflineBot
 from tests.delivery.fake_robots import FakeRobots
 from tests.e2e.driver import answer_until_review, start_questionnaire, submit
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.anonymity.receipt import new_receipt_code
-from bot.emulator import EmulatedUser
-from bot.offline import OfflineBot
+from bot.harness.emulator import EmulatedUser
+from bot.harness.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from storage.tables import fsm_entries
 from tests.e2e.driver import (

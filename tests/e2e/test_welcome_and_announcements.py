@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
-from bot.emulator import ChatMessage, EmulatedUser
-from bot.offline import OfflineBot
+from bot.harness.emulator import ChatMessage, EmulatedUser
+from bot.harness.offline import OfflineBot
 from bot.questionnaire import Questionnaire
 from bot.questionnaire.engine import Engine
 from bot.respondent.callbacks import Act

@@ -13,7 +13,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator import BotApiEmulator, Clock, Limits
 
 #: 2025-06-15 12:00 UTC; frozen so dates, the 48 h rule and token buckets are exact.
 START = 1_750_000_000.0

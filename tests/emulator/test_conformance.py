@@ -12,7 +12,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
 )
 
-from bot.emulator import ApiSpec, BotApiEmulator, load_spec, make_png
+from bot.harness.emulator import ApiSpec, BotApiEmulator, load_spec, make_png
 
 #: Fields newer than the shipped spec (10.1) that aiogram 3.31 (10.3) requires.
 NEWER_FIELDS = {("ChatMemberAdministrator", "can_send_welcome_messages")}

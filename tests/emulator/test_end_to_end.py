@@ -11,7 +11,7 @@ from aiogram.exceptions import TelegramRetryAfter
 from aiogram.filters import CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 
-from bot.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator import BotApiEmulator, Clock, Limits
 
 
 def echo_router() -> Router:

@@ -15,7 +15,7 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
-from bot.emulator import BotApiEmulator, FaultKind
+from bot.harness.emulator import BotApiEmulator, FaultKind
 
 from .conftest import PlainHttpSession, RawApi
 

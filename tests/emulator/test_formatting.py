@@ -9,8 +9,8 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.utils.text_decorations import html_decoration
 
-from bot.emulator import BotApiEmulator
-from bot.emulator.formatting import (
+from bot.harness.emulator import BotApiEmulator
+from bot.harness.emulator.formatting import (
     FormattingError,
     format_text,
     normalize_url,
@@ -236,7 +236,7 @@ async def test_text_length_is_measured_after_parsing(emulator: BotApiEmulator, b
 async def test_caption_limit(emulator: BotApiEmulator, bot: Bot) -> None:
     from aiogram.types import BufferedInputFile
 
-    from bot.emulator import make_png
+    from bot.harness.emulator import make_png
 
     user = emulator.user(user_id=6003, started=True)
     photo = BufferedInputFile(make_png(10, 10), "p.png")

@@ -17,7 +17,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.emulator import BotApiEmulator, Clock
+from bot.harness.emulator import BotApiEmulator, Clock
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -256,7 +256,7 @@ async def test_edit_errors(emulator: BotApiEmulator, bot: Bot) -> None:
         await bot.edit_message_text("x", chat_id=user.id, message_id=own.message_id)
     from aiogram.types import BufferedInputFile
 
-    from bot.emulator import make_png
+    from bot.harness.emulator import make_png
 
     photo = await bot.send_photo(user.id, BufferedInputFile(make_png(8, 8), "a.png"))
     with pytest.raises(TelegramBadRequest, match="there is no text in the message to edit"):
@@ -269,7 +269,7 @@ async def test_edit_errors(emulator: BotApiEmulator, bot: Bot) -> None:
 async def test_edit_caption_and_reply_markup(emulator: BotApiEmulator, bot: Bot) -> None:
     from aiogram.types import BufferedInputFile
 
-    from bot.emulator import make_png
+    from bot.harness.emulator import make_png
 
     user = emulator.user(user_id=7024, started=True)
     photo = await bot.send_photo(
@@ -370,7 +370,7 @@ async def test_answer_callback_query(emulator: BotApiEmulator, bot: Bot, clock: 
 async def test_photo_and_document_uploads(emulator: BotApiEmulator, bot: Bot) -> None:
     from aiogram.types import BufferedInputFile
 
-    from bot.emulator import make_png
+    from bot.harness.emulator import make_png
 
     user = emulator.user(user_id=7050, started=True)
     png = make_png(1600, 900)
@@ -418,7 +418,7 @@ async def test_raw_multipart_with_a_directly_named_file_part(
 ) -> None:
     import aiohttp
 
-    from bot.emulator import make_png
+    from bot.harness.emulator import make_png
 
     from .conftest import RawApi
 

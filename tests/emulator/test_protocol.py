@@ -8,7 +8,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramNotFound, TelegramUnauthorizedError
 from aiogram.methods import TelegramMethod
 
-from bot.emulator import BotApiEmulator
+from bot.harness.emulator import BotApiEmulator
 
 from .conftest import RawApi, bot_session
 

@@ -6,9 +6,9 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
 
-from bot.emulator import BotApiEmulator, Clock, Limits
-from bot.emulator.errors import ApiError
-from bot.emulator.rate_limits import RateLimiter, TokenBucket
+from bot.harness.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator.errors import ApiError
+from bot.harness.emulator.rate_limits import RateLimiter, TokenBucket
 
 from .conftest import RawApi
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import load_spec
-from bot.emulator.spec import LICENSE_NAME, SUBSET_PATH
-from bot.emulator.spec_extract import METHODS, extract_subset, write_subset
+from bot.harness.emulator import load_spec
+from bot.harness.emulator.spec import LICENSE_NAME, SUBSET_PATH
+from bot.harness.emulator.spec_extract import METHODS, extract_subset, write_subset
 
 FULL_SPEC = Path("/work/shared/telegram/bot-api.min.json")
 

@@ -9,7 +9,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramConflictError
 
-from bot.emulator import BotApiEmulator
+from bot.harness.emulator import BotApiEmulator
 
 from .conftest import RawApi
 

@@ -13,7 +13,7 @@ from aiogram.types import (
     Update,
 )
 
-from bot.emulator import BotApiEmulator, ChatMessage, ChatWaitTimeout, EmulatedUser
+from bot.harness.emulator import BotApiEmulator, ChatMessage, ChatWaitTimeout, EmulatedUser
 
 
 def markup(*buttons: InlineKeyboardButton) -> InlineKeyboardMarkup:

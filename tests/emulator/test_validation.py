@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from bot.emulator import ApiSpec
-from bot.emulator.errors import ApiError
-from bot.emulator.files import UploadedFile
-from bot.emulator.validation import FileReference, RequestValidator, compile_validators
+from bot.harness.emulator import ApiSpec
+from bot.harness.emulator.errors import ApiError
+from bot.harness.emulator.files import UploadedFile
+from bot.harness.emulator.validation import FileReference, RequestValidator, compile_validators
 
 
 def field(name: str, *types: str, required: bool = False, description: str = "") -> dict[str, Any]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import Limits
+from bot.harness.offline import OfflineBot
 
 ADMIN_ID = 900_501
 

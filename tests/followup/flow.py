@@ -4,7 +4,7 @@ buttons the bot shows, as people would."""
 from __future__ import annotations
 
 from bot.cases.callbacks import CaseAct, CaseCallback, FollowupAct, FollowupCallback
-from bot.emulator import ChatMessage, EmulatedUser
+from bot.harness.emulator import ChatMessage, EmulatedUser
 from tests.e2e.driver import answer_until_review, start_questionnaire, submit
 
 WAIT = 10.0

@@ -12,8 +12,8 @@ import pytest
 
 from bot.anonymity.logfilter import install_log_redaction
 from bot.cases.callbacks import CaseAct, FollowupAct
-from bot.emulator import Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import Limits
+from bot.harness.offline import OfflineBot
 from tests.e2e.test_anonymity_audit import _dump_tables
 
 from .conftest import ADMIN_ID

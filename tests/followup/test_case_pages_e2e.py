@@ -4,7 +4,7 @@ characters: every reply of a long thread is reachable, every page has the action
 from __future__ import annotations
 
 from bot.cases.callbacks import CaseAct
-from bot.offline import OfflineBot
+from bot.harness.offline import OfflineBot
 
 from .conftest import ADMIN_ID
 from .flow import case_buttons, open_newest_case, press_case, staff_text_action, submit_report

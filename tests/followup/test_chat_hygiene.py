@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.cases.callbacks import FollowupAct
-from bot.emulator import ChatMessage, EmulatedUser
-from bot.offline import OfflineBot
+from bot.harness.emulator import ChatMessage, EmulatedUser
+from bot.harness.offline import OfflineBot
 from bot.respondent.callbacks import ClearChatCallback
 from storage.repositories.cases import followup_context
 from storage.tables import followup_messages, submissions

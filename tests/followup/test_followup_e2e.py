@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.cases.callbacks import CaseAct, CaseCallback, FollowupAct
-from bot.offline import OfflineBot
+from bot.harness.offline import OfflineBot
 from storage.tables import audit_log, cases, followup_messages
 
 from .conftest import ADMIN_ID

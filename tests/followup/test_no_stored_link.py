@@ -22,8 +22,8 @@ from sqlalchemy import func, select
 from bot.anonymity.receipt import normalize_receipt, receipt_hash
 from bot.cases.callbacks import CaseAct, FollowupAct
 from bot.cases.sessions import IDLE_TIMEOUT, REDIS_PREFIX, FollowupSessions
-from bot.emulator import ChatMessage, EmulatedUser, Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import ChatMessage, EmulatedUser, Limits
+from bot.harness.offline import OfflineBot
 from storage.fsm import PseudonymousRedisStorage, storage_key_pseudonym
 from storage.tables import followup_messages
 from tests.storage.at_rest import readable_rows

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator import BotApiEmulator, Clock, Limits
 
 ADMIN = 640_001
 

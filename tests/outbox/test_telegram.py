@@ -15,7 +15,7 @@ from aiogram.methods import SendMessage
 from bot.delivery.outbox import GaveUp
 from bot.delivery.telegram import MESSAGE_LIMIT, TelegramAdminAlert, TelegramDigestSender
 from bot.digest.render import pack_parts
-from bot.emulator import BotApiEmulator, Clock, Limits, make_png
+from bot.harness.emulator import BotApiEmulator, Clock, Limits, make_png
 from bot.i18n import make_i18n
 from bot.staff import StaffRoles
 from storage.database import Database

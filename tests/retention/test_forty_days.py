@@ -20,8 +20,8 @@ from sqlalchemy import MetaData, func, select
 
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.cases import CaseRuntime
-from bot.emulator import Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import Limits
+from bot.harness.offline import OfflineBot
 from storage.fsm import storage_key_pseudonym
 from storage.tables import rate_counters, submissions
 from tests.followup.flow import open_followup, submit_report

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.emulator import EmulatedUser, Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import EmulatedUser, Limits
+from bot.harness.offline import OfflineBot
 from bot.staff import InviteService, StaffRoles
 from storage.database import Database
 from storage.repositories import InviteRepository, StaffRepository

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.runtime import BroadcastRuntime
-from bot.emulator import EmulatedUser, Limits
-from bot.offline import OfflineBot
+from bot.harness.emulator import EmulatedUser, Limits
+from bot.harness.offline import OfflineBot
 from storage.repositories import AuditRepository
 from storage.tables import (
     audit_log,

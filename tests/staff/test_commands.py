@@ -9,9 +9,9 @@ import pytest
 from aiogram.utils.i18n import gettext
 from sqlalchemy import func, select
 
-from bot.emulator import ChatMessage, EmulatedUser
+from bot.harness.emulator import ChatMessage, EmulatedUser
 from bot.i18n import make_i18n
-from bot.offline import OfflineBot
+from bot.harness.offline import OfflineBot
 from bot.staff.callbacks import RevokeCallback, StaffPageCallback
 from storage.tables import staff_invites
 

@@ -13,10 +13,10 @@ import pytest
 from aiogram.utils.i18n import gettext
 from openpyxl import load_workbook
 
-from bot.emulator import ChatMessage, EmulatedUser, Limits
+from bot.harness.emulator import ChatMessage, EmulatedUser, Limits
 from bot.export.callbacks import ExportTextCallback
 from bot.i18n import make_i18n
-from bot.offline import OfflineBot
+from bot.harness.offline import OfflineBot
 from storage.repositories import AuditRepository, NewSubmission
 
 from .conftest import CONFIGURED_ADMIN, ManualClock, join_as_investigator

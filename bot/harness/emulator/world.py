@@ -13,11 +13,11 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from bot.emulator.clock import Clock
-from bot.emulator.files import FileStore, StoredFile
-from bot.emulator.formatting import format_text
-from bot.emulator.rate_limits import Limits, RateLimiter
-from bot.emulator.state import (
+from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.files import FileStore, StoredFile
+from bot.harness.emulator.formatting import format_text
+from bot.harness.emulator.rate_limits import Limits, RateLimiter
+from bot.harness.emulator.state import (
     BotAccount,
     CallbackQueryState,
     ChatState,

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.emulator import ChatMessage, ChatWaitTimeout, EmulatedUser, InlineButton
+from bot.harness.emulator import ChatMessage, ChatWaitTimeout, EmulatedUser, InlineButton
 from bot.questionnaire import Question, Questionnaire
 from bot.respondent.callbacks import Act, SurveyCallback
 

@@ -2,7 +2,7 @@
 
 `make demo`, the end-to-end tests and the benchmarks share this harness, so what they
 exercise is exactly what runs in production: the real aiogram session, the real dispatcher,
-the real storage — only the Telegram servers are replaced by `bot.emulator`.
+the real storage — only the Telegram servers are replaced by `bot.harness.emulator`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from bot.app import Services, build_services, create_bot, create_dispatcher
 from bot.config import Settings, load_settings
-from bot.emulator import BotApiEmulator, EmulatedUser, Limits
+from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
 
 
 @dataclass

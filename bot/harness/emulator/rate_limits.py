@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from bot.emulator.clock import Clock
-from bot.emulator.errors import too_many_requests
+from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.errors import too_many_requests
 
 
 @dataclass(frozen=True, slots=True)

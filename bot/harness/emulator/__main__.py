@@ -1,4 +1,4 @@
-"""Run the emulator on its own: ``python -m bot.emulator --port 8081 --token 123:ABC``.
+"""Run the emulator on its own: ``python -m bot.harness.emulator --port 8081 --token 123:ABC``.
 
 Useful to point a separately started bot at it (``TelegramAPIServer.from_base``) and poke it
 with curl; scripted users need the in-process API (``BotApiEmulator.user``).
@@ -10,8 +10,8 @@ import argparse
 import asyncio
 import contextlib
 
-from bot.emulator.rate_limits import Limits
-from bot.emulator.server import BotApiEmulator
+from bot.harness.emulator.rate_limits import Limits
+from bot.harness.emulator.server import BotApiEmulator
 
 
 async def serve(port: int, token: str | None, username: str, unlimited: bool) -> None:

@@ -20,24 +20,24 @@ from typing import Any, Self
 
 from aiohttp import web
 
-from bot.emulator.call_log import CallLog
-from bot.emulator.clock import Clock
-from bot.emulator.errors import (
+from bot.harness.emulator.call_log import CallLog
+from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.errors import (
     NOT_FOUND,
     UNAUTHORIZED,
     ApiError,
     bad_request,
     too_many_requests,
 )
-from bot.emulator.faults import Fault, FaultInjector, FaultKind
-from bot.emulator.files import MAX_UPLOAD_BYTES, UploadedFile
-from bot.emulator.methods import BotApiMethods, Described, Handler
-from bot.emulator.rate_limits import Limits
-from bot.emulator.spec import ApiSpec, load_spec
-from bot.emulator.state import BotAccount, CallbackQueryState, ChatType
-from bot.emulator.users import EmulatedGroup, EmulatedUser
-from bot.emulator.validation import RequestValidator, compile_validators
-from bot.emulator.world import TelegramWorld
+from bot.harness.emulator.faults import Fault, FaultInjector, FaultKind
+from bot.harness.emulator.files import MAX_UPLOAD_BYTES, UploadedFile
+from bot.harness.emulator.methods import BotApiMethods, Described, Handler
+from bot.harness.emulator.rate_limits import Limits
+from bot.harness.emulator.spec import ApiSpec, load_spec
+from bot.harness.emulator.state import BotAccount, CallbackQueryState, ChatType
+from bot.harness.emulator.users import EmulatedGroup, EmulatedUser
+from bot.harness.emulator.validation import RequestValidator, compile_validators
+from bot.harness.emulator.world import TelegramWorld
 
 logger = logging.getLogger(__name__)
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator.errors import bad_request
-from bot.emulator.files import UploadedFile
-from bot.emulator.spec import ApiSpec, FieldSpec, MethodSpec, TypeSpec
+from bot.harness.emulator.errors import bad_request
+from bot.harness.emulator.files import UploadedFile
+from bot.harness.emulator.spec import ApiSpec, FieldSpec, MethodSpec, TypeSpec
 
 _INTEGER = re.compile(r"[+-]?\d+")
 _ARRAY_OF = "Array of "

@@ -7,8 +7,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from bot.emulator.files import StoredFile
-from bot.emulator.rate_limits import RateLimiter
+from bot.harness.emulator.files import StoredFile
+from bot.harness.emulator.rate_limits import RateLimiter
 
 ChatType = Literal["private", "group", "supergroup"]
 JsonObject = dict[str, Any]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator.state import ChangeNotifier
+from bot.harness.emulator.state import ChangeNotifier
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bot.emulator import Limits
-from bot.offline import OfflineBot
-from bot.simulation import Behaviour, Cadre, CadreResult, behaviour_for
+from bot.harness.emulator import Limits
+from bot.harness.offline import OfflineBot
+from bot.harness.simulation import Behaviour, Cadre, CadreResult, behaviour_for
 
 CONCURRENCY = 25
 

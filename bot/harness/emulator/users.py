@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Self
 
-from bot.emulator.files import StoredFile, make_png
-from bot.emulator.formatting import format_text
-from bot.emulator.state import (
+from bot.harness.emulator.files import StoredFile, make_png
+from bot.harness.emulator.formatting import format_text
+from bot.harness.emulator.state import (
     BotAccount,
     CallbackAnswer,
     CallbackQueryState,
@@ -23,7 +23,7 @@ from bot.emulator.state import (
     StoredMessage,
     UserAccount,
 )
-from bot.emulator.world import TelegramWorld
+from bot.harness.emulator.world import TelegramWorld
 
 ButtonMatcher = str | Callable[["InlineButton"], bool]
 _FAKE_WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8X\n\x00\x00\x00\x00\x00\x00\xff\x01\x00\xff\x01\x00"

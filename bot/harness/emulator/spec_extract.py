@@ -8,7 +8,7 @@ checks the shape of what it emits against them).
 
 Regenerate after adding a method to :data:`METHODS`::
 
-    python -m bot.emulator.spec_extract --source /work/shared/telegram/bot-api.min.json
+    python -m bot.harness.emulator.spec_extract --source /work/shared/telegram/bot-api.min.json
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.emulator.spec import LICENSE_NAME, SUBSET_PATH
+from bot.harness.emulator.spec import LICENSE_NAME, SUBSET_PATH
 
 #: Every Bot API method the emulator implements (and only those).
 METHODS: tuple[str, ...] = (

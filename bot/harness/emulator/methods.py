@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.emulator import errors
-from bot.emulator.errors import ApiError, bad_request, conflict, forbidden
-from bot.emulator.files import (
+from bot.harness.emulator import errors
+from bot.harness.emulator.errors import ApiError, bad_request, conflict, forbidden
+from bot.harness.emulator.files import (
     MAX_DOWNLOAD_BYTES,
     MAX_PHOTO_BYTES,
     MAX_UPLOAD_BYTES,
@@ -27,9 +27,9 @@ from bot.emulator.files import (
     guess_mime_type,
     image_dimensions,
 )
-from bot.emulator.formatting import FormattedText, FormattingError, format_text, normalize_url
-from bot.emulator.spec import ApiSpec
-from bot.emulator.state import (
+from bot.harness.emulator.formatting import FormattedText, FormattingError, format_text, normalize_url
+from bot.harness.emulator.spec import ApiSpec
+from bot.harness.emulator.state import (
     DEFAULT_UPDATE_TYPES,
     BotAccount,
     CallbackAnswer,
@@ -37,8 +37,8 @@ from bot.emulator.state import (
     JsonObject,
     StoredMessage,
 )
-from bot.emulator.validation import FileReference
-from bot.emulator.world import TelegramWorld
+from bot.harness.emulator.validation import FileReference
+from bot.harness.emulator.world import TelegramWorld
 
 Params = dict[str, Any]
 Handler = Callable[[BotAccount, Params], Awaitable[Any]]
