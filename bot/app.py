@@ -1,6 +1,9 @@
-"""Wiring: settings → database, keys, repositories → Bot and Dispatcher.
+"""Wiring: settings → database, keys, repositories → one factory per feature → Bot and
+Dispatcher.
 
-Dependencies travel in `dp.workflow_data` (handlers receive them by name); nothing is global.
+Each feature's factory takes its collaborators explicitly and returns an object with the
+handler data it contributes, `on_startup` and `on_shutdown`. The handler data of all of them
+is typed once (`bot.handler_data`) and travels in `dp.workflow_data`; nothing is global.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
 
 import httpx
 from aiogram import Bot, Dispatcher
@@ -27,9 +30,14 @@ from bot.anonymity.crypto import TextCipher
 from bot.anonymity.keys import Keys, ensure_data_dir, load_keys_for_database
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.rotation import rebind_legacy_contexts
-from bot.command_menu import AdminMenuOnFirstContact, CommandMenus
+from bot.broadcast.runtime import BroadcastRuntime, build_broadcast_runtime
+from bot.campaigns import CampaignFeature, build_campaigns
+from bot.cases import CaseRuntime, build_case_runtime
+from bot.clock import WallClock, utc_now
 from bot.config import Settings
+from bot.conversation.feature import ConversationFeature, build_conversation
 from bot.digest.scheduler import DigestRuntime, build_digest_runtime
+from bot.handler_data import CoreData, RespondentData, WorkflowData
 from bot.i18n import make_i18n
 from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
 from bot.middlewares.locale import LocaleMiddleware
@@ -39,11 +47,14 @@ from bot.middlewares.telegram_pacing import MessagePacer
 from bot.middlewares.telegram_retry import RetryMiddleware
 from bot.questionnaire import Questionnaire, load_questionnaire
 from bot.respondent.survey import SurveyService
+from bot.staff.feature import StaffFeature, build_staff
+from bot.staff.menus import AdminMenuOnFirstContact
+from handlers import all_routers
 from storage.database import Database
 from storage.fsm import SqlStorage, pseudonymous_redis_storage
 from storage.repositories import (
+    AuditRepository,
     RateLimitRepository,
-    StaffRepository,
     SubmissionRepository,
     SubscriberRepository,
 )
@@ -51,9 +62,61 @@ from storage.repositories import (
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class FeatureOptions:
+    """What tests change about the features; production runs with the defaults."""
+
+    broadcast_progress_interval: float = 5.0
+    digest_loop: bool = True  # False: tests tick the digest scheduler themselves
+    retention_job: bool = True
+
+
+@dataclass(frozen=True)
+class RespondentFeature:
+    """The cadre's questionnaire: drafts, campaigns' versions, submissions."""
+
+    survey: SurveyService
+
+    def handler_data(self) -> RespondentData:
+        return {"survey": self.survey}
+
+    async def on_startup(self) -> None:
+        """Nothing to start: engines of stored versions are loaded on first use."""
+
+    async def on_shutdown(self) -> None:
+        """Nothing runs in the background."""
+
+
+def build_respondent(
+    settings: Settings,
+    questionnaire: Questionnaire,
+    *,
+    database: Database,
+    submissions: SubmissionRepository,
+    rate_limits: RateLimitRepository,
+    receipt_secret: bytes,
+    campaigns: CampaignFeature,
+    clock: WallClock,
+) -> RespondentFeature:
+    return RespondentFeature(
+        SurveyService(
+            questionnaire,
+            database,
+            submissions,
+            rate_limits,
+            receipt_secret,
+            campaigns.service,
+            campaigns.versions,
+            max_per_day=settings.max_submissions_per_day,
+            zone=settings.zone,
+            now=clock,
+        )
+    )
+
+
 @dataclass
 class Services:
-    """Everything a handler may need, built once per process."""
+    """The process's shared pieces and its features, each built once by its own factory."""
 
     settings: Settings
     database: Database
@@ -64,24 +127,79 @@ class Services:
     submissions: SubmissionRepository
     rate_limits: RateLimitRepository
     subscribers: SubscriberRepository
-    staff: StaffRepository
-    survey: SurveyService
     http: httpx.AsyncClient
-    digests: DigestRuntime  # staff, invites, digest groups, digest schedule (issue 4)
-    extra: dict[str, Any] = field(default_factory=dict)
+    clock: WallClock
+    staff: StaffFeature
+    campaigns: CampaignFeature
+    respondent: RespondentFeature
+    digests: DigestRuntime
+    cases: CaseRuntime
+    conversation: ConversationFeature
+    broadcasts: BroadcastRuntime
+
+    @property
+    def survey(self) -> SurveyService:
+        return self.respondent.survey
+
+    def handler_data(self) -> WorkflowData:
+        """Everything handlers receive by name (`bot.handler_data.HandlerData`)."""
+        core: CoreData = {
+            "settings": self.settings,
+            "questionnaire": self.questionnaire,
+            "submissions": self.submissions,
+            "subscribers": self.subscribers,
+            "clock": self.clock,
+        }
+        return {
+            **core,
+            **self.respondent.handler_data(),
+            **self.staff.handler_data(),
+            **self.campaigns.handler_data(),
+            **self.digests.handler_data(),
+            **self.cases.handler_data(),
+            **self.conversation.handler_data(),
+            **self.broadcasts.handler_data(),
+        }
+
+    def features(self) -> tuple[Feature, ...]:
+        """In start-up order; they shut down in reverse."""
+        return (
+            self.staff,
+            self.campaigns,
+            self.respondent,
+            self.digests,
+            self.cases,
+            self.conversation,
+            self.broadcasts,
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
         await self.database.dispose()
 
 
+class Feature(Protocol):
+    """What every feature's factory returns (aiogram passes the hooks what they name)."""
+
+    @property
+    def on_startup(self) -> Callable[..., Awaitable[None]]: ...
+
+    @property
+    def on_shutdown(self) -> Callable[..., Awaitable[None]]: ...
+
+
 async def build_services(
-    settings: Settings, *, now: Callable[[], datetime] | None = None
+    settings: Settings,
+    *,
+    now: WallClock | None = None,
+    options: FeatureOptions | None = None,
 ) -> Services:
-    """Connect and migrate the database, load keys and the questionnaire.
+    """Connect and migrate the database, load keys and the questionnaire, build the features.
 
     The database comes first: a secret file is generated only while it holds nothing written
     with the secrets (`MissingSecretError` otherwise, and the database is closed again)."""
+    options = options or FeatureOptions()
+    clock = now or utc_now
     ensure_data_dir(settings.data_dir)
     questionnaire = load_questionnaire(settings.questionnaire)
     database = await Database.connect(settings.resolved_database_url)
@@ -96,27 +214,61 @@ async def build_services(
     await rebind_legacy_contexts(database, cipher)  # blobs of older versions, once
     submissions = SubmissionRepository(database, cipher)
     rate_limits = RateLimitRepository(database)
-    survey = SurveyService(
-        questionnaire,
-        submissions,
-        rate_limits,
-        pseudonymizer,
-        keys.pseudonym_secret,
-        max_per_day=settings.max_submissions_per_day,
-        zone=settings.zone,
-        now=now,
-    )
-    staff = StaffRepository(database, zone=settings.zone)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
+    audit = AuditRepository(database)
+
+    def today() -> date:
+        return clock().astimezone(settings.zone).date()
+
+    staff = build_staff(settings, database, cipher, audit, clock=clock, today=today)
+    campaigns = build_campaigns(database, staff.audited, today=today)
+    respondent = build_respondent(
+        settings,
+        questionnaire,
+        database=database,
+        submissions=submissions,
+        rate_limits=rate_limits,
+        receipt_secret=keys.pseudonym_secret,
+        campaigns=campaigns,
+        clock=clock,
+    )
     digests = build_digest_runtime(
         settings,
         database=database,
         cipher=cipher,
         pseudonymizer=pseudonymizer,
         questionnaire=questionnaire,
-        staff=staff,
+        roles=staff.roles,
         http=http,
-        clock=now,
+        clock=clock,
+        run_scheduler=options.digest_loop,
+    )
+    cases = build_case_runtime(
+        settings,
+        database=database,
+        cipher=cipher,
+        pseudonymizer=pseudonymizer,
+        receipt_secret=keys.pseudonym_secret,
+        submissions=submissions,
+        rate_limits=rate_limits,
+        audit=audit,
+        digests=digests.service,
+        clock=clock,
+        run_retention=options.retention_job,
+    )
+    conversation = build_conversation(
+        survey=respondent.survey,
+        followup=cases.followup,
+        sessions=cases.sessions,
+        pseudonymizer=pseudonymizer,
+        k_anonymity=settings.k_anonymity,
+    )
+    broadcasts = build_broadcast_runtime(
+        settings,
+        database,
+        cipher,
+        staff.audited,
+        progress_interval=options.broadcast_progress_interval,
     )
     return Services(
         settings=settings,
@@ -130,10 +282,15 @@ async def build_services(
         subscribers=SubscriberRepository(
             database, cipher, pseudonymizer, zone=settings.zone, now=now
         ),
-        staff=staff,
-        survey=survey,
         http=http,
+        clock=clock,
+        staff=staff,
+        campaigns=campaigns,
+        respondent=respondent,
         digests=digests,
+        cases=cases,
+        conversation=conversation,
+        broadcasts=broadcasts,
     )
 
 
@@ -168,72 +325,24 @@ def create_bot(settings: Settings, *, session: AiohttpSession | None = None) -> 
 
 
 def create_dispatcher(services: Services, *, storage: BaseStorage | None = None) -> Dispatcher:
-    """The Dispatcher with all routers, middlewares and injected services."""
-    from handlers import all_routers
-
+    """The Dispatcher with all routers, middlewares, handler data and feature hooks."""
     settings = services.settings
     dp = Dispatcher(storage=storage or build_fsm_storage(services))
-    dp.workflow_data.update(
-        settings=settings,
-        services=services,
-        survey=services.survey,
-        subscribers=services.subscribers,
-        staff=services.staff,
-        submissions=services.submissions,
-        questionnaire=services.questionnaire,
-        http=services.http,
-        **services.extra,
-    )
+    dp.workflow_data.update(services.handler_data())
     # Outermost: the deadline counts the time spent queued behind the same chat's updates too.
     dp.update.outer_middleware(CallbackAnswerDeadline())
-    ordering = ChatOrderingMiddleware()
-    dp.update.outer_middleware(ordering)
-    dp.workflow_data["ordering"] = ordering
+    dp.update.outer_middleware(ChatOrderingMiddleware())
     LocaleMiddleware(
         make_i18n(settings.default_locale), services.subscribers, settings.default_locale
     ).setup(dp)
     dp.include_routers(*all_routers())
-    menus = CommandMenus(settings.default_locale)
-    dp.workflow_data["command_menus"] = menus
-    dp.message.outer_middleware(AdminMenuOnFirstContact(menus, services.digests.roles))
-
-    async def register_menus(bot: Bot) -> None:
-        await menus.register(bot, services.digests.roles)
-
-    dp.startup.register(register_menus)
-    # Digests for investigators (issue 4): staff services for handlers, the schedule loop.
-    dp.workflow_data.update(services.digests.handler_data())
-    dp.startup.register(services.digests.on_startup)
-    dp.shutdown.register(services.digests.on_shutdown)
-    # Follow-up, cases and the daily retention job (issue 5).
-    from bot.cases import build_case_runtime
-
-    case_runtime = build_case_runtime(services)
-    dp.workflow_data.update(case_runtime.handler_data())
-    # Staff actions commit together with their audit entry (one transaction per use case).
-    from bot.staff.audited import AuditedActions
-
-    dp.workflow_data["audited"] = AuditedActions(
-        services.database, case_runtime.audit, services.survey.today
-    )
-    dp.startup.register(case_runtime.on_startup)
-    dp.shutdown.register(case_runtime.on_shutdown)
-    # Broadcasts to subscribers (issue 6): /broadcast, the sender, resume after a restart.
-    from bot.broadcast.runtime import build_broadcast_runtime
-
-    broadcast_runtime = build_broadcast_runtime(services)
-    dp.workflow_data.update(broadcast_runtime.handler_data())
-    dp.startup.register(broadcast_runtime.on_startup)
-    dp.shutdown.register(broadcast_runtime.on_shutdown)
-    # Campaigns (issue 6): with none defined the configured questionnaire stays open.
-    from storage.repositories.campaigns import CampaignRepository
-
-    services.survey.campaigns = CampaignRepository(services.database)
-    dp.workflow_data["campaigns"] = services.survey.campaigns
-    from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
-
-    services.survey.versions = QuestionnaireVersionRepository(services.database)
-    dp.workflow_data["questionnaire_versions"] = services.survey.versions
+    staff = services.staff
+    dp.message.outer_middleware(AdminMenuOnFirstContact(staff.menus, staff.roles))
+    features = services.features()
+    for feature in features:
+        dp.startup.register(feature.on_startup)
+    for feature in reversed(features):
+        dp.shutdown.register(feature.on_shutdown)
     return dp
 
 

@@ -63,7 +63,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_questionnaire_add(args: argparse.Namespace) -> int:
-    """Validate FILE and store it as a questionnaire version (issue 6)."""
+    """Validate FILE and store it as a questionnaire version."""
     from datetime import datetime
 
     from bot.questionnaire_versions import add_version
@@ -174,7 +174,7 @@ def _cmd_i18n_extract(args: argparse.Namespace) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
-    """Digests for investigators (issue 4); the logic lives in `bot.digest.scheduler`."""
+    """Digests for investigators; the logic lives in `bot.digest.scheduler`."""
     from bot.app import build_services, create_bot
     from bot.digest.scheduler import describe_tick, digest_text
     from bot.logging_setup import configure_logging
@@ -269,14 +269,28 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_retention_purge(args: argparse.Namespace) -> int:
     """The daily maintenance, now: one line per kind; the steps live in `bot.maintenance`."""
-    from bot.maintenance import retention_purge
+    from bot.app import build_services
+    from bot.maintenance import MaintenanceService
 
     settings = _settings_or_exit()
-    return asyncio.run(retention_purge(settings, dry_run=args.dry_run, out=sys.stdout))
+
+    async def purge() -> int:
+        services = await build_services(settings)
+        try:
+            report = await MaintenanceService.around(services.cases.retention).run(
+                dry_run=args.dry_run
+            )
+        finally:
+            await services.close()
+        for line in report.lines():
+            print(line)
+        return 1 if report.failed else 0
+
+    return asyncio.run(purge())
 
 
 def _cmd_keys_rotate(args: argparse.Namespace) -> int:
-    """Key rotation (issue 5); the logic lives in `bot.anonymity.rotation`."""
+    """Key rotation; the logic lives in `bot.anonymity.rotation`."""
     from bot.maintenance import keys_rotate
 
     settings = _settings_or_exit()

@@ -19,9 +19,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TextIO
+from datetime import date, datetime, timedelta
+from typing import Protocol, TextIO
+from zoneinfo import ZoneInfo
 
+from bot.clock import WallClock
 from bot.config import Settings
 from storage.database import Database
 from storage.fsm import purge_expired_entries
@@ -32,9 +34,6 @@ from storage.repositories.digests import OutboxRepository
 from storage.repositories.invites import InviteRepository
 from storage.repositories.rate_limits import RateLimitRepository
 from storage.repositories.subscribers import purge_inactive_subscribers
-
-if TYPE_CHECKING:
-    from bot.cases.retention import RetentionService
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +71,47 @@ class MaintenanceReport:
 StepRun = Callable[[datetime, bool], Awaitable[tuple[int, str]]]
 
 
+class StoredDigests(Protocol):
+    """The stored digests, whose retention the daily maintenance enforces too
+    (`bot.digest.scheduler.DigestService`)."""
+
+    async def purge_before(self, day: date, *, dry_run: bool = False) -> int: ...
+
+
+class PurgedReports(Protocol):
+    """What a purge of reports says: how many, and the day before which they had to go."""
+
+    @property
+    def cutoff(self) -> date: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+class Retention(Protocol):
+    """What the daily maintenance needs of the app's report retention
+    (`bot.cases.retention.RetentionService`, which builds its job on this module)."""
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def zone(self) -> ZoneInfo: ...
+
+    @property
+    def clock(self) -> WallClock: ...
+
+    @property
+    def retention_days(self) -> int: ...
+
+    @property
+    def digests(self) -> StoredDigests: ...
+
+    def cutoff(self, today: date | None = None) -> date: ...
+
+    async def purge(self, *, dry_run: bool = False, today: date | None = None) -> PurgedReports: ...
+
+
 @dataclass(frozen=True)
 class MaintenanceStep:
     """One daily purge: `run(now, dry_run)` returns (count, what was counted)."""
@@ -80,7 +120,7 @@ class MaintenanceStep:
     run: StepRun
 
 
-def daily_steps(service: RetentionService) -> list[MaintenanceStep]:
+def daily_steps(service: Retention) -> list[MaintenanceStep]:
     """Everything the daily maintenance does, in order. Further daily steps are added here,
     and only here (the job and the CLI both run this list)."""
     database = service.database
@@ -131,27 +171,23 @@ def daily_steps(service: RetentionService) -> list[MaintenanceStep]:
             return len(closed), f"{what} (nothing to do on {report.dialect})"
         return len(closed), f"{what} ({report.total} row(s) rewritten in random order)"
 
-    steps = [
+    async def digests(now: datetime, dry_run: bool) -> tuple[int, str]:
+        cutoff = service.cutoff(now.astimezone(zone).date())
+        count = await service.digests.purge_before(cutoff, dry_run=dry_run)
+        return count, f"stored digest(s) of periods that ended before {cutoff.isoformat()}"
+
+    return [
         MaintenanceStep("reports", reports),
         MaintenanceStep("rate_counters", rate_counters),
         MaintenanceStep("fsm_entries", fsm_entries),
         MaintenanceStep("invites", invites),
         MaintenanceStep("broadcast_recipients", broadcast_recipients),
         MaintenanceStep("digest_outbox", digest_outbox),
+        MaintenanceStep("digests", digests),
+        MaintenanceStep("inactive_subscribers", inactive_subscribers),
+        # Last: after the purges, so that nothing just deleted is copied into the new tables.
+        MaintenanceStep("reorder", reorder),
     ]
-    digest_service = service.digests
-    if digest_service is not None:
-
-        async def digests(now: datetime, dry_run: bool) -> tuple[int, str]:
-            cutoff = service.cutoff(now.astimezone(zone).date())
-            count = await digest_service.purge_before(cutoff, dry_run=dry_run)
-            return count, f"stored digest(s) of periods that ended before {cutoff.isoformat()}"
-
-        steps.append(MaintenanceStep("digests", digests))
-    steps.append(MaintenanceStep("inactive_subscribers", inactive_subscribers))
-    # Last: after the purges, so that nothing just deleted is copied into the new tables.
-    steps.append(MaintenanceStep("reorder", reorder))
-    return steps
 
 
 class MaintenanceService:
@@ -163,14 +199,14 @@ class MaintenanceService:
         database: Database,
         steps: Sequence[MaintenanceStep],
         *,
-        clock: Callable[[], datetime],
+        clock: WallClock,
     ) -> None:
         self._database = database
         self.steps = list(steps)
         self._clock = clock
 
     @classmethod
-    def around(cls, service: RetentionService) -> MaintenanceService:
+    def around(cls, service: Retention) -> MaintenanceService:
         """The daily maintenance of the app whose retention service this is."""
         return cls(service.database, daily_steps(service), clock=service.clock)
 
@@ -263,23 +299,6 @@ class DailyMaintenanceJob(PeriodicJob):
 
     async def _maintain(self) -> None:
         self.last_report = await self.service.run()
-
-
-async def retention_purge(settings: Settings, *, dry_run: bool, out: TextIO) -> int:
-    """`python -m bot retention purge [--dry-run]`: the daily maintenance, now."""
-    from bot.app import build_services
-    from bot.cases import build_case_runtime
-
-    services = await build_services(settings)
-    try:
-        report = await MaintenanceService.around(build_case_runtime(services).retention).run(
-            dry_run=dry_run
-        )
-    finally:
-        await services.close()
-    for line in report.lines():
-        print(line, file=out)
-    return 1 if report.failed else 0
 
 
 async def keys_rotate(

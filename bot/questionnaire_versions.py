@@ -1,4 +1,4 @@
-"""Adding a questionnaire version from YAML text: validate, then store (issue 6).
+"""Adding a questionnaire version from YAML text: validate, then store.
 
 Shared by `python -m bot questionnaire add FILE` and the admin's YAML upload in the chat.
 Parsing runs in a worker thread: a hostile upload within the limits still costs a little CPU,

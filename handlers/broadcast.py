@@ -1,7 +1,8 @@
 """/broadcast for admins: compose (HTML text, optional photo), preview exactly as recipients
 will see it, choose the audience (everyone, or one language), confirm; then pause, resume or
-cancel from the progress message. Every message and every button press checks the admin role
-when it happens, so forged or stale callback data grants nothing. The sending itself is
+cancel from the progress message. The `IsAdmin` router filter asks for the role on every
+message and every button press, so forged or stale callback data grants nothing; everyone
+else is refused politely. The sending itself is
 `bot.broadcast` (see `BroadcastRuntime`).
 """
 
@@ -10,9 +11,8 @@ from __future__ import annotations
 from contextlib import suppress
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, StateFilter, or_f
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
@@ -22,7 +22,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.runtime import BroadcastRuntime
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
-from bot.staff import StaffRoles
+from bot.staff.filters import IsAdmin, PrivateChat, restricted
 from storage.repositories import BroadcastContent, SubscriberRepository
 
 MAX_TEXT = 4096
@@ -39,20 +39,13 @@ def _not_allowed() -> str:
     return _("Only administrators can do this.")
 
 
-async def _is_admin(user_id: int | None, staff_roles: StaffRoles) -> bool:
-    return user_id is not None and await staff_roles.is_admin(user_id)
-
-
 def _button(text: str, action: BroadcastAction, job: str = "") -> InlineKeyboardButton:
     return InlineKeyboardButton(
         text=text, callback_data=BroadcastCallback(a=action, job=job).pack()
     )
 
 
-async def broadcast_command(message: Message, state: FSMContext, staff_roles: StaffRoles) -> None:
-    if not await _is_admin(message.from_user.id if message.from_user else None, staff_roles):
-        await message.answer(_not_allowed())
-        return
+async def broadcast_command(message: Message, state: FSMContext) -> None:
     await state.set_state(BroadcastForm.compose)
     await state.set_data({})
     await message.answer(
@@ -77,13 +70,8 @@ async def composed(
     message: Message,
     state: FSMContext,
     bot: Bot,
-    staff_roles: StaffRoles,
     subscribers: SubscriberRepository,
 ) -> None:
-    if not await _is_admin(message.from_user.id if message.from_user else None, staff_roles):
-        await state.clear()
-        await message.answer(_not_allowed())
-        return
     if message.photo:
         content = BroadcastContent(
             message.html_text if message.caption else "", message.photo[-1].file_id
@@ -155,15 +143,11 @@ async def broadcast_button(
     query: CallbackQuery,
     callback_data: BroadcastCallback,
     state: FSMContext,
-    staff_roles: StaffRoles,
     subscribers: SubscriberRepository,
     broadcasts: BroadcastRuntime,
     i18n: I18n,
 ) -> None:
     user_id = query.from_user.id
-    if not await _is_admin(user_id, staff_roles):
-        await query.answer(_not_allowed(), show_alert=True)
-        return
     action = callback_data.a
     if action in (BroadcastAction.PAUSE, BroadcastAction.RESUME, BroadcastAction.CANCEL):
         await _control(query, callback_data, broadcasts, user_id)
@@ -256,15 +240,41 @@ async def _drop_keyboard(query: CallbackQuery) -> None:
             await query.message.edit_reply_markup(reply_markup=None)
 
 
+async def refuse_command(message: Message) -> None:
+    await message.answer(_not_allowed())
+
+
+async def refuse_composed(message: Message, state: FSMContext) -> None:
+    """Someone no longer an admin, in the middle of composing: the draft goes."""
+    await state.clear()
+    await message.answer(_not_allowed())
+
+
+async def refuse_button(query: CallbackQuery) -> None:
+    await query.answer(_not_allowed(), show_alert=True)
+
+
 def create_router() -> Router:
-    router = Router(name="broadcast")
-    private = F.chat.type == ChatType.PRIVATE
-    router.message.register(broadcast_command, Command("broadcast"), private)
-    router.message.register(
-        composed,
-        StateFilter(BroadcastForm.compose),
-        private,
-        ~F.text.startswith("/"),
+    """A fresh Router (a Router can belong to one Dispatcher only): the admins' router, then
+    the refusals for everyone else."""
+    composing = (StateFilter(BroadcastForm.compose), ~F.text.startswith("/"))
+    buttons = BroadcastCallback.filter()
+    admin = restricted(
+        "broadcast.admin",
+        IsAdmin(),
+        messages=or_f(Command("broadcast"), StateFilter(BroadcastForm.compose)),
+        callbacks=buttons,
     )
-    router.callback_query.register(broadcast_button, BroadcastCallback.filter())
+    admin.message.register(broadcast_command, Command("broadcast"))
+    admin.message.register(composed, *composing)
+    admin.callback_query.register(broadcast_button, BroadcastCallback.filter())
+
+    refusals = Router(name="broadcast.refusals")
+    refusals.message.filter(PrivateChat())
+    refusals.message.register(refuse_command, Command("broadcast"))
+    refusals.message.register(refuse_composed, *composing)
+    refusals.callback_query.register(refuse_button, buttons)
+
+    router = Router(name="broadcast")
+    router.include_routers(admin, refusals)
     return router

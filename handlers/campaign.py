@@ -1,4 +1,4 @@
-"""/campaign for admins (issue 6): create, open, close, list; and questionnaire versions
+"""/campaign for admins: create, open, close, list; and questionnaire versions
 uploaded as a YAML document (validated, problems shown by question id, stored).
 
     /campaign                                      list
@@ -8,112 +8,57 @@ uploaded as a YAML document (validated, problems shown by question id, stored).
     /campaign close ID                             close it
     /campaign announce ID | remind ID              draft a broadcast to subscribers about it
 
-Every command checks the admin role when it runs; every change (new, open, close, a drafted
-announce or remind, a stored questionnaire version) is written to the audit log in the same
-transaction as the change. With no campaign defined, the configured questionnaire is always
-open (the behaviour before campaigns).
+The `IsAdmin` router filter asks for the role on every message; every change (new, open,
+close, a drafted announce or remind, a stored questionnaire version) is written to the audit
+log in the same transaction as the change (`bot.campaigns.CampaignService`). With no
+campaign defined, the configured questionnaire is always open (the behaviour before
+campaigns).
 
 An uploaded questionnaire is read within limits (size, nesting, number and mapping sizes; see
-`bot.questionnaire.validate`) in a worker thread, and each limit has its own message.
+`bot.questionnaire.validate`) in a worker thread, and each limit has its own message
+(`bot.campaigns.screens`).
 """
 
 from __future__ import annotations
 
-from datetime import date
 from html import escape
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, or_f
 from aiogram.fsm.context import FSMContext
 from aiogram.types import Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.campaigns import CampaignService, parse_new_campaign
+from bot.campaigns.screens import (
+    MAX_YAML_BYTES,
+    announcement,
+    campaign_line,
+    problem_text,
+    too_large_text,
+    usage_text,
+)
 from bot.config import Settings
 from bot.questionnaire import QuestionnaireError
-from bot.questionnaire.problems import Problem
-from bot.questionnaire.validate import (
-    MAX_DEPTH,
-    MAX_FILE_BYTES,
-    MAX_MAPPING_KEYS,
-    MAX_NUMBER_DIGITS,
-    summarize,
-)
+from bot.questionnaire.validate import summarize
 from bot.questionnaire_versions import parse_off_loop
 from bot.respondent.survey import SurveyService
-from bot.staff import StaffRoles
-from bot.staff.audited import AuditedActions
+from bot.staff.filters import IsAdmin, PrivateChat, restricted
+from bot.statuses import CampaignStatus
 from handlers.broadcast import offer_broadcast
-from storage.repositories import BroadcastContent, SubscriberRepository
-from storage.repositories.campaigns import Campaign, CampaignRepository
-from storage.repositories.questionnaire_versions import AddResult, QuestionnaireVersionRepository
+from storage.repositories import SubscriberRepository
+from storage.repositories.questionnaire_versions import AddResult
 
-MAX_YAML_BYTES = MAX_FILE_BYTES
 MAX_PROBLEMS_SHOWN = 30
-
-
-def _usage() -> str:
-    return _(
-        "Usage:\n/campaign — list\n/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD\n"
-        "/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD | QID vN — on a stored version\n"
-        "/campaign open ID\n/campaign close ID\n"
-        "/campaign announce ID — tell subscribers it is open\n"
-        "/campaign remind ID — remind them before it closes"
-    )
-
-
-def _line(campaign: Campaign) -> str:
-    states = {"planned": _("planned"), "open": _("open"), "closed": _("closed")}
-    return _("<code>{id}</code> {title} — {state}, {opens} … {closes} ({qid} v{version})").format(
-        id=campaign.id,
-        title=escape(campaign.title),
-        state=states.get(campaign.status, campaign.status),
-        opens=campaign.opens_day.isoformat(),
-        closes=campaign.closes_day.isoformat(),
-        qid=escape(campaign.questionnaire_id),
-        version=campaign.questionnaire_version,
-    )
-
-
-def _version_key(text: str) -> tuple[str, int]:
-    """`QID vN` (or `QID N`) → (QID, N); ValueError otherwise."""
-    questionnaire_id, version = text.split()  # ValueError unless exactly two words
-    number = int(version.removeprefix("v").removeprefix("V"))
-    if number < 1:
-        raise ValueError(text)
-    return questionnaire_id, number
-
-
-def _announcement(campaign: Campaign, reminder: bool) -> BroadcastContent:
-    """A drafted broadcast about an open campaign; the admin sees it before anything is sent.
-
-    A reminder goes to every subscriber: the bot cannot know who has answered, by design."""
-    values = {"title": escape(campaign.title), "closes": campaign.closes_day.isoformat()}
-    if reminder:
-        text = _(
-            "⏰ <b>{title}</b> closes on {closes}.\n\n"
-            "If you have not answered yet, send /start (the investigators never see who "
-            "answered). If you already have, thank you."
-        )
-    else:
-        text = _(
-            "📣 <b>{title}</b>\n\n"
-            "The investigation team wants to hear what really happens at the grassroots: "
-            "meetings, documents, inspections, photo-and-report trails. The questionnaire is "
-            "anonymous (the investigators never see who answered) and takes a few minutes.\n\n"
-            "Open until {closes}. Send /start to begin."
-        )
-    return BroadcastContent(text.format(**values))
+YAML_DOCUMENT = F.document.file_name.lower().endswith((".yaml", ".yml"))
 
 
 async def campaign_command(
     message: Message,
     command: CommandObject,
-    staff_roles: StaffRoles,
-    campaigns: CampaignRepository,
+    campaigns: CampaignService,
     survey: SurveyService,
-    audited: AuditedActions,
     state: FSMContext,
     bot: Bot,
     subscribers: SubscriberRepository,
@@ -121,8 +66,7 @@ async def campaign_command(
     settings: Settings,
 ) -> None:
     user = message.from_user
-    if user is None or not await staff_roles.is_admin(user.id):
-        await message.answer(_("Only administrators can do this."))
+    if user is None:
         return
     args = (command.args or "").strip()
     verb, _sep, rest = args.partition(" ")
@@ -132,62 +76,44 @@ async def campaign_command(
         found = await campaigns.list()
         if not found:
             await message.answer(
-                _("No campaigns yet: the questionnaire is open to everyone.") + "\n\n" + _usage()
+                _("No campaigns yet: the questionnaire is open to everyone.")
+                + "\n\n"
+                + usage_text()
             )
             return
-        await message.answer("\n".join([_("<b>Campaigns</b>"), *map(_line, found)]))
+        await message.answer("\n".join([_("<b>Campaigns</b>"), *map(campaign_line, found)]))
         return
     if verb == "new":
-        parts = [part.strip() for part in rest.split("|")]
         try:
-            title, opens, closes, *chosen = parts
-            opens_day, closes_day = date.fromisoformat(opens), date.fromisoformat(closes)
-            if not title or opens_day > closes_day or len(chosen) > 1:
-                raise ValueError
-            version_key = _version_key(chosen[0]) if chosen else None
+            new = parse_new_campaign(rest)
         except ValueError:
-            await message.answer(_usage())
+            await message.answer(usage_text())
             return
         questionnaire = survey.questionnaire
-        if version_key is not None:
-            engine = await survey.engine_for(*version_key)
+        if new.version is not None:
+            engine = await survey.engine_for(*new.version)
             if engine is None:
                 await message.answer(
                     _("No stored questionnaire {id} version {version}.").format(
-                        id=escape(version_key[0]), version=version_key[1]
+                        id=escape(new.version[0]), version=new.version[1]
                     )
                 )
                 return
             questionnaire = engine.questionnaire
-        async with audited.transaction() as tx:
-            campaign = await campaigns.create(
-                title,
-                questionnaire.id,
-                questionnaire.version,
-                opens_day,
-                closes_day,
-                connection=tx.connection,
-            )
-            await tx.record(user.id, "campaign.create", campaign.id)
-            tx.after_commit(campaigns.forget)
+        campaign = await campaigns.create(user.id, new, questionnaire)
         await message.answer(
-            _("Campaign created (not open yet): {line}").format(line=_line(campaign))
+            _("Campaign created (not open yet): {line}").format(line=campaign_line(campaign))
         )
         return
     if verb in ("open", "close") and rest:
         campaign_id = rest.split()[0]
         change = campaigns.open if verb == "open" else campaigns.close
-        async with audited.transaction() as tx:
-            done = await change(campaign_id, connection=tx.connection)
-            if done:
-                await tx.record(user.id, f"campaign.{verb}", campaign_id)
-            tx.after_commit(campaigns.forget)
-        if not done:
+        if not await change(user.id, campaign_id):
             await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
             return
         updated = await campaigns.get(campaign_id)
         assert updated is not None
-        text = _line(updated)
+        text = campaign_line(updated)
         if verb == "open" and not updated.accepts_on(survey.today()):
             text += "\n" + _("Note: today is outside its days, so cadres cannot answer yet.")
         if verb == "open":
@@ -200,7 +126,7 @@ async def campaign_command(
         if subject is None:
             await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
             return
-        if subject.status != "open":
+        if subject.status != CampaignStatus.OPEN:
             await message.answer(
                 _("Campaign {id} is not open: open it first, then tell subscribers.").format(
                     id=escape(campaign_id)
@@ -210,64 +136,24 @@ async def campaign_command(
         # Drafted in the cadres' language (DEFAULT_LOCALE), whatever the admin's: the preview
         # is what recipients get; the admin may discard it and write another with /broadcast.
         with i18n.use_locale(settings.default_locale):
-            content = _announcement(subject, reminder=verb == "remind")
-        await audited.record(user.id, f"campaign.{verb}", campaign_id)
+            content = announcement(subject, reminder=verb == "remind")
+        await campaigns.record_announcement(user.id, verb, campaign_id)
         await offer_broadcast(bot, message.chat.id, state, content, subscribers)
         return
-    await message.answer(_usage())
+    await message.answer(usage_text())
 
 
-async def _from_admin(message: Message, staff_roles: StaffRoles) -> bool:
-    """Only admins' YAML documents are questionnaire uploads; others fall through."""
-    return message.from_user is not None and await staff_roles.is_admin(message.from_user.id)
-
-
-def _problem_text(problem: Problem) -> str:
-    """A problem in the admin's language when it is one of the file's limits, else as the
-    validator wrote it (by question id)."""
-    line = problem.line or 0
-    match problem.kind:
-        case "too_large":
-            return _("The file is too large: a questionnaire may have at most {size} KB.").format(
-                size=MAX_YAML_BYTES // 1024
-            )
-        case "too_deep":
-            return _("Line {line}: nested too deeply (at most {depth} levels).").format(
-                line=line, depth=MAX_DEPTH
-            )
-        case "number_too_large":
-            return _("Line {line}: a number is too large (at most {digits} digits).").format(
-                line=line, digits=MAX_NUMBER_DIGITS
-            )
-        case "too_many_keys":
-            return _("Line {line}: too many keys in one mapping (at most {count}).").format(
-                line=line, count=MAX_MAPPING_KEYS
-            )
-        case "yaml_syntax":
-            return _("YAML syntax error at line {line}: {detail}").format(
-                line=line, detail=escape(problem.message.split(": ", 1)[-1])
-            )
-    return escape(str(problem))
-
-
-async def questionnaire_upload(
-    message: Message,
-    bot: Bot,
-    survey: SurveyService,
-    questionnaire_versions: QuestionnaireVersionRepository,
-    audited: AuditedActions,
-) -> None:
+async def questionnaire_upload(message: Message, bot: Bot, campaigns: CampaignService) -> None:
     document = message.document
     if document is None or message.from_user is None:
         return
-    too_large = _problem_text(Problem("", None, "", kind="too_large"))
     if (document.file_size or 0) > MAX_YAML_BYTES:
-        await message.answer(too_large)
+        await message.answer(too_large_text())
         return
     buffer = await bot.download(document)
     raw = buffer.read(MAX_YAML_BYTES + 1) if buffer is not None else b""
     if len(raw) > MAX_YAML_BYTES:
-        await message.answer(too_large)
+        await message.answer(too_large_text())
         return
     try:
         text = raw.decode("utf-8")
@@ -275,12 +161,11 @@ async def questionnaire_upload(
         await message.answer(_("The file is not UTF-8 text."))
         return
     source = document.file_name or "questionnaire.yaml"
-    actor_id = message.from_user.id
     try:
         questionnaire = await parse_off_loop(text, source)
     except QuestionnaireError as error:
         problems = error.problems
-        shown = [_problem_text(problem) for problem in problems[:MAX_PROBLEMS_SHOWN]]
+        shown = [problem_text(problem) for problem in problems[:MAX_PROBLEMS_SHOWN]]
         more = len(problems) - len(shown)
         lines = [_("<b>Not stored: {count} problem(s)</b>").format(count=len(problems))]
         lines += shown
@@ -288,14 +173,7 @@ async def questionnaire_upload(
             lines.append(_("… and {count} more").format(count=more))
         await message.answer("\n".join(lines))
         return
-    async with audited.transaction() as tx:
-        result = await questionnaire_versions.add(
-            questionnaire.id, questionnaire.version, text, survey.today(), connection=tx.connection
-        )
-        if result in (AddResult.ADDED, AddResult.REPLACED):
-            await tx.record(
-                actor_id, "questionnaire.add", f"{questionnaire.id}:{questionnaire.version}"[:64]
-            )
+    result = await campaigns.store_version(message.from_user.id, questionnaire, text)
     if result == AddResult.IMMUTABLE:
         await message.answer(
             _(
@@ -312,14 +190,22 @@ async def questionnaire_upload(
     await message.answer("\n".join([outcome, *(escape(line) for line in summarize(questionnaire))]))
 
 
+async def refuse_command(message: Message) -> None:
+    await message.answer(_("Only administrators can do this."))
+
+
 def create_router() -> Router:
-    router = Router(name="campaign")
-    private = F.chat.type == ChatType.PRIVATE
-    router.message.register(campaign_command, Command("campaign"), private)
-    router.message.register(
-        questionnaire_upload,
-        private,
-        F.document.file_name.lower().endswith((".yaml", ".yml")),
-        _from_admin,
+    """A fresh Router: the admins' router, then the refusal of `/campaign` for everyone else
+    (anyone else's YAML document falls through to the catch-alls)."""
+    admin = restricted(
+        "campaign.admin", IsAdmin(), messages=or_f(Command("campaign"), YAML_DOCUMENT)
     )
+    admin.message.register(campaign_command, Command("campaign"))
+    admin.message.register(questionnaire_upload, YAML_DOCUMENT)
+
+    refusals = Router(name="campaign.refusals")
+    refusals.message.register(refuse_command, Command("campaign"), PrivateChat())
+
+    router = Router(name="campaign")
+    router.include_routers(admin, refusals)
     return router

@@ -2,8 +2,9 @@
 thread, labels, notes and history; replying, changing the status, labelling, noting; and the
 admins' `/audit`.
 
-Staff-only throughout: every command, button press and typed input re-checks the role with
-`StaffRoles` (a button shown earlier, or forged callback data, grants nothing). Every action
+Staff-only throughout: the `IsStaff` router filter asks for the role on every command,
+button press and typed input (a button shown earlier, or forged callback data, grants
+nothing), `/audit` sits behind `IsAdmin`, and everyone else is refused politely. Every action
 on a case, viewing included, is written to the audit log in the action's own transaction
 (`CaseActions`): who (the staff id), what, which case ref, which day. A long case is shown in
 pages, so its thread and buttons are always reachable.
@@ -15,9 +16,8 @@ from contextlib import suppress
 from datetime import date
 
 from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, StateFilter
+from aiogram.filters import Command, StateFilter, or_f
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
@@ -25,16 +25,16 @@ from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from bot.cases import CaseRuntime, screens
 from bot.cases.actions import CaseActions
 from bot.cases.callbacks import CaseAct, CaseCallback
+from bot.cases.screens import Screen
 from bot.questionnaire import Questionnaire
-from bot.respondent.screens import Screen
-from bot.staff import StaffRoles
+from bot.staff.filters import IsAdmin, IsStaff, PrivateChat, restricted
+from bot.statuses import CaseStatus
 from storage.repositories import (
     AuditRepository,
     CaseRepository,
     CaseSummary,
     SubmissionRepository,
 )
-from storage.tables import CASE_STATUSES
 
 CASE_KEY = "case_ref"
 ACT_KEY = "case_act"
@@ -43,10 +43,6 @@ TEXT_ACTS = {CaseAct.REPLY, CaseAct.NOTE, CaseAct.LABEL}
 
 class CaseInput(StatesGroup):
     text = State()
-
-
-async def _is_staff(user_id: int | None, staff_roles: StaffRoles) -> bool:
-    return user_id is not None and await staff_roles.is_staff(user_id)
 
 
 async def _case_view(
@@ -66,20 +62,13 @@ async def _case_view(
     return screens.case_screen(detail, submission, questionnaire, page)
 
 
-async def cases_command(message: Message, staff_roles: StaffRoles, cases: CaseRepository) -> None:
-    if not await _is_staff(message.from_user.id if message.from_user else None, staff_roles):
-        await message.answer(screens.staff_only_text())
-        return
+async def cases_command(message: Message, cases: CaseRepository) -> None:
     await cases.ensure_cases()
     screen = screens.overview_screen(await cases.counts_by_status())
     await message.answer(screen.text, reply_markup=screen.markup)
 
 
-async def audit_command(message: Message, staff_roles: StaffRoles, audit: AuditRepository) -> None:
-    user_id = message.from_user.id if message.from_user else None
-    if user_id is None or not await staff_roles.is_admin(user_id):
-        await message.answer(screens.admin_only_text())
-        return
+async def audit_command(message: Message, audit: AuditRepository) -> None:
     await message.answer(screens.audit_text(await audit.recent(50)))
 
 
@@ -88,7 +77,6 @@ async def case_button(
     callback_data: CaseCallback,
     state: FSMContext,
     bot: Bot,
-    staff_roles: StaffRoles,
     cases: CaseRepository,
     case_actions: CaseActions,
     submissions: SubmissionRepository,
@@ -96,9 +84,6 @@ async def case_button(
     case_runtime: CaseRuntime,
 ) -> None:
     actor = query.from_user.id
-    if not await staff_roles.is_staff(actor):
-        await query.answer(screens.staff_only_text(), show_alert=True)
-        return
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
         await query.answer()
@@ -108,14 +93,15 @@ async def case_button(
     if act == CaseAct.OVERVIEW:
         screen = screens.overview_screen(await cases.counts_by_status())
     elif act == CaseAct.LIST:
-        if callback_data.s not in CASE_STATUSES:
+        if not CaseStatus.has(callback_data.s):
             await query.answer(screens.case_missing_text())
             return
+        status = CaseStatus(callback_data.s)
         page = max(0, callback_data.p)
         items, total = await cases.list_by_status(
-            callback_data.s, offset=page * screens.PAGE_SIZE, limit=screens.PAGE_SIZE
+            status, offset=page * screens.PAGE_SIZE, limit=screens.PAGE_SIZE
         )
-        screen = screens.list_screen(callback_data.s, page, items, total)
+        screen = screens.list_screen(status, page, items, total)
     else:
         summary = await cases.by_ref(callback_data.r)
         if summary is None:
@@ -129,10 +115,10 @@ async def case_button(
         elif act == CaseAct.STATUS_MENU:
             screen = screens.status_menu_screen(summary)
         elif act == CaseAct.SET_STATUS:
-            if callback_data.s not in CASE_STATUSES:
+            if not CaseStatus.has(callback_data.s):
                 await query.answer(screens.case_missing_text())
                 return
-            await case_actions.set_status(actor, summary, callback_data.s, day)
+            await case_actions.set_status(actor, summary, CaseStatus(callback_data.s), day)
             fresh = await cases.by_ref(summary.ref)
             screen = (
                 None
@@ -159,7 +145,6 @@ async def case_button(
 async def case_text(
     message: Message,
     state: FSMContext,
-    staff_roles: StaffRoles,
     cases: CaseRepository,
     case_actions: CaseActions,
     submissions: SubmissionRepository,
@@ -168,10 +153,9 @@ async def case_text(
 ) -> None:
     data = await state.get_data()
     await state.clear()
-    actor = message.from_user.id if message.from_user else None
-    if actor is None or not await staff_roles.is_staff(actor):
-        await message.answer(screens.staff_only_text())
+    if message.from_user is None:
         return
+    actor = message.from_user.id
     summary = await cases.by_ref(str(data.get(CASE_KEY, "")))
     try:
         act = CaseAct(str(data.get(ACT_KEY, "")))
@@ -204,17 +188,52 @@ async def cancel_case_input(message: Message, state: FSMContext) -> None:
     await message.answer(screens.input_cancelled_text())
 
 
+async def refuse_staff_command(message: Message) -> None:
+    await message.answer(screens.staff_only_text())
+
+
+async def refuse_admin_command(message: Message) -> None:
+    await message.answer(screens.admin_only_text())
+
+
+async def refuse_case_text(message: Message, state: FSMContext) -> None:
+    """Someone no longer staff, still in the middle of typing for a case."""
+    await state.clear()
+    await message.answer(screens.staff_only_text())
+
+
+async def refuse_case_button(query: CallbackQuery) -> None:
+    await query.answer(screens.staff_only_text(), show_alert=True)
+
+
 def create_router() -> Router:
-    """A fresh Router (a Router can belong to one Dispatcher only)."""
+    """A fresh Router (a Router can belong to one Dispatcher only): leaving the text input,
+    the staff's router, the admins' `/audit`, then the refusals for everyone else."""
+    typing = StateFilter(CaseInput.text)
+    case_text_filters = (typing, F.text, ~F.text.startswith("/"))
+
+    anyone = Router(name="cases.anyone")
+    anyone.message.filter(PrivateChat())
+    anyone.message.register(cancel_case_input, Command("cancel"), typing)
+
+    buttons = CaseCallback.filter()
+    staff = restricted(
+        "cases.staff", IsStaff(), messages=or_f(Command("cases"), typing), callbacks=buttons
+    )
+    staff.message.register(cases_command, Command("cases"))
+    staff.message.register(case_text, *case_text_filters)
+    staff.callback_query.register(case_button, CaseCallback.filter())
+
+    admin = restricted("cases.admin", IsAdmin(), messages=Command("audit"))
+    admin.message.register(audit_command, Command("audit"))
+
+    refusals = Router(name="cases.refusals")
+    refusals.message.filter(PrivateChat())
+    refusals.message.register(refuse_staff_command, Command("cases"))
+    refusals.message.register(refuse_admin_command, Command("audit"))
+    refusals.message.register(refuse_case_text, *case_text_filters)
+    refusals.callback_query.register(refuse_case_button, buttons)
+
     router = Router(name="cases")
-    private = F.chat.type == ChatType.PRIVATE
-    router.message.register(cases_command, Command("cases"), private)
-    router.message.register(audit_command, Command("audit"), private)
-    router.message.register(
-        cancel_case_input, Command("cancel"), StateFilter(CaseInput.text), private
-    )
-    router.message.register(
-        case_text, StateFilter(CaseInput.text), private, F.text, ~F.text.startswith("/")
-    )
-    router.callback_query.register(case_button, CaseCallback.filter())
+    router.include_routers(anyone, staff, admin, refusals)
     return router

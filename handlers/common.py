@@ -18,9 +18,10 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.anonymity.receipt import contains_receipt
 from bot.config import Settings
+from bot.conversation import screens
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
-from bot.respondent import screens
 from bot.respondent.callbacks import AnnouncementsCallback, LanguageCallback
+from handlers import telegram_render
 from storage.repositories import SubscriberRepository
 
 
@@ -32,12 +33,13 @@ async def privacy_command(
     message: Message, settings: Settings, subscribers: SubscriberRepository
 ) -> None:
     subscribed = await subscribers.is_active(message.chat.id)
-    markup = InlineKeyboardMarkup(inline_keyboard=[[screens.announcements_button(subscribed)]])
+    switch = telegram_render.announcements_button(subscribed)
+    markup = InlineKeyboardMarkup(inline_keyboard=[[switch]])
     await message.answer(screens.privacy_text(settings.k_anonymity), reply_markup=markup)
 
 
 async def language_command(message: Message) -> None:
-    screen = screens.language_screen()
+    screen = telegram_render.language_message()
     await message.answer(screen.text, reply_markup=screen.markup)
 
 
@@ -91,7 +93,7 @@ async def announcements_button(
         await query.answer(None if changed else screens.not_subscribed_text())
         confirmation = screens.announcements_off_text() if changed else None
     # The switch on the pressed message first, then the confirmation below it.
-    markup = screens.with_announcements_switch(message.reply_markup, callback_data.on)
+    markup = telegram_render.with_announcements_switch(message.reply_markup, callback_data.on)
     if markup is not None and markup != message.reply_markup:
         with suppress(TelegramBadRequest):
             await message.edit_reply_markup(reply_markup=markup)

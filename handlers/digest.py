@@ -1,6 +1,6 @@
 """Investigators' on-demand views: `/digest` (the current period so far) and `/export`.
 
-`/digest` is for staff, `/export` for admins only (a router filter; investigators are told
+`/digest` is for staff, `/export` for admins only (router filters; everyone else is told
 so); both send with `protect_content=True`. Both take an optional
 campaign id (`/digest ID`, `/export ID`): only that campaign's submissions, read with the
 campaign's questionnaire version. `/digest` applies the rules of the scheduled digest (same
@@ -13,16 +13,13 @@ an answer, not a scheduled delivery.
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
-from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatAction, ChatType
+from aiogram import Bot, Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject
 from aiogram.types import (
     BufferedInputFile,
@@ -33,29 +30,20 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.digest.scheduler import DigestRuntime, DigestService
+from bot.campaigns import CampaignService
+from bot.clock import WallClock
+from bot.config import Settings
+from bot.digest.scheduler import DigestService, telegram_sender
 from bot.digest.snapshots import scope_key
-from bot.export import ExportFormat, ExportOptions, ExportResult, export_submissions
+from bot.export import ExportResult
 from bot.export.callbacks import ExportTextCallback
 from bot.export.generalise import week_of
 from bot.questionnaire import Questionnaire
 from bot.respondent.survey import SurveyService
-from bot.staff import StaffRoles
-from bot.staff.audited import AuditedActions
-from bot.staff.filters import IsAdmin
+from bot.staff.exports import StaffExports
+from bot.staff.filters import IsAdmin, IsStaff, PrivateChat, restricted
+from storage.repositories import DigestGroupRepository
 from storage.repositories.cases import AuditRepository
-
-if TYPE_CHECKING:
-    from bot.app import Services
-
-EXPORT_FORMAT: Final[ExportFormat] = "xlsx"
-
-
-async def _refuse_unless_staff(message: Message, staff_roles: StaffRoles) -> bool:
-    if message.from_user is not None and await staff_roles.is_staff(message.from_user.id):
-        return False
-    await message.answer(_("This command is for investigators."))
-    return True
 
 
 @dataclass(frozen=True)
@@ -64,15 +52,14 @@ class _Scope:
     questionnaire: Questionnaire | None = None  # None: the configured questionnaire
 
 
-async def _scope(message: Message, command: CommandObject, survey: SurveyService) -> _Scope | None:
-    """The optional campaign argument; None (after saying so) when there is no such campaign."""
-    words = (command.args or "").split()
-    if not words:
-        return _Scope()
-    campaign_id = words[0]
-    campaign = None if survey.campaigns is None else await survey.campaigns.get(campaign_id)
+async def _campaign_scope(
+    answer: Message, campaign_id: str, campaigns: CampaignService, survey: SurveyService
+) -> _Scope | None:
+    """The campaign and its questionnaire version (None: the version is not stored); None
+    after saying that there is no such campaign."""
+    campaign = await campaigns.get(campaign_id)
     if campaign is None:
-        await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
+        await answer.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
         return None
     engine = await survey.engine_for(campaign.questionnaire_id, campaign.questionnaire_version)
     return _Scope(campaign.id, None if engine is None else engine.questionnaire)
@@ -82,26 +69,27 @@ async def digest_command(
     message: Message,
     command: CommandObject,
     bot: Bot,
-    staff_roles: StaffRoles,
-    digests: DigestService,
-    digest_runtime: DigestRuntime,
+    digest_service: DigestService,
+    digest_groups: DigestGroupRepository,
+    campaigns: CampaignService,
     survey: SurveyService,
     audit: AuditRepository,
+    clock: WallClock,
 ) -> None:
-    if await _refuse_unless_staff(message, staff_roles):
-        return
-    scope = await _scope(message, command, survey)
+    """`/digest [CAMPAIGN]` for staff (the router's filter)."""
+    words = (command.args or "").split()
+    scope = await _campaign_scope(message, words[0], campaigns, survey) if words else _Scope()
     if scope is None or message.from_user is None:
         return
-    schedule = digests.schedule
-    today = schedule.today(digest_runtime.clock())
+    schedule = digest_service.schedule
+    today = schedule.today(clock())
     period = schedule.period_containing(today)
     # Audited first, in its own transaction: a view that could not be audited is not built.
     await audit.record(
         message.from_user.id, "digest.view", scope_key(period, scope.campaign_id), today
     )
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    built = await digests.released(
+    built = await digest_service.released(
         period, campaign_id=scope.campaign_id, questionnaire=scope.questionnaire
     )
     note = _(
@@ -110,12 +98,12 @@ async def digest_command(
         "singled out; the scheduled digest follows when the period ends."
     )
     note = note.format(
-        first=period.first_day.isoformat(), last=period.last_day.isoformat(), k=digests.k
+        first=period.first_day.isoformat(), last=period.last_day.isoformat(), k=digest_service.k
     )
     if scope.campaign_id is not None:
         note += "\n" + _("Campaign {id} only.").format(id=escape(scope.campaign_id))
     await message.answer(note)
-    result = await digest_runtime.telegram_sender(bot).send(
+    result = await telegram_sender(bot, digest_groups).send(
         message.chat.id, built.telegram_parts, built.message.chart_png, caption=built.title
     )
     if not result.ok:
@@ -134,20 +122,22 @@ _TEXT_WORDS: Final = frozenset({"text", "文字", "含文字"})
 
 
 async def _export_request(
-    answer: Message, campaign_id: str | None, with_text: bool, services: Services
+    answer: Message,
+    campaign_id: str | None,
+    with_text: bool,
+    questionnaire: Questionnaire,
+    campaigns: CampaignService,
+    survey: SurveyService,
 ) -> _ExportRequest | None:
     """The questionnaire of the campaign (or the configured one); None after saying that
     there is no such campaign."""
-    survey = services.survey
     if campaign_id is None:
-        return _ExportRequest(None, services.questionnaire, with_text)
-    campaign = None if survey.campaigns is None else await survey.campaigns.get(campaign_id)
-    if campaign is None:
-        await answer.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
+        return _ExportRequest(None, questionnaire, with_text)
+    scope = await _campaign_scope(answer, campaign_id, campaigns, survey)
+    if scope is None:
         return None
-    engine = await survey.engine_for(campaign.questionnaire_id, campaign.questionnaire_version)
-    questionnaire = services.questionnaire if engine is None else engine.questionnaire
-    return _ExportRequest(campaign.id, questionnaire, with_text)
+    chosen = questionnaire if scope.questionnaire is None else scope.questionnaire
+    return _ExportRequest(scope.campaign_id, chosen, with_text)
 
 
 def _export_caption(result: ExportResult, until: date, k: int, with_text: bool) -> str:
@@ -177,42 +167,16 @@ def _export_caption(result: ExportResult, until: date, k: int, with_text: bool) 
 
 
 async def _send_export(
-    bot: Bot,
-    chat_id: int,
-    actor_id: int,
-    request: _ExportRequest,
-    services: Services,
-    digest_runtime: DigestRuntime,
-    audited: AuditedActions,
+    bot: Bot, chat_id: int, actor_id: int, request: _ExportRequest, exports: StaffExports, k: int
 ) -> None:
-    """Audit, build and send. The entry is committed before any row is read: an export that
-    could not be audited is never built. The file is written in an owner-only temporary
-    directory inside DATA_DIR (never a shared /tmp) and deleted once sent."""
-    subject = request.campaign_id or "all"
-    await audited.record(actor_id, "export.text" if request.with_text else "export", subject)
+    """Audit, build and send (see `StaffExports.build`)."""
     await bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
-    settings = services.settings
-    today = digest_runtime.clock().astimezone(settings.zone).date()
-    options = ExportOptions(
-        until=today,
-        with_text=request.with_text,
-        k=settings.k_anonymity,
+    built = await exports.build(
+        actor_id,
+        request.questionnaire,
         campaign_id=request.campaign_id,
+        with_text=request.with_text,
     )
-    suffix = "-text" if request.with_text else ""
-    last_day = week_of(today) - timedelta(days=1)
-    filename = f"qingfeng-{last_day.isoformat()}{suffix}.{EXPORT_FORMAT}"
-    with tempfile.TemporaryDirectory(dir=settings.data_dir) as directory:
-        path = Path(directory) / filename
-        result = await export_submissions(
-            services.database,
-            services.cipher,
-            request.questionnaire,
-            path,
-            EXPORT_FORMAT,
-            options,
-        )
-        content = await asyncio.to_thread(path.read_bytes)
     markup = None
     if not request.with_text:
         button = InlineKeyboardButton(
@@ -222,8 +186,8 @@ async def _send_export(
         markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
     await bot.send_document(
         chat_id,
-        BufferedInputFile(content, filename=filename),
-        caption=_export_caption(result, today, settings.k_anonymity, request.with_text),
+        BufferedInputFile(built.content, filename=built.filename),
+        caption=_export_caption(built.result, built.today, k, request.with_text),
         protect_content=True,
         reply_markup=markup,
     )
@@ -233,9 +197,11 @@ async def export_command(
     message: Message,
     command: CommandObject,
     bot: Bot,
-    services: Services,
-    digest_runtime: DigestRuntime,
-    audited: AuditedActions,
+    questionnaire: Questionnaire,
+    campaigns: CampaignService,
+    survey: SurveyService,
+    exports: StaffExports,
+    settings: Settings,
 ) -> None:
     """`/export [text] [CAMPAIGN]` for admins (the router's filter): closed weeks only,
     generalised to K per group; free text only when asked for, and audited."""
@@ -243,11 +209,13 @@ async def export_command(
     words = (command.args or "").split()
     with_text = any(word.lower() in _TEXT_WORDS for word in words)
     rest = [word for word in words if word.lower() not in _TEXT_WORDS]
-    request = await _export_request(message, rest[0] if rest else None, with_text, services)
+    request = await _export_request(
+        message, rest[0] if rest else None, with_text, questionnaire, campaigns, survey
+    )
     if request is None:
         return
     await _send_export(
-        bot, message.chat.id, message.from_user.id, request, services, digest_runtime, audited
+        bot, message.chat.id, message.from_user.id, request, exports, settings.k_anonymity
     )
 
 
@@ -255,22 +223,30 @@ async def export_text_pressed(
     query: CallbackQuery,
     callback_data: ExportTextCallback,
     bot: Bot,
-    services: Services,
-    digest_runtime: DigestRuntime,
-    audited: AuditedActions,
+    questionnaire: Questionnaire,
+    campaigns: CampaignService,
+    survey: SurveyService,
+    exports: StaffExports,
+    settings: Settings,
 ) -> None:
-    """The "with free text" button under an export (admins only, checked on press)."""
+    """The "with free text" button under an export (admins only: the router's filter)."""
     message = query.message
     if not isinstance(message, Message):
         await query.answer()
         return
-    request = await _export_request(message, callback_data.campaign or None, True, services)
+    request = await _export_request(
+        message, callback_data.campaign or None, True, questionnaire, campaigns, survey
+    )
     await query.answer()
     if request is None:
         return
     await _send_export(
-        bot, message.chat.id, query.from_user.id, request, services, digest_runtime, audited
+        bot, message.chat.id, query.from_user.id, request, exports, settings.k_anonymity
     )
+
+
+async def digest_refused(message: Message) -> None:
+    await message.answer(_("This command is for investigators."))
 
 
 async def export_refused(message: Message) -> None:
@@ -282,12 +258,21 @@ async def export_button_refused(query: CallbackQuery) -> None:
 
 
 def create_router() -> Router:
-    """A fresh Router (a Router can belong to one Dispatcher only)."""
+    """A fresh Router (a Router can belong to one Dispatcher only): `/digest` for staff,
+    `/export` for admins, then the refusals for everyone else."""
+    staff = restricted("digest.staff", IsStaff(), messages=Command("digest"))
+    staff.message.register(digest_command, Command("digest"))
+
+    export = ExportTextCallback.filter()
+    admin = restricted("digest.admin", IsAdmin(), messages=Command("export"), callbacks=export)
+    admin.message.register(export_command, Command("export"))
+    admin.callback_query.register(export_text_pressed, ExportTextCallback.filter())
+
+    refusals = Router(name="digest.refusals")
+    refusals.message.register(digest_refused, Command("digest"), PrivateChat())
+    refusals.message.register(export_refused, Command("export"), PrivateChat())
+    refusals.callback_query.register(export_button_refused, export)
+
     router = Router(name="digest")
-    private = F.chat.type == ChatType.PRIVATE
-    router.message.register(digest_command, Command("digest"), private)
-    router.message.register(export_command, Command("export"), private, IsAdmin())
-    router.message.register(export_refused, Command("export"), private)
-    router.callback_query.register(export_text_pressed, ExportTextCallback.filter(), IsAdmin())
-    router.callback_query.register(export_button_refused, ExportTextCallback.filter())
+    router.include_routers(staff, admin, refusals)
     return router

@@ -1,9 +1,10 @@
 """Staff management: invite codes, joining, listing and revoking staff, digest groups.
 
-Every admin action checks the sender's role when it happens (`StaffRoles`), including button
-presses: the user id in a revoke button is only a request. Every change (invite, join,
-revoke, digest_here, digest_off) is written to the audit log in the same transaction as the
-change itself (`AuditedActions`). Nothing here reads submissions.
+The admin commands and buttons sit behind the `IsAdmin` router filter, which asks for the
+sender's role on every update, button presses included: the user id in a revoke button is
+only a request. Everyone else gets the polite refusal of the router after it. Every change
+(invite, join, revoke, digest_here, digest_off) is written to the audit log in the same
+transaction as the change itself (`AuditedActions`). Nothing here reads submissions.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from contextlib import suppress
 from datetime import tzinfo
 from html import escape
 
-from aiogram import Bot, F, Router
-from aiogram.enums import ChatType
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, or_f
 from aiogram.types import (
     CallbackQuery,
     InaccessibleMessage,
@@ -25,14 +25,17 @@ from aiogram.types import (
 )
 from aiogram.utils.i18n import gettext as _
 
-from bot.command_menu import CommandMenus
 from bot.config import Settings
 from bot.staff import InviteService, JoinResult, NotAllowed, RevokeResult, StaffEntry, StaffRoles
 from bot.staff.audited import AuditedActions
 from bot.staff.callbacks import RevokeCallback, StaffPageCallback
+from bot.staff.filters import GroupChat, IsAdmin, PrivateChat, restricted
+from bot.staff.menus import CommandMenus
+from bot.statuses import Role
 from storage.repositories import DigestGroupRepository
 
-GROUP_CHATS = {ChatType.GROUP, ChatType.SUPERGROUP}
+ADMIN_COMMANDS = ("invite", "staff", "revoke")
+GROUP_COMMANDS = ("digest_here", "digest_off")
 #: Members per page of /staff and /revoke: one short message, far below 100 buttons.
 STAFF_PAGE_SIZE = 20
 
@@ -49,7 +52,7 @@ def _person(user_id: int) -> str:
 def _staff_line(entry: StaffEntry) -> str:
     if entry.configured:
         return _("{person} — administrator (ADMIN_IDS)").format(person=_person(entry.user_id))
-    role = _("administrator") if entry.role == "admin" else _("investigator")
+    role = _("administrator") if entry.role == Role.ADMIN else _("investigator")
     since = entry.added_day.isoformat() if entry.added_day else "?"
     return _("{person} — {role}, since {day}").format(
         person=_person(entry.user_id), role=role, day=since
@@ -124,7 +127,7 @@ async def invite_command(
     try:
         async with audited.transaction() as tx:
             invite = await invites.create(message.from_user.id, connection=tx.connection)
-            await tx.record(message.from_user.id, "staff.invite", "investigator")
+            await tx.record(message.from_user.id, "staff.invite", Role.INVESTIGATOR)
     except NotAllowed:
         await message.answer(_not_allowed())
         return
@@ -159,7 +162,7 @@ async def join_command(
         if result is JoinResult.JOINED:
             await tx.record(user_id, "staff.join", str(user_id))
     if result is JoinResult.JOINED:
-        await command_menus.show_staff_menu(bot, message.from_user.id, "investigator")
+        await command_menus.show_staff_menu(bot, message.from_user.id, Role.INVESTIGATOR)
         await message.answer(
             _(
                 "Welcome: you are now an investigator. Digests will arrive in this chat.\n"
@@ -181,9 +184,6 @@ async def staff_command(
     message: Message, staff_roles: StaffRoles, digest_groups: DigestGroupRepository
 ) -> None:
     if message.from_user is None:
-        return
-    if not await staff_roles.is_admin(message.from_user.id):
-        await message.answer(_not_allowed())
         return
     text, markup = await _staff_screen(staff_roles, digest_groups, message.from_user.id)
     await message.answer(text, reply_markup=markup)
@@ -229,9 +229,6 @@ async def revoke_command(
     if message.from_user is None:
         return
     actor_id = message.from_user.id
-    if not await staff_roles.is_admin(actor_id):
-        await message.answer(_not_allowed())
-        return
     if command.args:
         try:
             target_id = int(command.args.strip())
@@ -286,9 +283,6 @@ async def staff_page_pressed(
     staff_roles: StaffRoles,
     digest_groups: DigestGroupRepository,
 ) -> None:
-    if not await staff_roles.is_admin(query.from_user.id):
-        await query.answer(_not_allowed(), show_alert=True)
-        return
     message = query.message
     if message is None or isinstance(message, InaccessibleMessage):
         await query.answer()
@@ -302,14 +296,11 @@ async def staff_page_pressed(
 
 
 async def digest_here_command(
-    message: Message,
-    staff_roles: StaffRoles,
-    digest_groups: DigestGroupRepository,
-    audited: AuditedActions,
+    message: Message, digest_groups: DigestGroupRepository, audited: AuditedActions
 ) -> None:
-    """Register this group for digests. Anonymous group admins cannot be verified: refused."""
-    if message.from_user is None or not await staff_roles.is_admin(message.from_user.id):
-        await message.answer(_not_allowed())
+    """Register this group for digests. Anonymous group admins cannot be verified: the
+    router's `IsAdmin` refuses them."""
+    if message.from_user is None:
         return
     async with audited.transaction() as tx:
         added = await digest_groups.add(message.chat.id, connection=tx.connection)
@@ -322,13 +313,9 @@ async def digest_here_command(
 
 
 async def digest_off_command(
-    message: Message,
-    staff_roles: StaffRoles,
-    digest_groups: DigestGroupRepository,
-    audited: AuditedActions,
+    message: Message, digest_groups: DigestGroupRepository, audited: AuditedActions
 ) -> None:
-    if message.from_user is None or not await staff_roles.is_admin(message.from_user.id):
-        await message.answer(_not_allowed())
+    if message.from_user is None:
         return
     async with audited.transaction() as tx:
         removed = await digest_groups.remove(message.chat.id, connection=tx.connection)
@@ -344,18 +331,43 @@ async def digest_here_in_private(message: Message) -> None:
     await message.answer(_("Send this command in the group chat itself."))
 
 
+async def refuse_command(message: Message) -> None:
+    await message.answer(_not_allowed())
+
+
+async def refuse_button(query: CallbackQuery) -> None:
+    await query.answer(_not_allowed(), show_alert=True)
+
+
 def create_router() -> Router:
-    """A fresh Router (a Router can belong to one Dispatcher only)."""
+    """A fresh Router (a Router can belong to one Dispatcher only): the admins' router, the
+    group admins' router, what anyone may send, then the refusals for everyone else."""
+    buttons = or_f(RevokeCallback.filter(), StaffPageCallback.filter())
+    admin = restricted(
+        "staff.admin", IsAdmin(), messages=Command(*ADMIN_COMMANDS), callbacks=buttons
+    )
+    admin.message.register(invite_command, Command("invite"))
+    admin.message.register(staff_command, Command("staff"))
+    admin.message.register(revoke_command, Command("revoke"))
+    admin.callback_query.register(revoke_pressed, RevokeCallback.filter())
+    admin.callback_query.register(staff_page_pressed, StaffPageCallback.filter())
+
+    group_admin = restricted(
+        "staff.group_admin", IsAdmin(), chat=GroupChat(), messages=Command(*GROUP_COMMANDS)
+    )
+    group_admin.message.register(digest_here_command, Command("digest_here"))
+    group_admin.message.register(digest_off_command, Command("digest_off"))
+
+    anyone = Router(name="staff.anyone")
+    anyone.message.filter(PrivateChat())
+    anyone.message.register(join_command, Command("join"))
+    anyone.message.register(digest_here_in_private, Command(*GROUP_COMMANDS))
+
+    refusals = Router(name="staff.refusals")
+    refusals.message.register(refuse_command, Command(*ADMIN_COMMANDS), PrivateChat())
+    refusals.message.register(refuse_command, Command(*GROUP_COMMANDS), GroupChat())
+    refusals.callback_query.register(refuse_button, buttons)
+
     router = Router(name="staff")
-    private = F.chat.type == ChatType.PRIVATE
-    in_group = F.chat.type.in_(GROUP_CHATS)
-    router.message.register(invite_command, Command("invite"), private)
-    router.message.register(join_command, Command("join"), private)
-    router.message.register(staff_command, Command("staff"), private)
-    router.message.register(revoke_command, Command("revoke"), private)
-    router.callback_query.register(revoke_pressed, RevokeCallback.filter())
-    router.callback_query.register(staff_page_pressed, StaffPageCallback.filter())
-    router.message.register(digest_here_command, Command("digest_here"), in_group)
-    router.message.register(digest_off_command, Command("digest_off"), in_group)
-    router.message.register(digest_here_in_private, Command("digest_here", "digest_off"), private)
+    router.include_routers(admin, group_admin, anyone, refusals)
     return router

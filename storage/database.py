@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Table, event, text
 from sqlalchemy.dialects import postgresql as postgresql_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
@@ -33,6 +36,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 _MIGRATION_LOCK_ID = 0x71_6E_67_66  # "qngf": serialises concurrent upgrades on PostgreSQL
 
 DialectName = Literal["sqlite", "postgresql"]
+_AlembicCommand = Callable[[Config, str], None]  # alembic.command.upgrade or downgrade
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -96,8 +100,27 @@ class Database:
             return sqlite_dml.insert(table)
         return postgresql_dml.insert(table)
 
+    async def revision(self) -> str | None:
+        """The migration the database is at (None: not migrated at all)."""
+        async with self._engine.connect() as connection:
+            return await connection.run_sync(_current_revision)
+
     async def upgrade(self, revision: str = "head") -> None:
-        """Apply the Alembic migrations (in one transaction) up to `revision`."""
+        """Apply the Alembic migrations (in one transaction) up to `revision`.
+
+        A database already at the head is only looked at: every start-up and every test
+        database copied from a migrated template pays one small SELECT, not Alembic's
+        loading of every migration script.
+        """
+        if revision == "head" and await self.revision() == head_revision():
+            return
+        await self._migrate(command.upgrade, revision)
+
+    async def downgrade(self, revision: str) -> None:
+        """Undo migrations (in one transaction) down to `revision` ("base": everything)."""
+        await self._migrate(command.downgrade, revision)
+
+    async def _migrate(self, step: _AlembicCommand, revision: str) -> None:
         async with self._engine.connect() as connection:
             if self._dialect == "sqlite":
                 # Table rebuilds in future migrations must not cascade-delete answers.
@@ -108,7 +131,7 @@ class Database:
                         await connection.execute(
                             text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID}
                         )
-                    await connection.run_sync(_run_alembic, revision)
+                    await connection.run_sync(_run_alembic, step, revision)
                     if self._dialect == "sqlite":
                         await _check_sqlite_foreign_keys(connection)
             finally:
@@ -218,7 +241,17 @@ async def _check_sqlite_foreign_keys(connection: AsyncConnection) -> None:
         raise RuntimeError("migration left rows that violate a foreign key; rolled back")
 
 
-def _run_alembic(connection: Connection, revision: str) -> None:
+@functools.cache
+def head_revision() -> str | None:
+    """The newest migration shipped with this code (read once per process)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _run_alembic(connection: Connection, step: _AlembicCommand, revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = connection
-    command.upgrade(config, revision)
+    step(config, revision)

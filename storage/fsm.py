@@ -16,7 +16,7 @@ import logging
 import math
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from sqlalchemy.sql.expression import Executable
 
 from bot.anonymity.crypto import DecryptionError, TextCipher, context_location
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.clock import WallClock, utc_now
 from storage.database import Database
 from storage.tables import fsm_entries
 
@@ -56,10 +57,6 @@ def _state_name(state: StateType) -> str | None:
     return state.state if isinstance(state, State) else state
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class SqlStorage(BaseStorage):
     """`BaseStorage` on the bot's database (table `fsm_entries`).
 
@@ -76,7 +73,7 @@ class SqlStorage(BaseStorage):
         cipher: TextCipher,
         *,
         ttl: timedelta,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: WallClock = utc_now,
         cache_size: int = 10_000,
     ) -> None:
         if ttl <= timedelta(0):
@@ -351,7 +348,7 @@ class PseudonymousRedisStorage(RedisStorage):
         *,
         ttl: timedelta,
         granularity: timedelta = EXPIRY_GRANULARITY,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: WallClock = utc_now,
     ) -> None:
         if ttl <= timedelta(0) or granularity <= timedelta(0):
             raise ValueError("ttl and granularity must be positive")

@@ -33,6 +33,19 @@ from sqlalchemy import (
     false,
 )
 
+from bot.statuses import (
+    BroadcastStatus,
+    CampaignStatus,
+    CaseEventKind,
+    CaseStatus,
+    FollowupOrigin,
+    OutboxChannel,
+    OutboxStatus,
+    RecipientStatus,
+    Role,
+    one_of,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -45,7 +58,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 SUBMISSION_ID_LENGTH = 32  # 16 random bytes, hex
 PSEUDONYM_LENGTH = 64  # HMAC-SHA256, hex
-ROLES = ("admin", "investigator")
 
 submissions = Table(
     "submissions",
@@ -126,17 +138,15 @@ staff = Table(
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("role", String(16), nullable=False),
     Column("added_day", Date, nullable=False),
-    CheckConstraint("role IN ('admin', 'investigator')", name="known_role"),
+    CheckConstraint(one_of("role", Role), name="known_role"),
     sqlite_with_rowid=False,
 )
 
-# --- Digests for investigators (issue 4) ----------------------------------------------------
+# --- Digests for investigators -------------------------------------------------------------------
 # None of these tables can be joined to `submissions`; only `digest_groups` holds chat ids
 # (of group chats that receive digests, never of respondents).
 
 DIGEST_PERIOD_KEY_LENGTH = 40  # e.g. "daily:2026-11-28" or "weekly:2026-11-23"
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
-OUTBOX_CHANNELS = ("telegram", "webhook")
 
 staff_invites = Table(
     "staff_invites",
@@ -185,10 +195,8 @@ digest_outbox = Table(
     Column("lease_token", String(32), nullable=True),
     Column("lease_until", DateTime(timezone=False), nullable=True),  # naive UTC
     Column("last_error", String(300), nullable=True),  # safe detail: no URL, secret or content
-    CheckConstraint(
-        "status IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="known_status"
-    ),
-    CheckConstraint("channel IN ('telegram', 'webhook')", name="known_channel"),
+    CheckConstraint(one_of("status", OutboxStatus), name="known_status"),
+    CheckConstraint(one_of("channel", OutboxChannel), name="known_channel"),
     CheckConstraint("attempts >= 0 AND parts_done >= 0", name="counts_not_negative"),
     Index(None, "status", "next_attempt_at"),
     sqlite_with_rowid=False,
@@ -209,17 +217,14 @@ digest_snapshots = Table(
     sqlite_with_rowid=False,
 )
 
-# --- Cases, anonymous follow-up and the audit log (issue 5) -----------------------------------
+# --- Cases, anonymous follow-up and the audit log ------------------------------------------------
 # One case per submission (same random key, cascade). Nothing here identifies the cadre: a
 # follow-up row records only whether the cadre or an investigator wrote it. `ref` is a short
 # random reference shown to staff (never the receipt code, never a sequence). `seq` numbers
 # rows *within one case* only. `audit_log` is the one table here that holds an identity: the
 # staff member who acted (staff are not anonymous); it never names a cadre.
 
-CASE_STATUSES = ("new", "verifying", "verified", "closed", "rejected")
 CASE_REF_LENGTH = 8
-FOLLOWUP_ORIGINS = ("cadre", "investigator")
-CASE_EVENT_KINDS = ("status", "label", "unlabel")
 
 cases = Table(
     "cases",
@@ -235,9 +240,7 @@ cases = Table(
     Column("labels", String(512), nullable=False, server_default=""),  # "\n"-joined, sorted
     Column("last_activity_day", Date, nullable=False),  # retention counts from here
     UniqueConstraint("ref"),
-    CheckConstraint(
-        "status IN ('new', 'verifying', 'verified', 'closed', 'rejected')", name="known_status"
-    ),
+    CheckConstraint(one_of("status", CaseStatus), name="known_status"),
     Index(None, "status"),
     Index(None, "last_activity_day"),
     sqlite_with_rowid=False,
@@ -256,7 +259,7 @@ case_events = Table(
     Column("day", Date, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("value", String(64), nullable=False),
-    CheckConstraint("kind IN ('status', 'label', 'unlabel')", name="known_kind"),
+    CheckConstraint(one_of("kind", CaseEventKind), name="known_kind"),
     sqlite_with_rowid=False,
 )
 
@@ -273,7 +276,7 @@ followup_messages = Table(
     Column("day", Date, nullable=False),
     Column("origin", String(16), nullable=False),  # 'cadre' or 'investigator', nothing more
     Column("text_enc", LargeBinary, nullable=False),  # scrubbed, AES-GCM
-    CheckConstraint("origin IN ('cadre', 'investigator')", name="known_origin"),
+    CheckConstraint(one_of("origin", FollowupOrigin), name="known_origin"),
     Index(None, "origin", "day"),
     sqlite_with_rowid=False,
 )
@@ -305,13 +308,10 @@ audit_log = Table(
     sqlite_with_rowid=False,
 )
 
-# --- Broadcasts (issue 6) ---------------------------------------------------------------------
+# --- Broadcasts ----------------------------------------------------------------------------------
 # A broadcast goes to subscribers; its recipients are named only by `chat_hash`, the same HMAC
 # pseudonym as `subscribers.chat_hash` (the chat id to send to is decrypted from there at send
 # time). Nothing here can be joined to `submissions`, and nothing records who opened what.
-
-BROADCAST_STATUSES = ("running", "paused", "cancelled", "done")
-RECIPIENT_STATUSES = ("pending", "sending", "sent", "blocked", "failed", "unknown", "skipped")
 
 broadcasts = Table(
     "broadcasts",
@@ -332,7 +332,7 @@ broadcasts = Table(
     Column("failed_count", Integer, nullable=True),
     Column("unknown_count", Integer, nullable=True),
     Column("skipped_count", Integer, nullable=True),
-    CheckConstraint("status IN ('running', 'paused', 'cancelled', 'done')", name="known_status"),
+    CheckConstraint(one_of("status", BroadcastStatus), name="known_status"),
     Index(None, "status"),
     sqlite_with_rowid=False,
 )
@@ -351,20 +351,15 @@ broadcast_recipients = Table(
     Column("attempts", Integer, nullable=False),
     Column("retry_at", DateTime(timezone=False), nullable=True),  # naive UTC; 5xx backoff
     Column("error", String(200), nullable=True),  # Telegram's reason; no id, no content
-    CheckConstraint(
-        "status IN ('pending', 'sending', 'sent', 'blocked', 'failed', 'unknown', 'skipped')",
-        name="known_status",
-    ),
+    CheckConstraint(one_of("status", RecipientStatus), name="known_status"),
     CheckConstraint("attempts >= 0", name="attempts_not_negative"),
     Index(None, "broadcast_id", "status", "chat_hash"),  # claims walk it in order
     sqlite_with_rowid=False,
 )
 
-# --- Campaigns (issue 6) ----------------------------------------------------------------------
+# --- Campaigns -----------------------------------------------------------------------------------
 # A campaign opens one questionnaire version between two days. `submissions.campaign_id` holds
 # the id of the campaign a submission was made in (no foreign key: submissions predate it).
-
-CAMPAIGN_STATUSES = ("planned", "open", "closed")
 
 campaigns = Table(
     "campaigns",
@@ -378,13 +373,13 @@ campaigns = Table(
     Column("status", String(16), nullable=False),
     # The daily maintenance reordered the storage after this campaign closed (PostgreSQL).
     Column("reordered", Boolean, nullable=False, server_default=false()),
-    CheckConstraint("status IN ('planned', 'open', 'closed')", name="known_status"),
+    CheckConstraint(one_of("status", CampaignStatus), name="known_status"),
     CheckConstraint("opens_day <= closes_day", name="opens_before_closing"),
     Index(None, "status"),
     sqlite_with_rowid=False,
 )
 
-# Questionnaire versions uploaded by admins (issue 6): a version with answers is immutable;
+# Questionnaire versions uploaded by admins: a version with answers is immutable;
 # a changed questionnaire is a new `version` (a new row).
 questionnaire_versions = Table(
     "questionnaire_versions",

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_CHARS = 20
 GROUP = 4
-BITS = CODE_CHARS * 5  # 100
 _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _SEPARATOR = r"[\s\-_.\u2010-\u2015\u2212\u30fc]"  # spaces, dashes of every width, _ and .
 _SEPARATORS = re.compile(rf"{_SEPARATOR}+")

@@ -1,4 +1,4 @@
-"""Broadcasts to subscribers (issue 6): the rate-limited, crash-safe sender and its runtime."""
+"""Broadcasts to subscribers: the rate-limited, crash-safe sender and its runtime."""
 
 from bot.broadcast.sender import BroadcastSender, Pacer, Progress, SenderReport
 

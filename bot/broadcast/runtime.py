@@ -1,5 +1,5 @@
 """Running broadcasts inside the bot process: start, pause, resume, cancel, progress, resume
-after a restart. Handlers reach it as `broadcasts` in `dp.workflow_data`.
+after a restart. Handlers receive it as `broadcasts`.
 
 The sender uses its own `Bot` (`create_sender_bot`): same token and server, but a separate
 HTTP session **without** `RetryMiddleware`, so a 429 reaches the sender (which pauses every
@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from html import escape
+from typing import Any, TypedDict
 
 from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
@@ -25,10 +26,15 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.anonymity.crypto import TextCipher
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.sender import BroadcastSender, Progress
 from bot.config import Settings
+from bot.i18n import make_i18n
 from bot.middlewares.response_models import KeepResponseModels
+from bot.staff.audited import AuditedActions
+from bot.statuses import BroadcastStatus, RecipientStatus
+from storage.database import Database
 from storage.repositories.broadcasts import (
     BroadcastContent,
     BroadcastJob,
@@ -57,33 +63,35 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def progress_text(job_id: str, status: str, progress: Progress) -> str:
+def progress_text(job_id: str, status: BroadcastStatus, progress: Progress) -> str:
     """The admin's progress message (call inside an i18n context)."""
     counts = progress.counts
     states = {
-        "running": _("sending"),
-        "paused": _("paused"),
-        "cancelled": _("cancelled"),
-        "done": _("finished"),
+        BroadcastStatus.RUNNING: _("sending"),
+        BroadcastStatus.PAUSED: _("paused"),
+        BroadcastStatus.CANCELLED: _("cancelled"),
+        BroadcastStatus.DONE: _("finished"),
     }
     lines = [
         _("<b>Broadcast</b> {ref} — {state}").format(
             ref=job_id[:8], state=states.get(status, status)
         ),
         _("Sent: {sent} · blocked: {blocked} · failed: {failed}").format(
-            sent=counts["sent"], blocked=counts["blocked"], failed=counts["failed"]
+            sent=counts[RecipientStatus.SENT],
+            blocked=counts[RecipientStatus.BLOCKED],
+            failed=counts[RecipientStatus.FAILED],
         ),
         _("Remaining: {remaining} of {total}").format(
             remaining=progress.remaining, total=progress.total
         ),
     ]
-    if counts["unknown"] or counts["skipped"]:
+    if counts[RecipientStatus.UNKNOWN] or counts[RecipientStatus.SKIPPED]:
         lines.append(
             _("Unknown (interrupted, not resent): {unknown} · skipped: {skipped}").format(
-                unknown=counts["unknown"], skipped=counts["skipped"]
+                unknown=counts[RecipientStatus.UNKNOWN], skipped=counts[RecipientStatus.SKIPPED]
             )
         )
-    if status == "running":
+    if status == BroadcastStatus.RUNNING:
         lines.append(
             _("Rate: {rate:.1f}/s · ETA: {eta}").format(
                 rate=progress.rate, eta=_duration(progress.eta)
@@ -98,16 +106,16 @@ def progress_text(job_id: str, status: str, progress: Progress) -> str:
     return "\n".join(lines)
 
 
-def controls(job_id: str, status: str) -> InlineKeyboardMarkup | None:
+def controls(job_id: str, status: BroadcastStatus) -> InlineKeyboardMarkup | None:
     """Pause/resume and cancel buttons for a job in `status` (none once it has ended)."""
-    if status not in ("running", "paused"):
+    if status not in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED):
         return None
     toggle = (
         InlineKeyboardButton(
             text=_("⏸ Pause"),
             callback_data=BroadcastCallback(a=BroadcastAction.PAUSE, job=job_id).pack(),
         )
-        if status == "running"
+        if status == BroadcastStatus.RUNNING
         else InlineKeyboardButton(
             text=_("▶️ Resume"),
             callback_data=BroadcastCallback(a=BroadcastAction.RESUME, job=job_id).pack(),
@@ -120,6 +128,12 @@ def controls(job_id: str, status: str) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(inline_keyboard=[[toggle, cancel]])
 
 
+class BroadcastData(TypedDict):
+    """What the broadcast handlers receive by name."""
+
+    broadcasts: BroadcastRuntime
+
+
 class BroadcastRuntime:
     """One sender task per running job; jobs still `running` after a restart resume."""
 
@@ -127,17 +141,18 @@ class BroadcastRuntime:
         self,
         settings: Settings,
         repository: BroadcastRepository,
+        audited: AuditedActions,
+        i18n: I18n,
+        sender_bot_factory: Callable[[], Bot],
         *,
-        i18n: I18n | None = None,
         progress_interval: float = 5.0,
-        sender_options: dict[str, Any] | None = None,
-        sender_bot_factory: Callable[[], Bot] | None = None,
     ) -> None:
+        """`sender_bot_factory` makes the sender's own `Bot` when the first job runs."""
         self.settings = settings
         self.repository = repository
+        self._audited = audited
         self._i18n = i18n
         self.progress_interval = progress_interval
-        self.sender_options = dict(sender_options or {})
         self._sender_bot_factory = sender_bot_factory
         self._bot: Bot | None = None
         self._sender_bot: Bot | None = None
@@ -145,7 +160,7 @@ class BroadcastRuntime:
         self._senders: dict[str, BroadcastSender] = {}
         self._shown: dict[str, str] = {}
 
-    def handler_data(self) -> dict[str, Any]:
+    def handler_data(self) -> BroadcastData:
         return {"broadcasts": self}
 
     @property
@@ -155,18 +170,11 @@ class BroadcastRuntime:
             return self.settings.broadcast_rate
         return min(self.settings.broadcast_rate, FREE_RATE_CEILING)
 
-    def _translator(self) -> I18n:
-        if self._i18n is None:
-            from bot.i18n import make_i18n
-
-            self._i18n = make_i18n(self.settings.default_locale)
-        return self._i18n
-
     # --- lifecycle ----------------------------------------------------------------------
 
     async def on_startup(self, bot: Bot) -> None:
         self._bot = bot
-        for job_id in await self.repository.ids_with_status("running"):
+        for job_id in await self.repository.ids_with_status(BroadcastStatus.RUNNING):
             self.launch(job_id)
 
     async def on_shutdown(self) -> None:
@@ -183,13 +191,7 @@ class BroadcastRuntime:
 
     def _sending_bot(self) -> Bot:
         if self._sender_bot is None:
-            if self._sender_bot_factory is not None:
-                self._sender_bot = self._sender_bot_factory()
-            else:
-                token = self.settings.bot_token
-                self._sender_bot = create_sender_bot(
-                    token.get_secret_value() if token else "", self.settings.telegram_api_url
-                )
+            self._sender_bot = self._sender_bot_factory()
         return self._sender_bot
 
     def is_active(self, job_id: str) -> bool:
@@ -210,7 +212,7 @@ class BroadcastRuntime:
         if task is not None:
             task.cancel()
 
-    # --- admin actions (the handler checked the role; each change and its audit entry are
+    # --- admin actions (the router checked the role; each change and its audit entry are
     # --- committed in one transaction) ----------------------------------------------------
 
     async def start(
@@ -222,24 +224,24 @@ class BroadcastRuntime:
         progress_chat_id: int,
         admin_locale: str,
     ) -> str:
-        async with self.repository.transaction() as connection:
+        async with self._audited.transaction() as tx:
             job_id = await self.repository.create(
                 content,
                 locale=locale,
                 paid=self.settings.allow_paid_broadcast,
-                connection=connection,
+                connection=tx.connection,
             )
-            await self.repository.audit(
-                actor_user_id, "broadcast.start", job_id, connection=connection
-            )
+            await tx.record(actor_user_id, "broadcast.start", job_id)
         job = await self.repository.get(job_id)
         assert job is not None
         bot = self._require_bot()
         with self._locale(admin_locale):
             counts = await self.repository.counts(job_id)
-            text = progress_text(job_id, "running", Progress(counts, job.total, 0.0, 0.0))
+            text = progress_text(
+                job_id, BroadcastStatus.RUNNING, Progress(counts, job.total, 0.0, 0.0)
+            )
             message = await bot.send_message(
-                progress_chat_id, text, reply_markup=controls(job_id, "running")
+                progress_chat_id, text, reply_markup=controls(job_id, BroadcastStatus.RUNNING)
             )
         await self.repository.set_progress_ref(
             job_id, ProgressRef(progress_chat_id, message.message_id, admin_locale)
@@ -248,29 +250,39 @@ class BroadcastRuntime:
         return job_id
 
     async def _audited_status(
-        self, job_id: str, status: str, only_from: tuple[str, ...], actor_user_id: int
+        self,
+        job_id: str,
+        status: BroadcastStatus,
+        only_from: tuple[BroadcastStatus, ...],
+        actor_user_id: int,
     ) -> bool:
         """Change the job's status and audit it in one transaction; False if unchanged."""
-        async with self.repository.transaction() as connection:
+        async with self._audited.transaction() as tx:
             changed = await self.repository.set_status(
-                job_id, status, only_from=only_from, connection=connection
+                job_id, status, only_from=only_from, connection=tx.connection
             )
             if changed:
-                action = {"paused": "pause", "running": "resume", "cancelled": "cancel"}[status]
-                await self.repository.audit(
-                    actor_user_id, f"broadcast.{action}", job_id, connection=connection
-                )
+                action = {
+                    BroadcastStatus.PAUSED: "pause",
+                    BroadcastStatus.RUNNING: "resume",
+                    BroadcastStatus.CANCELLED: "cancel",
+                }[status]
+                await tx.record(actor_user_id, f"broadcast.{action}", job_id)
         return changed
 
     async def pause(self, job_id: str, actor_user_id: int) -> bool:
-        if not await self._audited_status(job_id, "paused", ("running",), actor_user_id):
+        if not await self._audited_status(
+            job_id, BroadcastStatus.PAUSED, (BroadcastStatus.RUNNING,), actor_user_id
+        ):
             return False
         await self._stop_sender(job_id)
         await self.refresh(job_id)
         return True
 
     async def resume(self, job_id: str, actor_user_id: int) -> bool:
-        if not await self._audited_status(job_id, "running", ("paused",), actor_user_id):
+        if not await self._audited_status(
+            job_id, BroadcastStatus.RUNNING, (BroadcastStatus.PAUSED,), actor_user_id
+        ):
             return False
         self.launch(job_id)
         await self.refresh(job_id)
@@ -278,7 +290,10 @@ class BroadcastRuntime:
 
     async def cancel(self, job_id: str, actor_user_id: int) -> bool:
         if not await self._audited_status(
-            job_id, "cancelled", ("running", "paused"), actor_user_id
+            job_id,
+            BroadcastStatus.CANCELLED,
+            (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED),
+            actor_user_id,
         ):
             return False
         await self._stop_sender(job_id)
@@ -303,21 +318,18 @@ class BroadcastRuntime:
 
     @contextlib.contextmanager
     def _locale(self, locale: str) -> Any:
-        i18n = self._translator()
-        with i18n.context(), i18n.use_locale(locale):
+        with self._i18n.context(), self._i18n.use_locale(locale):
             yield
 
     async def _run(self, job_id: str) -> None:
         job = await self.repository.get(job_id)
-        if job is None or job.status != "running":
+        if job is None or job.status != BroadcastStatus.RUNNING:
             return
 
         async def on_progress(progress: Progress) -> None:
-            await self._show(job, "running", progress)
+            await self._show(job, BroadcastStatus.RUNNING, progress)
 
-        options: dict[str, Any] = {"progress_interval": self.progress_interval}
-        options.update(self.sender_options)
-        options.setdefault("rate", self.rate)
+        options: dict[str, Any] = {"progress_interval": self.progress_interval, "rate": self.rate}
         sender = BroadcastSender(
             self.repository,
             self._sending_bot(),
@@ -347,7 +359,7 @@ class BroadcastRuntime:
         counts = await self.repository.counts(job_id)
         await self._show(job, job.status, Progress(counts, job.total, 0.0, 0.0))
 
-    async def _show(self, job: BroadcastJob, status: str, progress: Progress) -> None:
+    async def _show(self, job: BroadcastJob, status: BroadcastStatus, progress: Progress) -> None:
         ref = job.progress_ref
         if ref is None or self._bot is None:
             return
@@ -380,21 +392,21 @@ class BroadcastRuntime:
         with self._locale(ref.locale):
             lines = [
                 _("<b>Broadcast {ref} report</b>").format(ref=job_id[:8])
-                if job.status == "done"
+                if job.status == BroadcastStatus.DONE
                 else _("<b>Broadcast {ref} cancelled</b>").format(ref=job_id[:8]),
                 _("Recipients: {total}").format(total=job.total),
-                _("Delivered: {sent}").format(sent=counts["sent"]),
+                _("Delivered: {sent}").format(sent=counts[RecipientStatus.SENT]),
                 _("Blocked the bot (now unsubscribed): {blocked}").format(
-                    blocked=counts["blocked"]
+                    blocked=counts[RecipientStatus.BLOCKED]
                 ),
-                _("Failed: {failed}").format(failed=counts["failed"]),
-                _("Unknown (interrupted, not resent): {unknown}").format(unknown=counts["unknown"]),
+                _("Failed: {failed}").format(failed=counts[RecipientStatus.FAILED]),
+                _("Unknown (interrupted, not resent): {unknown}").format(
+                    unknown=counts[RecipientStatus.UNKNOWN]
+                ),
                 _("Skipped (unsubscribed or cancelled): {skipped}").format(
-                    skipped=counts["skipped"]
+                    skipped=counts[RecipientStatus.SKIPPED]
                 ),
             ]
-            from html import escape
-
             lines += [f"• {escape(reason)}: {count}" for reason, count in errors]
             text = "\n".join(lines)
         try:
@@ -403,15 +415,27 @@ class BroadcastRuntime:
             logger.info("Broadcast report not sent: %s", exc.message)
 
 
-def build_broadcast_runtime(services: Any) -> BroadcastRuntime:
-    """The runtime for `create_dispatcher`; `services.extra["broadcast_options"]` (a dict of
-    `BroadcastRuntime` keyword arguments) lets tests shorten the progress interval."""
-    from bot.i18n import make_i18n
-    from storage.repositories import BroadcastRepository
+def build_broadcast_runtime(
+    settings: Settings,
+    database: Database,
+    cipher: TextCipher,
+    audited: AuditedActions,
+    *,
+    progress_interval: float = 5.0,
+) -> BroadcastRuntime:
+    """The broadcast feature; tests shorten `progress_interval` (seconds between progress
+    edits)."""
+    repository = BroadcastRepository(database, cipher, zone=settings.zone)
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
 
-    settings: Settings = services.settings
-    options = dict(services.extra.get("broadcast_options") or {})
-    repository = BroadcastRepository(services.database, services.cipher, zone=settings.zone)
+    def sender_bot() -> Bot:
+        return create_sender_bot(token, settings.telegram_api_url)
+
     return BroadcastRuntime(
-        settings, repository, i18n=make_i18n(settings.default_locale), **options
+        settings,
+        repository,
+        audited,
+        make_i18n(settings.default_locale),
+        sender_bot,
+        progress_interval=progress_interval,
     )

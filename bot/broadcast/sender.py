@@ -34,7 +34,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -47,7 +47,10 @@ from aiogram.exceptions import (
     TelegramServerError,
 )
 
+from bot.clock import Monotonic, WallClock, utc_now
+from bot.statuses import BroadcastStatus, RecipientStatus
 from storage.repositories.broadcasts import (
+    RELEASE,
     BroadcastContent,
     BroadcastRepository,
     ClaimedRecipient,
@@ -56,9 +59,7 @@ from storage.repositories.broadcasts import (
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
-WallClock = Callable[[], datetime]
 
 # aiogram wraps aiohttp errors as "<ClassName>: ..."; these mean the request never left.
 _NOT_SENT_ERRORS = ("ClientConnectorError", "ClientConnectorDNSError", "ClientProxyConnectionError")
@@ -72,7 +73,9 @@ class Pacer:
     of about 30) without running ahead of the configured rate over any longer span.
     """
 
-    def __init__(self, rate: float, *, clock: Clock = time.monotonic, sleep: Sleep | None = None):
+    def __init__(
+        self, rate: float, *, clock: Monotonic = time.monotonic, sleep: Sleep | None = None
+    ):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.interval = 1.0 / rate
@@ -151,7 +154,9 @@ class Progress:
 
     @property
     def remaining(self) -> int:
-        return self.counts.get("pending", 0) + self.counts.get("sending", 0)
+        return self.counts.get(RecipientStatus.PENDING, 0) + self.counts.get(
+            RecipientStatus.SENDING, 0
+        )
 
     @property
     def eta(self) -> float | None:
@@ -189,8 +194,8 @@ class BroadcastSender:
         max_in_flight: int | None = None,
         on_progress: ProgressCallback | None = None,
         progress_interval: float = 3.0,
-        clock: Clock = time.monotonic,
-        wall_clock: WallClock | None = None,
+        clock: Monotonic = time.monotonic,
+        wall_clock: WallClock = utc_now,
         rng: random.Random | None = None,
     ) -> None:
         self._repo = repository
@@ -207,7 +212,7 @@ class BroadcastSender:
         self._on_progress = on_progress
         self._progress_interval = progress_interval
         self._clock = clock
-        self._wall = wall_clock or (lambda: datetime.now(UTC))
+        self._wall = wall_clock
         self._rng = rng or random.Random()
         self.pacer = Pacer(rate, clock=clock)
         self._stop = asyncio.Event()
@@ -226,9 +231,11 @@ class BroadcastSender:
 
     def _retry_or_fail(self, recipient: ClaimedRecipient, reason: str) -> Outcome:
         if recipient.attempts >= self._max_attempts:
-            return Outcome(recipient.chat_hash, "failed", reason)
+            return Outcome(recipient.chat_hash, RecipientStatus.FAILED, reason)
         delay = timedelta(seconds=self._backoff(recipient.attempts))
-        return Outcome(recipient.chat_hash, "pending", reason, retry_at=self._wall() + delay)
+        return Outcome(
+            recipient.chat_hash, RecipientStatus.PENDING, reason, retry_at=self._wall() + delay
+        )
 
     async def _request(self, chat_id: int) -> None:
         paid = True if self._paid else None
@@ -259,26 +266,30 @@ class BroadcastSender:
             logger.info(
                 "Broadcast: Telegram asked to wait %ss; all sending paused", exc.retry_after
             )
-            return Outcome(recipient.chat_hash, "release")
+            return Outcome(recipient.chat_hash, RELEASE)
         except TelegramForbiddenError as exc:
-            return Outcome(recipient.chat_hash, "blocked", exc.message)
+            return Outcome(recipient.chat_hash, RecipientStatus.BLOCKED, exc.message)
         except TelegramBadRequest as exc:
-            return Outcome(recipient.chat_hash, "failed", exc.message)
+            return Outcome(recipient.chat_hash, RecipientStatus.FAILED, exc.message)
         except (TelegramServerError, ClientDecodeError) as exc:
             return self._retry_or_fail(recipient, f"server error: {exc.message}"[:200])
         except TelegramNetworkError as exc:
             if exc.message.startswith(_NOT_SENT_ERRORS):
                 return self._retry_or_fail(recipient, "could not connect")
             # The request may have reached Telegram: never risk a second copy.
-            return Outcome(recipient.chat_hash, "unknown", "no response (may have been delivered)")
+            return Outcome(
+                recipient.chat_hash,
+                RecipientStatus.UNKNOWN,
+                "no response (may have been delivered)",
+            )
         except TelegramAPIError as exc:
-            return Outcome(recipient.chat_hash, "failed", exc.message)
+            return Outcome(recipient.chat_hash, RecipientStatus.FAILED, exc.message)
         now = self._clock()
         state.sent += 1
         if state.first_send is None:
             state.first_send = now
         state.last_send = now
-        return Outcome(recipient.chat_hash, "sent")
+        return Outcome(recipient.chat_hash, RecipientStatus.SENT)
 
     # --- the loop -----------------------------------------------------------------------
 
@@ -376,7 +387,9 @@ class BroadcastSender:
                 task.cancel()
             raise
         if finished:
-            await self._repo.set_status(self.broadcast_id, "done", only_from=("running",))
+            await self._repo.set_status(
+                self.broadcast_id, BroadcastStatus.DONE, only_from=(BroadcastStatus.RUNNING,)
+            )
         if self._progress_task is not None:
             with contextlib.suppress(Exception):
                 await self._progress_task

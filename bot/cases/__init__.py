@@ -1,35 +1,52 @@
 """Follow-up by receipt code, case handling for investigators, retention.
 
-`build_case_runtime(services)` makes everything the handlers need, the follow-up session
-store included (memory, or Redis with `FSM_STORAGE=redis`); `create_dispatcher` puts
-`handler_data()` into `dp.workflow_data` and registers the start-up and shutdown hooks (the
-daily retention job, the session store's clean-up).
+`build_case_runtime` makes everything the handlers need, the follow-up session store
+included (memory, or Redis with `FSM_STORAGE=redis`); the app merges `handler_data()` into
+the dispatcher's handler data and registers the start-up and shutdown hooks (the daily
+retention job, the session store's clean-up).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 
+from bot.anonymity.crypto import TextCipher
+from bot.anonymity.pseudonym import Pseudonymizer
 from bot.cases.actions import CaseActions
 from bot.cases.followup import FollowupService
 from bot.cases.retention import PurgeReport, RetentionJob, RetentionService
 from bot.cases.sessions import FollowupSessions, MemorySessions, RedisSessions
+from bot.clock import WallClock
+from bot.config import Settings
+from bot.maintenance import StoredDigests
 from storage.database import Database
-from storage.repositories import AuditRepository, CaseRepository
+from storage.repositories import (
+    AuditRepository,
+    CaseRepository,
+    RateLimitRepository,
+    SubmissionRepository,
+)
 from storage.tables import fsm_entries
 
 SWEEP_SECONDS = 60.0  # how often idle follow-up sessions are swept out of memory
 
-if TYPE_CHECKING:
-    from bot.app import Services
+
+class CaseData(TypedDict):
+    """What the follow-up and case handlers receive by name."""
+
+    cases: CaseRepository
+    audit: AuditRepository
+    followup: FollowupService
+    followup_sessions: FollowupSessions
+    case_actions: CaseActions
+    case_runtime: CaseRuntime
 
 
 @dataclass
@@ -42,7 +59,7 @@ class CaseRuntime:
     retention: RetentionService
     database: Database
     zone: ZoneInfo
-    clock: Callable[[], datetime]
+    clock: WallClock
     run_retention: bool = True
     job: RetentionJob | None = field(default=None, init=False)
     _sweeper: asyncio.Task[None] | None = field(default=None, init=False)
@@ -50,7 +67,7 @@ class CaseRuntime:
     def today(self) -> date:
         return self.clock().astimezone(self.zone).date()
 
-    def handler_data(self) -> dict[str, Any]:
+    def handler_data(self) -> CaseData:
         return {
             "cases": self.cases,
             "audit": self.audit,
@@ -103,47 +120,57 @@ class CaseRuntime:
                 await sessions.sweep()
 
 
-def build_case_runtime(services: Services) -> CaseRuntime:
-    settings = services.settings
-    clock = services.digests.clock
-    cases = CaseRepository(services.database, services.cipher)
-    audit = AuditRepository(services.database)
+def build_case_runtime(
+    settings: Settings,
+    *,
+    database: Database,
+    cipher: TextCipher,
+    pseudonymizer: Pseudonymizer,
+    receipt_secret: bytes,
+    submissions: SubmissionRepository,
+    rate_limits: RateLimitRepository,
+    audit: AuditRepository,
+    digests: StoredDigests,
+    clock: WallClock,
+    run_retention: bool = True,
+) -> CaseRuntime:
+    """Wire follow-ups, case handling and retention from the process's shared pieces."""
+    cases = CaseRepository(database, cipher)
     sessions: FollowupSessions
     if settings.fsm_storage == "redis":
-        sessions = RedisSessions.from_url(
-            settings.redis_url, services.pseudonymizer, services.cipher, clock=clock
-        )
+        sessions = RedisSessions.from_url(settings.redis_url, pseudonymizer, cipher, clock=clock)
     else:
-        sessions = MemorySessions(services.pseudonymizer, clock=clock)
+        sessions = MemorySessions(pseudonymizer, clock=clock)
     return CaseRuntime(
         cases=cases,
         audit=audit,
         followup=FollowupService(
-            services.submissions,
+            submissions,
             cases,
-            services.rate_limits,
-            services.pseudonymizer,
-            services.keys.pseudonym_secret,
+            rate_limits,
+            receipt_secret,
             zone=settings.zone,
             clock=clock,
         ),
         sessions=sessions,
-        actions=CaseActions(services.database, cases, audit),
+        actions=CaseActions(database, cases, audit),
         retention=RetentionService(
-            services.database,
+            database,
             cases,
             retention_days=settings.retention_days,
             zone=settings.zone,
             clock=clock,
-            digests=services.digests.service,
+            digests=digests,
         ),
-        database=services.database,
+        database=database,
         zone=settings.zone,
         clock=clock,
+        run_retention=run_retention,
     )
 
 
 __all__ = [
+    "CaseData",
     "CaseRuntime",
     "FollowupService",
     "PurgeReport",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.repositories import AuditRepository, CaseDetail, CaseRepository, CaseSummary
 
@@ -38,7 +39,7 @@ class CaseActions:
     async def reply(self, actor: int, summary: CaseSummary, text: str, day: date) -> None:
         async with self._db.transaction() as tx:
             await self._cases.add_message(
-                summary.submission_id, "investigator", text, day, connection=tx
+                summary.submission_id, FollowupOrigin.INVESTIGATOR, text, day, connection=tx
             )
             await self._audit.record(actor, "case.reply", summary.ref, day, connection=tx)
 
@@ -47,7 +48,9 @@ class CaseActions:
             await self._cases.add_note(summary.submission_id, text, day, connection=tx)
             await self._audit.record(actor, "case.note", summary.ref, day, connection=tx)
 
-    async def set_status(self, actor: int, summary: CaseSummary, status: str, day: date) -> bool:
+    async def set_status(
+        self, actor: int, summary: CaseSummary, status: CaseStatus, day: date
+    ) -> bool:
         """False (and no entry) when the case already had that status."""
         async with self._db.transaction() as tx:
             changed = await self._cases.set_status(

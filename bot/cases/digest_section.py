@@ -24,24 +24,25 @@ from typing import Protocol
 from sqlalchemy import and_, func, select
 
 from bot.anonymity.crypto import TextCipher
+from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.repositories import CaseRepository
-from storage.tables import CASE_STATUSES, cases, followup_messages, submissions
+from storage.tables import cases, followup_messages, submissions
 
-STATUS_NAMES = {
+STATUS_NAMES: dict[str, dict[CaseStatus, str]] = {
     "zh-CN": {
-        "new": "新建",
-        "verifying": "核实中",
-        "verified": "已核实",
-        "closed": "已办结",
-        "rejected": "不予采纳",
+        CaseStatus.NEW: "新建",
+        CaseStatus.VERIFYING: "核实中",
+        CaseStatus.VERIFIED: "已核实",
+        CaseStatus.CLOSED: "已办结",
+        CaseStatus.REJECTED: "不予采纳",
     },
     "en": {
-        "new": "new",
-        "verifying": "verifying",
-        "verified": "verified",
-        "closed": "closed",
-        "rejected": "not accepted",
+        CaseStatus.NEW: "new",
+        CaseStatus.VERIFYING: "verifying",
+        CaseStatus.VERIFIED: "verified",
+        CaseStatus.CLOSED: "closed",
+        CaseStatus.REJECTED: "not accepted",
     },
 }
 _WORDS = {
@@ -98,7 +99,7 @@ async def case_counts(
             )
         )
         .where(
-            followup_messages.c.origin == "cadre",
+            followup_messages.c.origin == FollowupOrigin.CADRE,
             followup_messages.c.day >= period.first_day,
             followup_messages.c.day <= period.last_day,
             *owner,
@@ -108,7 +109,7 @@ async def case_counts(
         found = {str(s): int(n) for s, n in (await connection.execute(by_status)).all()}
         followups = int(await connection.scalar(answered) or 0)
     return CaseFigures(
-        by_status={status: found.get(status, 0) for status in CASE_STATUSES},
+        by_status={status.value: found.get(status, 0) for status in CaseStatus},
         followups_answered=followups,
     )
 
@@ -132,8 +133,7 @@ def render_case_section(figures: CaseFigures | None, *, k: int, locale: str = "z
         return [f"{title}{separator}{_HIDDEN[language].format(k=k)}"]
     names = STATUS_NAMES[language]
     statuses = ("，" if language == "zh-CN" else ", ").join(
-        f"{names[s]} {_shown(figures.by_status.get(s, 0), k, language)}{unit}"
-        for s in CASE_STATUSES
+        f"{names[s]} {_shown(figures.by_status.get(s, 0), k, language)}{unit}" for s in CaseStatus
     )
     return [
         f"{title}{separator}{statuses}",

@@ -1,73 +1,56 @@
 """The cadre's side of a follow-up: open a report with the receipt code, read, answer.
 
-Nothing here learns who the cadre is: the handlers keep the open report's receipt *hash* in
-the follow-up session store (`bot.cases.sessions`: memory or Redis, never the database),
-for as long as the cadre is reading or answering. A wrong code
-costs exactly what a right one costs: the same hashing, the same query, and the answer is
-padded to a fixed minimum latency, so timing tells nothing. Each person gets `max_tries` code
-attempts a day, counted under a pseudonym that changes daily.
+Nothing here learns who the cadre is: the conversation core keeps the open report's receipt
+*hash* in the follow-up session store (`bot.cases.sessions`: memory or Redis, never the
+database), for as long as the cadre is reading or answering. A wrong code costs exactly what
+a right one costs: the same hashing, the same query, and the answer is padded to a fixed
+minimum latency, so timing tells nothing. Each person gets `max_tries` code attempts a day,
+counted under a pseudonym that changes daily (the channel's `Cadre.daily_pseudonym`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
-from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.receipt import contains_receipt, normalize_receipt, receipt_hash
 from bot.anonymity.scrubber import scrub
-from storage.repositories import CaseRepository, CaseSummary, RateLimitRepository, ThreadMessage
+from bot.clock import WallClock
+from bot.conversation.model import Cadre
+from bot.conversation.ports import (
+    Answered,
+    AnswerResult,
+    Opened,
+    OpenResult,
+    ReceiptRefused,
+    Report,
+    ReportGone,
+    TooManyTries,
+    WrongCode,
+)
+from bot.statuses import FollowupOrigin
+from storage.repositories import CaseRepository, RateLimitRepository
 from storage.repositories.submissions import SubmissionRepository
 
 MAX_TRIES_PER_DAY = 5
 MIN_SECONDS = 0.3  # every code check, right or wrong, takes at least this long
 _DUMMY_CODE = "0000-0000-0000-0000-0000"  # hashed when the input is not even code-shaped
+TRIES_PURPOSE = "followup"
 
-
-@dataclass(frozen=True)
-class Opened:
-    receipt_hash: str
-
-
-@dataclass(frozen=True)
-class WrongCode:
-    pass
-
-
-@dataclass(frozen=True)
-class TooManyTries:
-    limit: int
-
-
-OpenResult = Opened | WrongCode | TooManyTries
-
-
-@dataclass(frozen=True)
-class Report:
-    summary: CaseSummary
-    thread: list[ThreadMessage]
-
-
-@dataclass(frozen=True)
-class Answered:
-    masked: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ReceiptRefused:
-    pass
-
-
-@dataclass(frozen=True)
-class ReportGone:
-    pass
-
-
-AnswerResult = Answered | ReceiptRefused | ReportGone
+__all__ = [
+    "AnswerResult",
+    "Answered",
+    "FollowupService",
+    "OpenResult",
+    "Opened",
+    "ReceiptRefused",
+    "Report",
+    "ReportGone",
+    "TooManyTries",
+    "WrongCode",
+]
 
 
 class FollowupService:
@@ -76,18 +59,16 @@ class FollowupService:
         submissions: SubmissionRepository,
         cases: CaseRepository,
         rate_limits: RateLimitRepository,
-        pseudonymizer: Pseudonymizer,
         receipt_secret: bytes,
         *,
         zone: ZoneInfo,
-        clock: Callable[[], datetime],
+        clock: WallClock,
         max_tries: int = MAX_TRIES_PER_DAY,
         min_seconds: float = MIN_SECONDS,
     ) -> None:
         self._submissions = submissions
         self._cases = cases
         self._rate_limits = rate_limits
-        self._pseudonymizer = pseudonymizer
         self._secret = receipt_secret
         self._zone = zone
         self._clock = clock
@@ -97,16 +78,13 @@ class FollowupService:
     def today(self) -> date:
         return self._clock().astimezone(self._zone).date()
 
-    def _tries_key(self, user_id: int, day: date) -> str:
-        return self._pseudonymizer.daily("followup", day, user_id)
-
-    async def open(self, user_id: int, text: str) -> OpenResult:
+    async def open(self, cadre: Cadre, text: str) -> OpenResult:
         """Check a typed code; the same work and (at least) the same time, right or wrong."""
         started = time.monotonic()
         try:
             day = self.today()
             allowed = await self._rate_limits.try_consume(
-                self._tries_key(user_id, day), day, self.max_tries
+                cadre.daily_pseudonym(TRIES_PURPOSE, day), day, self.max_tries
             )
             normalised = normalize_receipt(text)
             hashed = receipt_hash(normalised or _DUMMY_CODE, self._secret)
@@ -147,5 +125,7 @@ class FollowupService:
         if await self._cases.by_submission(submission_id) is None:
             await self._cases.ensure_cases()
         scrubbed = scrub(text)
-        await self._cases.add_message(submission_id, "cadre", scrubbed.text, self.today())
+        await self._cases.add_message(
+            submission_id, FollowupOrigin.CADRE, scrubbed.text, self.today()
+        )
         return Answered(scrubbed.masked)

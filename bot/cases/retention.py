@@ -10,18 +10,14 @@ checkpoint afterwards keeps old page images from lingering.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.maintenance import INTERVAL_SECONDS, DailyMaintenanceJob, MaintenanceService
+from bot.clock import WallClock
+from bot.maintenance import INTERVAL_SECONDS, DailyMaintenanceJob, MaintenanceService, StoredDigests
 from storage.database import Database
 from storage.repositories import CaseRepository
-
-if TYPE_CHECKING:
-    from bot.digest.scheduler import DigestService
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +40,8 @@ class RetentionService:
         *,
         retention_days: int,
         zone: ZoneInfo,
-        clock: Callable[[], datetime],
-        digests: DigestService | None = None,
+        clock: WallClock,
+        digests: StoredDigests,
     ) -> None:
         self.database = database
         self._cases = cases

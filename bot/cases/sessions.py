@@ -10,7 +10,8 @@ carries a per-boot epoch, so a new process finds nothing of the old one's sessio
 them at start-up. The cadre then types the code again.
 
 The whole follow-up state is kept here (its step too), so nothing in the FSM storage says
-that a pseudonym has a follow-up open.
+that a pseudonym has a follow-up open. Sessions are keyed by the conversation key (for
+Telegram that same pseudonym; an aiogram `StorageKey` is pseudonymised here first).
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from aiogram.fsm.storage.base import StorageKey
@@ -28,45 +27,19 @@ from redis.asyncio import Redis
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.clock import WallClock, utc_now
+from bot.conversation.ports import FollowupSession, Step
 from storage.fsm import storage_key_pseudonym
 
 IDLE_TIMEOUT = timedelta(minutes=10)
 REDIS_PREFIX = "qingfeng:followup"
 
-
-class Step(StrEnum):
-    CODE = "code"  # waiting for the receipt code
-    READING = "reading"  # a report is open
-    WRITING = "writing"  # the next text is the cadre's answer
+SessionKey = str | StorageKey
+"""A conversation key (already a pseudonym), or an aiogram `StorageKey` to pseudonymise."""
 
 
-@dataclass(frozen=True)
-class FollowupSession:
-    """One open follow-up. `first_message_id` is where "clear this chat" starts deleting."""
-
-    step: Step
-    first_message_id: int
-    receipt_hash: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"s": self.step.value, "f": self.first_message_id, "h": self.receipt_hash},
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_json(cls, raw: str) -> FollowupSession:
-        data: dict[str, Any] = json.loads(raw)
-        hashed = data.get("h")
-        return cls(
-            step=Step(str(data["s"])),
-            first_message_id=int(data["f"]),
-            receipt_hash=hashed if isinstance(hashed, str) else None,
-        )
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+def _owner(pseudonymizer: Pseudonymizer, key: SessionKey) -> str:
+    return key if isinstance(key, str) else storage_key_pseudonym(pseudonymizer, key)
 
 
 class FollowupSessions(Protocol):
@@ -74,11 +47,11 @@ class FollowupSessions(Protocol):
 
     idle_timeout: timedelta
 
-    async def get(self, key: StorageKey) -> FollowupSession | None: ...
+    async def get(self, key: SessionKey) -> FollowupSession | None: ...
 
-    async def put(self, key: StorageKey, session: FollowupSession) -> None: ...
+    async def put(self, key: SessionKey, session: FollowupSession) -> None: ...
 
-    async def drop(self, key: StorageKey) -> None: ...
+    async def drop(self, key: SessionKey) -> None: ...
 
     async def sweep(self) -> int: ...
 
@@ -99,7 +72,7 @@ class MemorySessions:
         pseudonymizer: Pseudonymizer,
         *,
         idle_timeout: timedelta = IDLE_TIMEOUT,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: WallClock = utc_now,
     ) -> None:
         if not timedelta(0) < idle_timeout <= IDLE_TIMEOUT:
             raise ValueError(f"idle_timeout must be positive and at most {IDLE_TIMEOUT}")
@@ -111,8 +84,8 @@ class MemorySessions:
     def __len__(self) -> int:
         return len(self._sessions)
 
-    def _owner(self, key: StorageKey) -> str:
-        return storage_key_pseudonym(self._pseudonymizer, key)
+    def _owner(self, key: SessionKey) -> str:
+        return _owner(self._pseudonymizer, key)
 
     async def sweep(self) -> int:
         return self._sweep()
@@ -125,16 +98,16 @@ class MemorySessions:
             del self._sessions[owner]
         return len(stale)
 
-    async def get(self, key: StorageKey) -> FollowupSession | None:
+    async def get(self, key: SessionKey) -> FollowupSession | None:
         self._sweep()
         found = self._sessions.get(self._owner(key))
         return None if found is None else found[0]
 
-    async def put(self, key: StorageKey, session: FollowupSession) -> None:
+    async def put(self, key: SessionKey, session: FollowupSession) -> None:
         self._sweep()
         self._sessions[self._owner(key)] = (session, self._clock() + self.idle_timeout)
 
-    async def drop(self, key: StorageKey) -> None:
+    async def drop(self, key: SessionKey) -> None:
         self._sessions.pop(self._owner(key), None)
         self._sweep()
 
@@ -162,7 +135,7 @@ class RedisSessions:
         cipher: TextCipher,
         *,
         idle_timeout: timedelta = IDLE_TIMEOUT,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: WallClock = utc_now,
         prefix: str = REDIS_PREFIX,
         epoch: str | None = None,
     ) -> None:
@@ -182,11 +155,10 @@ class RedisSessions:
     ) -> RedisSessions:
         return cls(Redis.from_url(url), pseudonymizer, cipher, **kwargs)
 
-    def redis_key(self, key: StorageKey) -> str:
-        owner = storage_key_pseudonym(self._pseudonymizer, key)
-        return f"{self._prefix}:{self.epoch}:{owner}"
+    def redis_key(self, key: SessionKey) -> str:
+        return f"{self._prefix}:{self.epoch}:{_owner(self._pseudonymizer, key)}"
 
-    async def get(self, key: StorageKey) -> FollowupSession | None:
+    async def get(self, key: SessionKey) -> FollowupSession | None:
         name = self.redis_key(key)
         raw = await self._redis.get(name)
         if raw is None:
@@ -196,14 +168,14 @@ class RedisSessions:
             await self._redis.delete(name)
         return session
 
-    async def put(self, key: StorageKey, session: FollowupSession) -> None:
+    async def put(self, key: SessionKey, session: FollowupSession) -> None:
         name = self.redis_key(key)
         until = self._clock() + self.idle_timeout
         payload = json.dumps({"session": session.to_json(), "until": until.isoformat()})
         blob = self._cipher.encrypt(payload, context=name)
         await self._redis.set(name, blob, ex=int(self.idle_timeout.total_seconds()))
 
-    async def drop(self, key: StorageKey) -> None:
+    async def drop(self, key: SessionKey) -> None:
         await self._redis.delete(self.redis_key(key))
 
     async def sweep(self) -> int:

@@ -31,22 +31,22 @@ import random
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Final, Literal, Protocol
 
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.clock import WallClock, utc_now
 from bot.config import WebhookTarget
 from bot.delivery.backoff import backoff_delay
 from bot.delivery.sender import DeliveryResult, WebhookSender
 from bot.delivery.webhooks import DigestMessage, destination_label
 from bot.staff.roles import StaffRoles
+from bot.statuses import OutboxChannel
 from storage.repositories import DigestGroupRepository, OutboxEntry, OutboxItem, OutboxRepository
 
 logger = logging.getLogger(__name__)
 
 DestinationKind = Literal["staff", "group", "webhook"]
-Channel = Literal["telegram", "webhook"]
-Clock = Callable[[], datetime]
 
 DEFAULT_MAX_ATTEMPTS: Final = 8
 DEFAULT_BASE_DELAY: Final = 30.0  # seconds; doubles per failure, full jitter
@@ -55,10 +55,6 @@ MIN_RETRY_DELAY: Final = 1.0  # jitter can draw ~0: never retry within the same 
 DEFAULT_LEASE: Final = timedelta(minutes=15)  # renewed after every Telegram message
 DEFAULT_CONCURRENCY: Final = 4
 _REF_PURPOSE: Final = "digest-destination"
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DeliverableDigest(Protocol):
@@ -88,11 +84,11 @@ class Destination:
     webhook: WebhookTarget | None = field(default=None, repr=False)
 
     @property
-    def channel(self) -> Channel:
-        return "webhook" if self.kind == "webhook" else "telegram"
+    def channel(self) -> OutboxChannel:
+        return OutboxChannel.WEBHOOK if self.kind == "webhook" else OutboxChannel.TELEGRAM
 
 
-def destination_ref(pseudonymizer: Pseudonymizer, channel: Channel, identity: object) -> str:
+def destination_ref(pseudonymizer: Pseudonymizer, channel: OutboxChannel, identity: object) -> str:
     """The outbox's reference to a destination: an HMAC, so the table holds no chat id/URL."""
     return pseudonymizer.of(_REF_PURPOSE, channel, identity)
 
@@ -114,7 +110,7 @@ class DestinationDirectory:
         self._pseudonymizer = pseudonymizer
 
     def _telegram(self, kind: DestinationKind, chat_id: int) -> Destination:
-        ref = destination_ref(self._pseudonymizer, "telegram", chat_id)
+        ref = destination_ref(self._pseudonymizer, OutboxChannel.TELEGRAM, chat_id)
         noun = "staff private chat" if kind == "staff" else "group chat"
         return Destination(ref, kind, f"{noun} #{ref[:8]}", chat_id=chat_id)
 
@@ -125,7 +121,7 @@ class DestinationDirectory:
         ]
         found += [self._telegram("group", chat_id) for chat_id in await self._groups.list()]
         for target in self._webhooks:
-            ref = destination_ref(self._pseudonymizer, "webhook", target.url)
+            ref = destination_ref(self._pseudonymizer, OutboxChannel.WEBHOOK, target.url)
             found.append(Destination(ref, "webhook", destination_label(target), webhook=target))
         return {destination.ref: destination for destination in found}
 
@@ -218,10 +214,10 @@ class OutboxWorker:
         outbox: OutboxRepository,
         directory: DestinationDirectory,
         load_digest: DigestLoader,
-        channels: Mapping[Channel, DigestChannel],
+        channels: Mapping[str, DigestChannel],
         *,
         on_give_up: GiveUpHandler | None = None,
-        clock: Clock = _utc_now,
+        clock: WallClock = utc_now,
         rng: random.Random | None = None,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         base_delay: float = DEFAULT_BASE_DELAY,

@@ -19,7 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-Clock = Callable[[], float]
+from bot.clock import Monotonic
+
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -53,7 +54,7 @@ class SlidingWindowLimiter:
     hours of traffic in milliseconds.
     """
 
-    def __init__(self, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, *, clock: Monotonic = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self._clock = clock
         self._sleep = sleep
         self._sent: dict[str, deque[float]] = {}

@@ -20,8 +20,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
+from bot.clock import Monotonic, WallClock, utc_now
 from bot.config import WebhookTarget
-from bot.delivery.ratelimit import RATE_RULES, Clock, Sleep, SlidingWindowLimiter
+from bot.delivery.ratelimit import RATE_RULES, Sleep, SlidingWindowLimiter
 from bot.delivery.webhooks import (
     DigestMessage,
     PreparedRequest,
@@ -160,9 +161,9 @@ class WebhookSender:
         self,
         client: httpx.AsyncClient,
         *,
-        clock: Clock = time.monotonic,
+        clock: Monotonic = time.monotonic,
         sleep: Sleep = asyncio.sleep,
-        wall_clock: Clock = time.time,
+        wall_clock: WallClock = utc_now,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     ) -> None:
         self._client = client
@@ -194,7 +195,9 @@ class WebhookSender:
         async with lock:
             for part in parts[first_part:]:
                 await self._limiter.acquire(target.url, RATE_RULES[target.kind])
-                request = sign_part(target, part, now=self._wall_clock(), message_id=message_id)
+                request = sign_part(
+                    target, part, now=self._wall_clock().timestamp(), message_id=message_id
+                )
                 answer = await self._post(target.kind, request)
                 if not answer.ok:
                     detail = f"{label}: {request.description}: {answer.detail}"

@@ -23,14 +23,15 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from datetime import date, datetime, timedelta
+from typing import Any, Final, TypedDict
 
 import httpx
 from aiogram import Bot
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.clock import WallClock, utc_now
 from bot.config import Settings
 from bot.delivery.outbox import (
     DestinationDirectory,
@@ -46,29 +47,23 @@ from bot.digest.period import DigestSchedule, Period
 from bot.digest.snapshots import Snapshot, StepRelease, closing_digest, scope_key
 from bot.i18n import make_i18n
 from bot.questionnaire import Questionnaire
-from bot.staff import InviteService, StaffRoles
+from bot.staff.roles import StaffRoles
+from bot.statuses import OutboxChannel
 from storage.database import Database
 from storage.repositories import (
     DigestGroupRepository,
     DigestRepository,
-    InviteRepository,
     OutboxRepository,
-    StaffRepository,
 )
 from storage.repositories.digests import DigestSnapshotRepository
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 Sleep = Callable[[float], Awaitable[Any]]
 
 TICK_SECONDS: Final = 60.0
 STOP_GRACE_SECONDS: Final = 10.0
 _KINDS: Final = ("daily", "weekly")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DigestService:
@@ -232,7 +227,7 @@ class DigestScheduler:
         service: DigestService,
         worker: OutboxWorker,
         *,
-        clock: Clock = _utc_now,
+        clock: WallClock = utc_now,
         interval: float = TICK_SECONDS,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -292,36 +287,37 @@ class DigestScheduler:
                 await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
 
 
+class DigestData(TypedDict):
+    """What the digest handlers (and the staff list, for its groups) receive by name."""
+
+    digest_service: DigestService
+    digest_groups: DigestGroupRepository
+
+
+def telegram_sender(bot: Bot, groups: DigestGroupRepository) -> TelegramDigestSender:
+    """Sends digests to a chat; follows a group that became a supergroup, keeping it
+    registered."""
+    return TelegramDigestSender(bot, on_migrate=groups.move)
+
+
 @dataclass
 class DigestRuntime:
-    """Everything issue 4 wires into the bot: staff roles, invites, digest groups, the digest
-    service, and — once a `Bot` exists, at dispatcher start-up — the delivery loop."""
+    """The digest feature: digest groups, the digest service, and — once a `Bot` exists, at
+    dispatcher start-up — the delivery loop. `roles` says who gets digests and alerts."""
 
     settings: Settings
     roles: StaffRoles
-    invites: InviteService
     groups: DigestGroupRepository
     service: DigestService
     directory: DestinationDirectory
     outbox: OutboxRepository
     webhook_sender: WebhookSender
-    clock: Clock = _utc_now
-    run_scheduler: bool = True  # tests drive `tick` themselves with a fake clock
+    clock: WallClock
+    run_scheduler: bool = True  # False: tests drive `tick` themselves with a fake clock
     scheduler: DigestScheduler | None = field(default=None, init=False)
 
-    def handler_data(self) -> dict[str, Any]:
-        """What the staff and digest handlers receive by name."""
-        return {
-            "staff_roles": self.roles,
-            "invites": self.invites,
-            "digest_groups": self.groups,
-            "digests": self.service,
-            "digest_runtime": self,
-        }
-
-    def telegram_sender(self, bot: Bot) -> TelegramDigestSender:
-        """Follows a group that became a supergroup, keeping it registered."""
-        return TelegramDigestSender(bot, on_migrate=self.groups.move)
+    def handler_data(self) -> DigestData:
+        return {"digest_service": self.service, "digest_groups": self.groups}
 
     def make_scheduler(self, bot: Bot, **worker_options: Any) -> DigestScheduler:
         worker = OutboxWorker(
@@ -329,8 +325,8 @@ class DigestRuntime:
             self.directory,
             self.service.load,
             {
-                "telegram": TelegramChannel(self.telegram_sender(bot)),
-                "webhook": WebhookChannel(self.webhook_sender),
+                OutboxChannel.TELEGRAM: TelegramChannel(telegram_sender(bot, self.groups)),
+                OutboxChannel.WEBHOOK: WebhookChannel(self.webhook_sender),
             },
             on_give_up=TelegramAdminAlert(
                 bot,
@@ -362,13 +358,12 @@ def build_digest_runtime(
     cipher: TextCipher,
     pseudonymizer: Pseudonymizer,
     questionnaire: Questionnaire,
-    staff: StaffRepository,
+    roles: StaffRoles,
     http: httpx.AsyncClient,
-    clock: Clock | None = None,
+    clock: WallClock,
+    run_scheduler: bool = True,
 ) -> DigestRuntime:
-    """Wire the digest feature from the process's shared pieces."""
-    now = clock or _utc_now
-    roles = StaffRoles(staff, settings.admin_ids)
+    """Wire the digest feature from the process's shared pieces and the staff roles."""
     groups = DigestGroupRepository(database, zone=settings.zone)
     outbox = OutboxRepository(database)
     directory = DestinationDirectory(roles, groups, settings.digest_webhooks, pseudonymizer)
@@ -376,7 +371,7 @@ def build_digest_runtime(
         database,
         cipher,
         questionnaire,
-        DigestSchedule.parse(settings.digest_schedule, settings.timezone),
+        DigestSchedule.from_settings(settings),
         DigestRepository(database, cipher),
         outbox,
         directory,
@@ -387,13 +382,13 @@ def build_digest_runtime(
     return DigestRuntime(
         settings=settings,
         roles=roles,
-        invites=InviteService(InviteRepository(database), staff, roles, clock=now),
         groups=groups,
         service=service,
         directory=directory,
         outbox=outbox,
         webhook_sender=WebhookSender(http),
-        clock=now,
+        clock=clock,
+        run_scheduler=run_scheduler,
     )
 
 

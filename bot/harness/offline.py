@@ -16,11 +16,23 @@ from pathlib import Path
 from typing import Any
 
 from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
 from pydantic import SecretStr
 
-from bot.app import Services, build_services, create_bot, create_dispatcher
+from bot.app import FeatureOptions, Services, build_services, create_bot, create_dispatcher
 from bot.config import Settings, load_settings
-from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
+from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits, VirtualClock
+from bot.harness.virtual_pacing import VirtualTime
+
+
+class PlainHttpSession(AiohttpSession):
+    """aiogram's own session; only `close` skips the 250 ms wait meant for TLS sockets (the
+    emulator speaks plain HTTP on localhost), which every stop and restart would pay."""
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
 
 
 @dataclass
@@ -33,9 +45,12 @@ class OfflineBot:
     services: Services | None = None
     bot: Bot | None = None
     dispatcher: Dispatcher | None = None
+    #: When set, the bot's pacing and retries run on the emulator's clock (see virtual_pacing).
+    virtual_time: VirtualTime | None = None
     _polling: asyncio.Task[None] | None = None
     _users: int = 0
-    extra_workflow: dict[str, Any] = field(default_factory=dict)
+    #: What tests change about the features (e.g. a shorter broadcast progress interval).
+    options: FeatureOptions = field(default_factory=FeatureOptions)
 
     @classmethod
     async def start(
@@ -44,26 +59,44 @@ class OfflineBot:
         *,
         limits: Limits | None = None,
         now: Callable[[], datetime] | None = None,
+        virtual_pacing: bool = False,
+        options: FeatureOptions | None = None,
         **overrides: Any,
     ) -> OfflineBot:
-        """Start the emulator and the bot on DATA_DIR (SQLite there unless overridden)."""
-        emulator = BotApiEmulator(limits=limits or Limits())
+        """Start the emulator and the bot on DATA_DIR (SQLite there unless overridden).
+
+        With `virtual_pacing`, the emulator's clock is frozen and only the bot's own waits for
+        Telegram's ceiling move it (instead of sleeping): a crowd that takes Telegram a minute
+        runs in seconds, and what the emulator counts does not depend on the machine's speed.
+        """
+        clock = VirtualClock(frozen=virtual_pacing)
+        emulator = BotApiEmulator(limits=limits or Limits(), clock=clock)
         await emulator.start()
         token = emulator.create_bot(username="qingfeng_bot", first_name="清风")
         overrides.setdefault("data_dir", data_dir)
         settings = load_settings(
             bot_token=SecretStr(token), telegram_api_url=emulator.base_url, **overrides
         )
-        offline = cls(emulator=emulator, settings=settings, now=now)
+        offline = cls(
+            emulator=emulator,
+            settings=settings,
+            now=now,
+            virtual_time=VirtualTime(clock) if virtual_pacing else None,
+            options=options or FeatureOptions(),
+        )
         await offline.start_bot()
         return offline
 
     async def start_bot(self) -> None:
         """Build the app and start long polling (as `python -m bot run` does)."""
-        polls_before = self.emulator.calls.count("getUpdates")
-        self.services = await build_services(self.settings, now=self.now)
-        self.services.extra.update(self.extra_workflow)
-        self.bot = create_bot(self.settings)
+        # The emulator counts a long poll as it starts; its call log only when it returns.
+        updates = self.emulator.world.bot().updates  # the first bot: the one this runs
+        polls_before = updates.newest_poll
+        self.services = await build_services(self.settings, now=self.now, options=self.options)
+        api = TelegramAPIServer.from_base(self.settings.telegram_api_url)
+        self.bot = create_bot(self.settings, session=PlainHttpSession(api=api))
+        if self.virtual_time is not None:
+            self.virtual_time.pace(self.bot)
         self.dispatcher = create_dispatcher(self.services)
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
@@ -72,8 +105,9 @@ class OfflineBot:
         )
         # The bot is ready once it has asked for updates the first time: aiogram runs the
         # start-up hooks (migrations, menus, jobs) before its first poll. A slow machine only
-        # makes this wait longer; polling that died before its first poll is an error.
-        while self.emulator.calls.count("getUpdates") <= polls_before:
+        # makes this wait longer; polling that died before its first poll is an error. (Not
+        # "once the first poll returned": with nothing to deliver, that is a second later.)
+        while updates.newest_poll <= polls_before:
             if self._polling.done():
                 self._polling.result()
                 raise RuntimeError("polling stopped before the first getUpdates")

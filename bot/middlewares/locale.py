@@ -49,5 +49,6 @@ class LocaleMiddleware(I18nMiddleware):
         locale = await self.get_locale(event=event, data=data)
         data["locale"] = locale
         data[self.i18n_key or "i18n"] = self.i18n
+        data[self.middleware_key] = self
         with self.i18n.context(), self.i18n.use_locale(locale):
             return await handler(event, data)

@@ -26,6 +26,8 @@ from aiogram.client.session.middlewares.base import (
 from aiogram.methods import Response, TelegramMethod
 from aiogram.methods.base import TelegramType
 
+from bot.clock import Monotonic
+
 if TYPE_CHECKING:
     from aiogram import Bot
 
@@ -50,7 +52,6 @@ MESSAGE_METHODS = frozenset(
         "forwardMessages",
     }
 )
-
 #: A little under Telegram's documented 30 per second, so clock jitter never tips it over.
 DEFAULT_MESSAGES_PER_SECOND = 28.0
 DEFAULT_BURST = 10
@@ -65,7 +66,7 @@ class MessagePacer(BaseRequestMiddleware):
         per_second: float = DEFAULT_MESSAGES_PER_SECOND,
         burst: int = DEFAULT_BURST,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Monotonic = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         if per_second <= 0 or burst < 1:

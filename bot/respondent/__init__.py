@@ -1,1 +1,1 @@
-"""The respondent's conversation: screens, callback data and the survey service."""
+"""The survey service, and the Telegram callback data of the cadre's buttons."""

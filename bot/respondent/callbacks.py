@@ -1,30 +1,26 @@
-"""Callback data of the respondent's buttons (all well under Telegram's 64 bytes).
+"""Telegram callback data of the cadre's buttons (all well under Telegram's 64 bytes).
 
-Question and choice ids are short `[a-z0-9_]` words (the questionnaire validator enforces it),
-so `s:ans:p9_freq:very_often` stays small. Anything that does not parse is refused politely.
+The formats are those of buttons already in chats, so they keep working: `s:ACT:Q:V` for the
+questionnaire (`Act` is the conversation core's), `clr:FIRST`, `rcpt:FIRST`, `lang:CODE`,
+`ann:0|1`. Question and choice ids are short `[a-z0-9_]` words (the questionnaire validator
+enforces it), so `s:ans:p9_freq:very_often` stays small. Anything that does not parse is
+refused politely.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from aiogram.filters.callback_data import CallbackData
 
+from bot.conversation.model import Act
 
-class Act(StrEnum):
-    CONSENT = "go"
-    RESUME = "res"
-    RESTART = "new"
-    ANSWER = "ans"
-    TOGGLE = "tog"
-    DONE = "done"
-    SKIP = "skip"
-    BACK = "back"
-    CANCEL = "cxl"
-    EDIT = "edit"
-    REVIEW = "rev"
-    SUBMIT = "sub"
-    PRIVACY = "priv"
+__all__ = [
+    "Act",
+    "AnnouncementsCallback",
+    "ClearChatCallback",
+    "LanguageCallback",
+    "ReceiptSavedCallback",
+    "SurveyCallback",
+]
 
 
 class SurveyCallback(CallbackData, prefix="s"):

@@ -1,48 +1,33 @@
-"""The survey service: drafts in FSM data, and the submission itself.
+"""The survey service: questionnaire versions, the daily limit, and the submission itself.
 
-The draft lives in the FSM storage, which keys it by an HMAC pseudonym and encrypts it; it is
-deleted on submit and on cancel. Submitting stores the relevant answers in one transaction
-*before* the receipt code is shown, and consumes one of the day's submissions for this person
-under a pseudonym that changes every day.
+The draft lives in the conversation's state (`bot.conversation.core`), which the channel keeps
+under a pseudonym and encrypted; it is deleted on submit and on cancel. Submitting stores the
+relevant answers and their case *before* the receipt code is shown, in the same transaction
+that consumes one of the day's submissions for this person under a pseudonym that changes
+every day (the channel's `Cadre.daily_pseudonym`: the core never sees who the person is).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.receipt import new_receipt_code, receipt_hash
+from bot.campaigns.service import CampaignService
+from bot.clock import WallClock
+from bot.conversation.core import DRAFT_KEY
+from bot.conversation.model import Cadre
+from bot.conversation.ports import LimitReached, SubmitResult, Submitted
 from bot.questionnaire import Questionnaire, QuestionnaireError, parse_questionnaire_text
 from bot.questionnaire.engine import Draft, Engine
+from storage.database import Database
 from storage.repositories import NewSubmission, RateLimitRepository, SubmissionRepository
-from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
 
-DRAFT_KEY = "draft"
-MESSAGE_KEY = "msg"
-FIRST_KEY = "first"
-CAMPAIGN_KEY = "campaign"  # the campaign the draft was started in (issue 6)
-PREVIEW_KEY = "preview"  # an admin's preview walk: Submit stores nothing (issue 6)
-# The last typed answer while it is still the current one: the cadre's message id, the
-# question, and the draft as it was before that answer (so an edit can be applied instead).
-TYPED_KEY = "typed"
+LIMIT_PURPOSE = "submissions"
 
-
-@dataclass(frozen=True)
-class Submitted:
-    receipt_code: str
-
-
-@dataclass(frozen=True)
-class LimitReached:
-    limit: int
-
-
-SubmitResult = Submitted | LimitReached
+__all__ = ["LimitReached", "SubmitResult", "Submitted", "SurveyService"]
 
 
 class SurveyService:
@@ -51,29 +36,31 @@ class SurveyService:
     def __init__(
         self,
         questionnaire: Questionnaire,
+        database: Database,
         submissions: SubmissionRepository,
         rate_limits: RateLimitRepository,
-        pseudonymizer: Pseudonymizer,
         receipt_secret: bytes,
+        campaigns: CampaignService,
+        versions: QuestionnaireVersionRepository,
         *,
         max_per_day: int,
         zone: ZoneInfo,
-        now: Callable[[], datetime] | None = None,
+        now: WallClock | None = None,
     ) -> None:
         self.questionnaire = questionnaire
         self.engine = Engine(questionnaire)
+        self.database = database
         self.submissions = submissions
         self.rate_limits = rate_limits
-        self.pseudonymizer = pseudonymizer
         self.receipt_secret = receipt_secret
         self.max_per_day = max_per_day
         self.zone = zone
         self._now = now or (lambda: datetime.now(tz=zone))
-        # Campaigns (issue 6), set by the app; None or no campaign defined: always open.
-        self.campaigns: CampaignRepository | None = None
-        # Stored questionnaire versions (issue 6), set by the app: a draft is finished on the
-        # version it was started on, and a campaign may run a stored version.
-        self.versions: QuestionnaireVersionRepository | None = None
+        # No campaign defined: always open.
+        self.campaigns = campaigns
+        # Stored questionnaire versions: a draft is finished on the version it was started
+        # on, and a campaign may run a stored version.
+        self.versions = versions
         self._engines: dict[tuple[str, int], Engine] = {
             (questionnaire.id, questionnaire.version): self.engine
         }
@@ -89,8 +76,6 @@ class SurveyService:
         key = (questionnaire_id, version)
         if key in self._engines:
             return self._engines[key]
-        if self.versions is None:
-            return None
         text = await self.versions.text_of(questionnaire_id, version)
         if text is None:
             return None
@@ -105,7 +90,7 @@ class SurveyService:
 
     async def engine_now(self) -> Engine:
         """The engine new respondents get: the open campaign's version, else the configured."""
-        if self.campaigns is not None and await self.campaigns.any_defined():
+        if await self.campaigns.any_defined():
             current = await self.campaigns.current(self.today())
             if current is not None:
                 engine = await self.engine_for(
@@ -116,7 +101,8 @@ class SurveyService:
         return self.engine
 
     async def prepare(self, data: dict[str, Any]) -> None:
-        """Load the engine of the draft in FSM data (if any) so `load_draft` accepts it."""
+        """Load the engine of the draft in the conversation state (if any), so that
+        `load_draft` accepts it."""
         raw = data.get(DRAFT_KEY)
         if not isinstance(raw, dict):
             return
@@ -130,16 +116,16 @@ class SurveyService:
         """The engine of a draft returned by `load_draft` (its own version)."""
         return self._engines.get((draft.questionnaire_id, draft.version), self.engine)
 
-    # --- drafts in FSM data -------------------------------------------------------------
+    # --- drafts in the conversation state ------------------------------------------------
 
     async def draft_in(self, data: dict[str, Any]) -> Draft | None:
-        """The draft in FSM data, with its questionnaire version's engine made ready."""
+        """The draft in the conversation state, its questionnaire version's engine ready."""
         await self.prepare(data)
         return self.load_draft(data)
 
     def load_draft(self, data: dict[str, Any]) -> Draft | None:
-        """The draft in FSM data, or None if there is none or its version is unknown (call
-        `prepare` first so a stored version's engine is loaded)."""
+        """The draft in the conversation state, or None if there is none or its version is
+        unknown (call `prepare` first so a stored version's engine is loaded)."""
         raw = data.get(DRAFT_KEY)
         if not isinstance(raw, dict):
             return None
@@ -151,52 +137,39 @@ class SurveyService:
             return None
         return draft
 
-    def has_foreign_draft(self, data: dict[str, Any]) -> bool:
-        """A draft exists but for another questionnaire version (it cannot be resumed)."""
-        raw = data.get(DRAFT_KEY)
-        return isinstance(raw, dict) and self.load_draft(data) is None
-
     def is_current(self, draft: Draft) -> bool:
         """Whether the draft's version has a loaded engine (it can be resumed)."""
         engine = self._engines.get((draft.questionnaire_id, draft.version))
         return engine is not None and engine.accepts(draft)
 
-    @staticmethod
-    def draft_data(draft: Draft, message_id: int, first_message_id: int) -> dict[str, Any]:
-        return {
-            DRAFT_KEY: draft.to_json(),
-            MESSAGE_KEY: message_id,
-            FIRST_KEY: first_message_id,
-        }
-
     # --- limits and submission ------------------------------------------------------------
 
-    def _limit_key(self, user_id: int, day: date) -> str:
-        return self.pseudonymizer.daily("submissions", day, user_id)
+    @staticmethod
+    def _limit_key(cadre: Cadre, day: date) -> str:
+        return cadre.daily_pseudonym(LIMIT_PURPOSE, day)
 
-    async def limit_reached(self, user_id: int) -> bool:
+    async def limit_reached(self, cadre: Cadre) -> bool:
         day = self.today()
-        used = await self.rate_limits.used(self._limit_key(user_id, day), day)
+        used = await self.rate_limits.used(self._limit_key(cadre, day), day)
         return used >= self.max_per_day
 
     async def availability(self) -> tuple[bool, str | None]:
         """May a respondent start now, and in which campaign (None when none is defined)."""
-        if self.campaigns is None or not await self.campaigns.any_defined():
-            return True, None
-        current = await self.campaigns.current(self.today())
-        return current is not None, None if current is None else current.id
+        availability = await self.campaigns.availability()
+        return availability.open, availability.campaign_id
 
     async def submit(
-        self, draft: Draft, user_id: int, *, campaign_id: str | None = None
+        self, draft: Draft, cadre: Cadre, *, campaign_id: str | None = None
     ) -> SubmitResult:
-        """Store the draft's relevant answers; the receipt code exists only in the result.
+        """Store the draft's relevant answers with their case, counting one of the day's
+        submissions, all in one transaction; the receipt code exists only in the result.
 
         `campaign_id` is the campaign the draft was started in; without it, the campaign open
         now if it runs the draft's version (a draft started in a campaign is finished in it
         even if it closed meanwhile; one on another version is not tagged with it).
         """
         day = self.today()
-        if campaign_id is None and self.campaigns is not None:
+        if campaign_id is None:
             current = await self.campaigns.current(day)
             if current is not None and (
                 current.questionnaire_id,
@@ -206,22 +179,24 @@ class SurveyService:
                 draft.version,
             ):
                 campaign_id = current.id
-        if not await self.rate_limits.try_consume(
-            self._limit_key(user_id, day), day, self.max_per_day
-        ):
-            return LimitReached(self.max_per_day)
         code = new_receipt_code()
         engine = self.engine_of(draft)
         questionnaire = engine.questionnaire
-        await self.submissions.store(
-            NewSubmission(
-                questionnaire_id=questionnaire.id,
-                questionnaire_version=questionnaire.version,
-                answers=engine.relevant_answers(draft),
-                text_question_ids=questionnaire.text_question_ids,
-                day=day,
-                receipt_hash=receipt_hash(code, self.receipt_secret),
-                campaign_id=campaign_id,
-            )
+        new = NewSubmission(
+            questionnaire_id=questionnaire.id,
+            questionnaire_version=questionnaire.version,
+            answers=engine.relevant_answers(draft),
+            text_question_ids=questionnaire.text_question_ids,
+            day=day,
+            receipt_hash=receipt_hash(code, self.receipt_secret),
+            campaign_id=campaign_id,
         )
+        # One transaction: a submission that fails to store uses up none of the day's limit.
+        async with self.database.transaction() as connection:
+            limit_key = self._limit_key(cadre, day)
+            if not await self.rate_limits.try_consume(
+                limit_key, day, self.max_per_day, connection=connection
+            ):
+                return LimitReached(self.max_per_day)
+            await self.submissions.store(new, connection=connection)
         return Submitted(code)

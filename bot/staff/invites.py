@@ -14,13 +14,15 @@ import secrets
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.clock import WallClock, utc_now
 from bot.staff.roles import StaffRoles
+from bot.statuses import Role
 from storage.repositories import InviteRepository, StaffRepository
 
 INVITE_TTL: Final = timedelta(hours=24)
@@ -32,10 +34,6 @@ _READ_AS: Final = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _HASH_PREFIX: Final = b"qingfeng-invite-v1:"
 
 RandomBits = Callable[[int], int]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def normalise_invite_code(text: str) -> str | None:
@@ -79,7 +77,7 @@ class InviteService:
         staff: StaffRepository,
         roles: StaffRoles,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: WallClock = utc_now,
         ttl: timedelta = INVITE_TTL,
         random_bits: RandomBits = secrets.randbits,
     ) -> None:
@@ -120,7 +118,7 @@ class InviteService:
                 hash_invite_code(normalised), now=self._clock(), connection=transaction
             ):
                 return JoinResult.INVALID
-            await self._staff.add(user_id, "investigator", connection=transaction)
+            await self._staff.add(user_id, Role.INVESTIGATOR, connection=transaction)
         return JoinResult.JOINED
 
     def _staff_transaction(

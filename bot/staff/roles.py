@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.statuses import Role
 from storage.repositories import StaffRepository
 
 
@@ -35,7 +36,7 @@ class StaffEntry:
     """A staff member for listings; `configured` admins come from ADMIN_IDS."""
 
     user_id: int
-    role: str
+    role: Role
     added_day: date | None
     configured: bool
 
@@ -52,14 +53,14 @@ class StaffRoles:
 
     async def role_of(
         self, user_id: int, *, connection: AsyncConnection | None = None
-    ) -> str | None:
+    ) -> Role | None:
         """`connection`: read inside the caller's transaction (see `StaffRepository`)."""
         if user_id in self._configured:
-            return "admin"
+            return Role.ADMIN
         return await self._repository.role_of(user_id, connection=connection)
 
     async def is_admin(self, user_id: int, *, connection: AsyncConnection | None = None) -> bool:
-        return await self.role_of(user_id, connection=connection) == "admin"
+        return await self.role_of(user_id, connection=connection) == Role.ADMIN
 
     async def is_staff(self, user_id: int, *, connection: AsyncConnection | None = None) -> bool:
         """Admins and investigators: both read digests and cases (exports: admins only)."""
@@ -77,19 +78,19 @@ class StaffRoles:
         entries = {
             member.user_id: StaffEntry(
                 member.user_id,
-                "admin" if member.user_id in self._configured else member.role,
+                Role.ADMIN if member.user_id in self._configured else member.role,
                 member.added_day,
                 member.user_id in self._configured,
             )
             for member in stored
         }
         for user_id in self._configured - entries.keys():
-            entries[user_id] = StaffEntry(user_id, "admin", None, True)
-        return sorted(entries.values(), key=lambda e: (e.role != "admin", e.user_id))
+            entries[user_id] = StaffEntry(user_id, Role.ADMIN, None, True)
+        return sorted(entries.values(), key=lambda e: (e.role != Role.ADMIN, e.user_id))
 
     async def admin_ids(self) -> list[int]:
         """Who is told when a digest could not be delivered."""
-        return [entry.user_id for entry in await self.members() if entry.role == "admin"]
+        return [entry.user_id for entry in await self.members() if entry.role == Role.ADMIN]
 
     async def revoke(
         self, actor_id: int, target_id: int, *, connection: AsyncConnection | None = None

@@ -24,7 +24,7 @@ from storage.repositories.digests import (
 )
 from storage.repositories.invites import InviteRepository
 from storage.repositories.rate_limits import RateLimitRepository
-from storage.repositories.staff import ROLES, Role, StaffMember, StaffRepository
+from storage.repositories.staff import StaffMember, StaffRepository
 from storage.repositories.submissions import (
     AnswerValue,
     NewSubmission,
@@ -35,7 +35,6 @@ from storage.repositories.submissions import (
 from storage.repositories.subscribers import SubscriberRepository
 
 __all__ = [
-    "ROLES",
     "AnswerValue",
     "AuditEntry",
     "AuditRepository",
@@ -55,7 +54,6 @@ __all__ = [
     "Outcome",
     "ProgressRef",
     "RateLimitRepository",
-    "Role",
     "StaffMember",
     "StaffRepository",
     "StoredSubmission",

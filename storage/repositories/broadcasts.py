@@ -1,4 +1,4 @@
-"""Broadcast jobs and their per-recipient delivery state (issue 6).
+"""Broadcast jobs and their per-recipient delivery state.
 
 A recipient is named only by `chat_hash`, the subscribers' HMAC pseudonym; the chat id to send
 to is decrypted from `subscribers` when the row is claimed, so a chat that sent /stop in the
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
@@ -27,25 +26,38 @@ from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, up
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
+from bot.statuses import BroadcastStatus, RecipientStatus
 from storage.database import Database
 from storage.tables import broadcast_recipients, broadcasts, subscribers
 
 MAX_ERROR_LENGTH = 200
 #: The error of a recipient whose stored chat id cannot be decrypted (skipped, counted).
 UNDECRYPTABLE_ERROR = "chat id could not be decrypted"
-RECIPIENT_TERMINAL = ("sent", "blocked", "failed", "unknown", "skipped")
-FINISHED_STATUSES = ("done", "cancelled")
+#: The outcome of a row claimed but not sent (a 429 pause): back to pending, no attempt counted.
+RELEASE = "release"
+RECIPIENT_TERMINAL = (
+    RecipientStatus.SENT,
+    RecipientStatus.BLOCKED,
+    RecipientStatus.FAILED,
+    RecipientStatus.UNKNOWN,
+    RecipientStatus.SKIPPED,
+)
+FINISHED_STATUSES = (BroadcastStatus.DONE, BroadcastStatus.CANCELLED)
 # The totals a finished job keeps on its `broadcasts` row, by recipient status.
 KEPT_TOTALS = {
-    "sent": "sent_count",
-    "blocked": "blocked_count",
-    "failed": "failed_count",
-    "unknown": "unknown_count",
-    "skipped": "skipped_count",
+    RecipientStatus.SENT: "sent_count",
+    RecipientStatus.BLOCKED: "blocked_count",
+    RecipientStatus.FAILED: "failed_count",
+    RecipientStatus.UNKNOWN: "unknown_count",
+    RecipientStatus.SKIPPED: "skipped_count",
 }
 # How a purged row is counted: a finished job never sends again, so a row left `sending`
 # (interrupted) is unknown and one left `pending` was skipped.
-_COUNTED_AS = {**{s: s for s in RECIPIENT_TERMINAL}, "sending": "unknown", "pending": "skipped"}
+_COUNTED_AS = {
+    **{s: s for s in RECIPIENT_TERMINAL},
+    RecipientStatus.SENDING: RecipientStatus.UNKNOWN,
+    RecipientStatus.PENDING: RecipientStatus.SKIPPED,
+}
 
 
 @dataclass(frozen=True)
@@ -68,7 +80,7 @@ class ProgressRef:
 @dataclass(frozen=True)
 class BroadcastJob:
     id: str
-    status: str
+    status: BroadcastStatus
     locale: str | None
     paid: bool
     content: BroadcastContent
@@ -146,7 +158,7 @@ class BroadcastRepository:
         audience = select(
             literal(broadcast_id).label("broadcast_id"),
             subscribers.c.chat_hash,
-            literal("pending").label("status"),
+            literal(RecipientStatus.PENDING.value).label("status"),
             literal(0).label("attempts"),
         ).where(subscribers.c.active)
         if locale is not None:
@@ -156,7 +168,7 @@ class BroadcastRepository:
                 insert(broadcasts).values(
                     id=broadcast_id,
                     created_day=self._today(),
-                    status="running",
+                    status=BroadcastStatus.RUNNING,
                     locale=locale,
                     paid=paid,
                     content_enc=blob,
@@ -199,7 +211,7 @@ class BroadcastRepository:
             progress = ProgressRef(int(chat), int(message), str(locale))
         return BroadcastJob(
             id=row.id,
-            status=row.status,
+            status=BroadcastStatus(row.status),
             locale=row.locale,
             paid=bool(row.paid),
             content=BroadcastContent(text=raw["text"], photo=raw.get("photo")),
@@ -223,9 +235,9 @@ class BroadcastRepository:
     async def set_status(
         self,
         broadcast_id: str,
-        status: str,
+        status: BroadcastStatus,
         *,
-        only_from: Sequence[str] | None = None,
+        only_from: Sequence[BroadcastStatus] | None = None,
         connection: AsyncConnection | None = None,
     ) -> bool:
         """Change the job's status (if it is in one of `only_from`); True if it changed."""
@@ -234,25 +246,25 @@ class BroadcastRepository:
             statement = statement.where(broadcasts.c.status.in_(list(only_from)))
         async with self._db.transaction(connection) as connection:
             result = await connection.execute(statement.values(status=status))
-            if status == "cancelled" and result.rowcount:
+            if status == BroadcastStatus.CANCELLED and result.rowcount:
                 await connection.execute(
                     update(broadcast_recipients)
                     .where(
                         broadcast_recipients.c.broadcast_id == broadcast_id,
-                        broadcast_recipients.c.status == "pending",
+                        broadcast_recipients.c.status == RecipientStatus.PENDING,
                     )
-                    .values(status="skipped", error="cancelled", retry_at=None)
+                    .values(status=RecipientStatus.SKIPPED, error="cancelled", retry_at=None)
                 )
         return bool(result.rowcount)
 
-    async def status_of(self, broadcast_id: str) -> str | None:
+    async def status_of(self, broadcast_id: str) -> BroadcastStatus | None:
         async with self._db.engine.connect() as connection:
             status = await connection.scalar(
                 select(broadcasts.c.status).where(broadcasts.c.id == broadcast_id)
             )
-        return None if status is None else str(status)
+        return None if status is None else BroadcastStatus(status)
 
-    async def ids_with_status(self, *statuses: str) -> list[str]:
+    async def ids_with_status(self, *statuses: BroadcastStatus) -> list[str]:
         async with self._db.engine.connect() as connection:
             rows = await connection.scalars(
                 select(broadcasts.c.id)
@@ -270,9 +282,9 @@ class BroadcastRepository:
                 update(broadcast_recipients)
                 .where(
                     broadcast_recipients.c.broadcast_id == broadcast_id,
-                    broadcast_recipients.c.status == "sending",
+                    broadcast_recipients.c.status == RecipientStatus.SENDING,
                 )
-                .values(status="unknown", error="interrupted while sending")
+                .values(status=RecipientStatus.UNKNOWN, error="interrupted while sending")
             )
         return int(result.rowcount or 0)
 
@@ -298,7 +310,11 @@ class BroadcastRepository:
                     .select_from(
                         table.outerjoin(subscribers, subscribers.c.chat_hash == table.c.chat_hash)
                     )
-                    .where(table.c.broadcast_id == broadcast_id, table.c.status == "pending", due)
+                    .where(
+                        table.c.broadcast_id == broadcast_id,
+                        table.c.status == RecipientStatus.PENDING,
+                        due,
+                    )
                     .order_by(table.c.chat_hash)
                     .limit(limit)
                 )
@@ -326,7 +342,7 @@ class BroadcastRepository:
                 await connection.execute(
                     update(table)
                     .where(table.c.broadcast_id == broadcast_id, table.c.chat_hash.in_(unreadable))
-                    .values(status="failed", error=UNDECRYPTABLE_ERROR, retry_at=None)
+                    .values(status=RecipientStatus.FAILED, error=UNDECRYPTABLE_ERROR, retry_at=None)
                 )
             if claimed:
                 await connection.execute(
@@ -335,13 +351,15 @@ class BroadcastRepository:
                         table.c.broadcast_id == broadcast_id,
                         table.c.chat_hash.in_([c.chat_hash for c in claimed]),
                     )
-                    .values(status="sending", attempts=table.c.attempts + 1, retry_at=None)
+                    .values(
+                        status=RecipientStatus.SENDING, attempts=table.c.attempts + 1, retry_at=None
+                    )
                 )
             if gone:
                 await connection.execute(
                     update(table)
                     .where(table.c.broadcast_id == broadcast_id, table.c.chat_hash.in_(gone))
-                    .values(status="skipped", error="unsubscribed", retry_at=None)
+                    .values(status=RecipientStatus.SKIPPED, error="unsubscribed", retry_at=None)
                 )
         return claimed
 
@@ -350,14 +368,14 @@ class BroadcastRepository:
         if not outcomes:
             return
         table = broadcast_recipients
-        released = [o.chat_hash for o in outcomes if o.status == "release"]
-        outcomes = [o for o in outcomes if o.status != "release"]
+        released = [o.chat_hash for o in outcomes if o.status == RELEASE]
+        outcomes = [o for o in outcomes if o.status != RELEASE]
         statement = (
             update(table)
             .where(
                 table.c.broadcast_id == bindparam("b_id"),
                 table.c.chat_hash == bindparam("b_hash"),
-                table.c.status == "sending",
+                table.c.status == RecipientStatus.SENDING,
             )
             .values(
                 status=bindparam("b_status"),
@@ -375,7 +393,9 @@ class BroadcastRepository:
             }
             for outcome in outcomes
         ]
-        blocked = [outcome.chat_hash for outcome in outcomes if outcome.status == "blocked"]
+        blocked = [
+            outcome.chat_hash for outcome in outcomes if outcome.status == RecipientStatus.BLOCKED
+        ]
         async with self._db.engine.begin() as connection:
             if params:
                 await connection.execute(statement, params)
@@ -385,9 +405,11 @@ class BroadcastRepository:
                     .where(
                         table.c.broadcast_id == broadcast_id,
                         table.c.chat_hash.in_(released),
-                        table.c.status == "sending",
+                        table.c.status == RecipientStatus.SENDING,
                     )
-                    .values(status="pending", attempts=table.c.attempts - 1, retry_at=None)
+                    .values(
+                        status=RecipientStatus.PENDING, attempts=table.c.attempts - 1, retry_at=None
+                    )
                 )
             if blocked:
                 await connection.execute(
@@ -415,9 +437,7 @@ class BroadcastRepository:
                     )
                 )
             ).first()
-        counts = dict.fromkeys(
-            ("pending", "sending", "sent", "blocked", "failed", "unknown", "skipped"), 0
-        )
+        counts = {status.value: 0 for status in RecipientStatus}
         for status, count in rows:
             counts[str(status)] += int(count)
         if kept is not None:
@@ -436,7 +456,10 @@ class BroadcastRepository:
                         func.count(),
                         func.count(table.c.retry_at),
                         func.min(table.c.retry_at),
-                    ).where(table.c.broadcast_id == broadcast_id, table.c.status == "pending")
+                    ).where(
+                        table.c.broadcast_id == broadcast_id,
+                        table.c.status == RecipientStatus.PENDING,
+                    )
                 )
             ).one()
         pending, with_retry, earliest = int(row[0]), int(row[1]), row[2]
@@ -453,37 +476,16 @@ class BroadcastRepository:
             rows = (
                 await connection.execute(
                     select(table.c.error, func.count().label("n"))
-                    .where(table.c.broadcast_id == broadcast_id, table.c.status == "failed")
+                    .where(
+                        table.c.broadcast_id == broadcast_id,
+                        table.c.status == RecipientStatus.FAILED,
+                    )
                     .group_by(table.c.error)
                     .order_by(func.count().desc())
                     .limit(limit)
                 )
             ).all()
         return [(str(row.error), int(row.n)) for row in rows]
-
-    # --- audit log (issue 5's table) ----------------------------------------------------
-
-    async def audit(
-        self,
-        actor_user_id: int,
-        action: str,
-        subject: str,
-        *,
-        connection: AsyncConnection | None = None,
-    ) -> None:
-        """An admin's broadcast action, in issue 5's general audit log (in the action's own
-        `connection`, so that both commit together)."""
-        from storage.repositories.cases import AuditRepository
-
-        await AuditRepository(self._db).record(
-            actor_user_id, action, subject, self._today(), connection=connection
-        )
-
-    def transaction(
-        self, connection: AsyncConnection | None = None
-    ) -> AbstractAsyncContextManager[AsyncConnection]:
-        """A transaction for an admin action and its audit entry (`Database.transaction`)."""
-        return self._db.transaction(connection)
 
 
 async def purge_finished_recipients(db: Database, *, dry_run: bool = False) -> tuple[int, int]:
@@ -512,7 +514,7 @@ async def purge_finished_recipients(db: Database, *, dry_run: bool = False) -> t
             delete(table).where(of_finished).returning(table.c.broadcast_id, table.c.status)
         )
         for broadcast_id, status in deleted.all():
-            column = KEPT_TOTALS[_COUNTED_AS[str(status)]]
+            column = KEPT_TOTALS[_COUNTED_AS[RecipientStatus(status)]]
             job = totals.setdefault(str(broadcast_id), {})
             job[column] = job.get(column, 0) + 1
         for broadcast_id, columns in totals.items():

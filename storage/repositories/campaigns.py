@@ -1,4 +1,4 @@
-"""Campaigns: a questionnaire version open between two days (issue 6).
+"""Campaigns: a questionnaire version open between two days.
 
 With no campaign defined at all, the deployment behaves as before campaigns existed: the
 configured questionnaire is always open and submissions carry no campaign. As soon as one
@@ -16,6 +16,7 @@ from datetime import date
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.statuses import CampaignStatus
 from storage.database import Database
 from storage.tables import campaigns
 
@@ -28,10 +29,10 @@ class Campaign:
     questionnaire_version: int
     opens_day: date
     closes_day: date
-    status: str
+    status: CampaignStatus
 
     def accepts_on(self, day: date) -> bool:
-        return self.status == "open" and self.opens_day <= day <= self.closes_day
+        return self.status == CampaignStatus.OPEN and self.opens_day <= day <= self.closes_day
 
 
 class CampaignRepository:
@@ -73,7 +74,7 @@ class CampaignRepository:
             questionnaire_version,
             opens_day,
             closes_day,
-            "planned",
+            CampaignStatus.PLANNED,
         )
         self._forget()
         async with self._db.transaction(connection) as connection:
@@ -85,7 +86,7 @@ class CampaignRepository:
                     questionnaire_version=questionnaire_version,
                     opens_day=opens_day,
                     closes_day=closes_day,
-                    status="planned",
+                    status=CampaignStatus.PLANNED,
                 )
             )
         self._forget()
@@ -125,11 +126,13 @@ class CampaignRepository:
                 return False
             await connection.execute(
                 update(campaigns)
-                .where(campaigns.c.status == "open", campaigns.c.id != campaign_id)
-                .values(status="closed")
+                .where(campaigns.c.status == CampaignStatus.OPEN, campaigns.c.id != campaign_id)
+                .values(status=CampaignStatus.CLOSED)
             )
             await connection.execute(
-                update(campaigns).where(campaigns.c.id == campaign_id).values(status="open")
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(status=CampaignStatus.OPEN)
             )
         self._forget()
         return True
@@ -138,7 +141,9 @@ class CampaignRepository:
         self._forget()
         async with self._db.transaction(connection) as connection:
             result = await connection.execute(
-                update(campaigns).where(campaigns.c.id == campaign_id).values(status="closed")
+                update(campaigns)
+                .where(campaigns.c.id == campaign_id)
+                .values(status=CampaignStatus.CLOSED)
             )
         self._forget()
         return bool(result.rowcount)
@@ -150,7 +155,9 @@ class CampaignRepository:
             rows = await connection.scalars(
                 select(campaigns.c.id)
                 .where(
-                    or_(campaigns.c.status == "closed", campaigns.c.closes_day < today),
+                    or_(
+                        campaigns.c.status == CampaignStatus.CLOSED, campaigns.c.closes_day < today
+                    ),
                     campaigns.c.reordered.is_(false()),
                 )
                 .order_by(campaigns.c.id)
@@ -174,7 +181,7 @@ class CampaignRepository:
                 await connection.execute(
                     select(campaigns)
                     .where(
-                        campaigns.c.status == "open",
+                        campaigns.c.status == CampaignStatus.OPEN,
                         campaigns.c.opens_day <= day,
                         campaigns.c.closes_day >= day,
                     )
@@ -195,5 +202,5 @@ def _campaign(row: object) -> Campaign:
         questionnaire_version=int(row.questionnaire_version),  # type: ignore[attr-defined]
         opens_day=row.opens_day,  # type: ignore[attr-defined]
         closes_day=row.closes_day,  # type: ignore[attr-defined]
-        status=row.status,  # type: ignore[attr-defined]
+        status=CampaignStatus(row.status),  # type: ignore[attr-defined]
     )

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import Table, and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -24,10 +24,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.scrubber import scrub
+from bot.statuses import CaseEventKind, CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.tables import (
     CASE_REF_LENGTH,
-    CASE_STATUSES,
     audit_log,
     case_events,
     case_notes,
@@ -36,8 +36,6 @@ from storage.tables import (
     submissions,
 )
 
-CaseStatus = Literal["new", "verifying", "verified", "closed", "rejected"]
-Origin = Literal["cadre", "investigator"]
 REF_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"  # no 0/1/i/l/o: read aloud without confusion
 MAX_LABELS = 12
 MAX_LABEL_CHARS = 32
@@ -66,7 +64,7 @@ def case_row(submission_id: str, day: date) -> dict[str, Any]:
     return {
         "submission_id": submission_id,
         "ref": new_case_ref(),
-        "status": "new",
+        "status": CaseStatus.NEW,
         "labels": "",
         "last_activity_day": day,
     }
@@ -93,7 +91,7 @@ async def insert_case(connection: AsyncConnection, submission_id: str, day: date
 class CaseSummary:
     submission_id: str
     ref: str
-    status: str
+    status: CaseStatus
     day: date  # the submission's day
     last_activity_day: date
     labels: tuple[str, ...]
@@ -101,7 +99,7 @@ class CaseSummary:
 
 @dataclass(frozen=True)
 class ThreadMessage:
-    origin: str
+    origin: str  # a FollowupOrigin in a thread; "note" for an investigator's note
     day: date
     text: str
 
@@ -109,7 +107,7 @@ class ThreadMessage:
 @dataclass(frozen=True)
 class CaseEvent:
     day: date
-    kind: str
+    kind: CaseEventKind
     value: str
 
 
@@ -137,7 +135,7 @@ def _summary(row: Any) -> CaseSummary:
     return CaseSummary(
         submission_id=row.submission_id,
         ref=row.ref,
-        status=row.status,
+        status=CaseStatus(row.status),
         day=row.day,
         last_activity_day=row.last_activity_day,
         labels=_labels(row.labels),
@@ -181,10 +179,10 @@ class CaseRepository:
         query = select(cases.c.status, func.count()).group_by(cases.c.status)
         async with self._db.engine.connect() as connection:
             found = {str(status): int(n) for status, n in (await connection.execute(query)).all()}
-        return {status: found.get(status, 0) for status in CASE_STATUSES}
+        return {status.value: found.get(status, 0) for status in CaseStatus}
 
     async def list_by_status(
-        self, status: str, *, offset: int = 0, limit: int = 8
+        self, status: CaseStatus, *, offset: int = 0, limit: int = 8
     ) -> tuple[list[CaseSummary], int]:
         """One page of cases with `status`, newest submission day first; and the total."""
         joined = cases.join(submissions, submissions.c.id == cases.c.submission_id)
@@ -272,7 +270,7 @@ class CaseRepository:
             )
             for row in note_rows
         ]
-        events = [CaseEvent(row.day, row.kind, row.value) for row in event_rows]
+        events = [CaseEvent(row.day, CaseEventKind(row.kind), row.value) for row in event_rows]
         return CaseDetail(summary, thread, notes, events)
 
     # --- writing ------------------------------------------------------------------------
@@ -293,7 +291,7 @@ class CaseRepository:
     async def add_message(
         self,
         submission_id: str,
-        origin: Origin,
+        origin: FollowupOrigin,
         text: str,
         day: date,
         *,
@@ -332,7 +330,12 @@ class CaseRepository:
             await self._touch(connection, submission_id, day)
 
     async def _event(
-        self, connection: AsyncConnection, submission_id: str, day: date, kind: str, value: str
+        self,
+        connection: AsyncConnection,
+        submission_id: str,
+        day: date,
+        kind: CaseEventKind,
+        value: str,
     ) -> None:
         seq = await self._next_seq(connection, case_events, submission_id)
         await connection.execute(
@@ -345,13 +348,13 @@ class CaseRepository:
     async def set_status(
         self,
         submission_id: str,
-        status: str,
+        status: CaseStatus,
         day: date,
         *,
         connection: AsyncConnection | None = None,
     ) -> bool:
         """Change the status (recorded in the history); False if unknown or unchanged."""
-        if status not in CASE_STATUSES:
+        if not CaseStatus.has(status):
             raise ValueError(f"unknown case status {status!r}")
         async with self._db.transaction(connection) as connection:
             result = await connection.execute(
@@ -361,7 +364,7 @@ class CaseRepository:
             )
             if not result.rowcount:
                 return False
-            await self._event(connection, submission_id, day, "status", status)
+            await self._event(connection, submission_id, day, CaseEventKind.STATUS, status)
         return True
 
     async def add_label(
@@ -390,7 +393,7 @@ class CaseRepository:
             await connection.execute(
                 update(cases).where(cases.c.submission_id == submission_id).values(labels=joined)
             )
-            await self._event(connection, submission_id, day, "label", cleaned)
+            await self._event(connection, submission_id, day, CaseEventKind.LABEL, cleaned)
         return True
 
     async def remove_label(
@@ -411,24 +414,10 @@ class CaseRepository:
             await connection.execute(
                 update(cases).where(cases.c.submission_id == submission_id).values(labels=kept)
             )
-            await self._event(connection, submission_id, day, "unlabel", label)
+            await self._event(connection, submission_id, day, CaseEventKind.UNLABEL, label)
         return True
 
     # --- figures and retention ------------------------------------------------------------
-
-    async def cadre_messages_between(self, first_day: date, last_day: date) -> int:
-        """Follow-up answers written by cadres in the period (a count, for digests)."""
-        query = (
-            select(func.count())
-            .select_from(followup_messages)
-            .where(
-                followup_messages.c.origin == "cadre",
-                followup_messages.c.day >= first_day,
-                followup_messages.c.day <= last_day,
-            )
-        )
-        async with self._db.engine.connect() as connection:
-            return int(await connection.scalar(query) or 0)
 
     def _expired(self, cutoff: date) -> Any:
         """Submissions whose case saw no activity since before `cutoff` (or, without a case,

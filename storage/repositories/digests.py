@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.anonymity.crypto import TextCipher
+from bot.statuses import OutboxChannel, OutboxStatus
 from storage.database import Database
 from storage.tables import digest_groups, digest_outbox, digest_snapshots, digests
 
@@ -274,8 +275,8 @@ class OutboxItem:
 
     period_key: str
     destination: str
-    channel: str
-    status: str
+    channel: OutboxChannel
+    status: OutboxStatus
     attempts: int
     parts_done: int
     next_attempt_at: datetime
@@ -289,7 +290,7 @@ class OutboxEntry:
     """A row to enqueue: an HMAC destination reference and its channel."""
 
     destination: str
-    channel: str
+    channel: OutboxChannel
 
 
 class OutboxRepository:
@@ -310,7 +311,7 @@ class OutboxRepository:
                 "period_key": period_key,
                 "destination": entry.destination,
                 "channel": entry.channel,
-                "status": "pending",
+                "status": OutboxStatus.PENDING,
                 "attempts": 0,
                 "parts_done": 0,
                 "next_attempt_at": naive_utc(now),
@@ -332,8 +333,14 @@ class OutboxRepository:
     def _claimable(now: datetime) -> ColumnElement[bool]:
         moment = naive_utc(now)
         return or_(
-            and_(digest_outbox.c.status == "pending", digest_outbox.c.next_attempt_at <= moment),
-            and_(digest_outbox.c.status == "sending", digest_outbox.c.lease_until <= moment),
+            and_(
+                digest_outbox.c.status == OutboxStatus.PENDING,
+                digest_outbox.c.next_attempt_at <= moment,
+            ),
+            and_(
+                digest_outbox.c.status == OutboxStatus.SENDING,
+                digest_outbox.c.lease_until <= moment,
+            ),
         )
 
     @staticmethod
@@ -370,7 +377,7 @@ class OutboxRepository:
                     update(digest_outbox)
                     .where(self._key(period_key, destination), claimable)
                     .values(
-                        status="sending",
+                        status=OutboxStatus.SENDING,
                         lease_token=token,
                         lease_until=naive_utc(lease_until),
                         attempts=digest_outbox.c.attempts + 1,
@@ -392,7 +399,7 @@ class OutboxRepository:
                 update(digest_outbox)
                 .where(
                     self._key(item.period_key, item.destination),
-                    digest_outbox.c.status == "sending",
+                    digest_outbox.c.status == OutboxStatus.SENDING,
                     digest_outbox.c.lease_token == item.lease_token,
                 )
                 .values(**values)
@@ -410,7 +417,7 @@ class OutboxRepository:
     async def mark_sent(self, item: OutboxItem, *, parts_done: int) -> bool:
         return await self._owned_update(
             item,
-            status="sent",
+            status=OutboxStatus.SENT,
             parts_done=parts_done,
             lease_token=None,
             lease_until=None,
@@ -422,7 +429,7 @@ class OutboxRepository:
     ) -> bool:
         return await self._owned_update(
             item,
-            status="pending",
+            status=OutboxStatus.PENDING,
             parts_done=parts_done,
             next_attempt_at=naive_utc(next_attempt_at),
             lease_token=None,
@@ -433,7 +440,7 @@ class OutboxRepository:
     async def mark_failed(self, item: OutboxItem, *, parts_done: int, error: str) -> bool:
         return await self._owned_update(
             item,
-            status="failed",
+            status=OutboxStatus.FAILED,
             parts_done=parts_done,
             lease_token=None,
             lease_until=None,
@@ -444,7 +451,7 @@ class OutboxRepository:
         """The destination is gone (investigator revoked, group or webhook removed)."""
         return await self._owned_update(
             item,
-            status="cancelled",
+            status=OutboxStatus.CANCELLED,
             lease_token=None,
             lease_until=None,
             last_error=reason[:MAX_ERROR_LENGTH],
@@ -465,7 +472,7 @@ class OutboxRepository:
         async with self._db.engine.connect() as connection:
             value: datetime | None = await connection.scalar(
                 select(digest_outbox.c.next_attempt_at)
-                .where(digest_outbox.c.status == "pending")
+                .where(digest_outbox.c.status == OutboxStatus.PENDING)
                 .order_by(digest_outbox.c.next_attempt_at)
                 .limit(1)
             )
@@ -476,7 +483,9 @@ class OutboxRepository:
         maintenance): their digest went out or never will, and nothing reads them again (a
         period is queued once). Returns how many went — or, with `dry_run`, would."""
         finished = and_(
-            digest_outbox.c.status.in_(("sent", "failed", "cancelled")),
+            digest_outbox.c.status.in_(
+                (OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.CANCELLED)
+            ),
             digest_outbox.c.next_attempt_at < naive_utc(moment),
         )
         if dry_run:
@@ -497,8 +506,8 @@ def _item(row: Row[Any]) -> OutboxItem:
     return OutboxItem(
         period_key=mapping["period_key"],
         destination=mapping["destination"],
-        channel=mapping["channel"],
-        status=mapping["status"],
+        channel=OutboxChannel(mapping["channel"]),
+        status=OutboxStatus(mapping["status"]),
         attempts=mapping["attempts"],
         parts_done=mapping["parts_done"],
         next_attempt_at=next_attempt_at,

@@ -1,4 +1,4 @@
-"""Questionnaire versions uploaded by admins (issue 6).
+"""Questionnaire versions uploaded by admins.
 
 A version is identified by the questionnaire's own `id` and `version` (from the YAML). Adding
 the same (id, version) again with other text replaces it only while no submission uses it; a

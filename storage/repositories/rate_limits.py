@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import case, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
 from storage.tables import rate_counters
@@ -16,8 +17,11 @@ class RateLimitRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def try_consume(self, key: str, day: date, limit: int) -> bool:
-        """Count one use if fewer than `limit` were counted for `key` on `day`.
+    async def try_consume(
+        self, key: str, day: date, limit: int, *, connection: AsyncConnection | None = None
+    ) -> bool:
+        """Count one use if fewer than `limit` were counted for `key` on `day` (in the
+        caller's `connection` when given, so that it commits with what it limits).
 
         A single INSERT … ON CONFLICT DO UPDATE … WHERE count < limit: the check and the
         increment are one atomic statement on both SQLite and PostgreSQL, so concurrent
@@ -40,7 +44,7 @@ class RateLimitRepository:
             )
             .returning(table.c.count)
         )
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             counted = (await connection.execute(statement)).first()
         return counted is not None
 

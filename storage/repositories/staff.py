@@ -6,22 +6,19 @@ import builtins
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
-from typing import Literal, get_args
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.statuses import Role
 from storage.database import Database
 from storage.tables import staff
-
-Role = Literal["admin", "investigator"]
-ROLES: tuple[str, ...] = get_args(Role)
 
 
 @dataclass(frozen=True)
 class StaffMember:
     user_id: int
-    role: str
+    role: Role
     added_day: date
 
 
@@ -33,12 +30,12 @@ class StaffRepository:
         self._zone = zone
 
     async def add(
-        self, user_id: int, role: str, *, connection: AsyncConnection | None = None
+        self, user_id: int, role: Role, *, connection: AsyncConnection | None = None
     ) -> None:
         """Add a staff member, or change the role of an existing one (in the caller's
         `connection`, i.e. transaction, when given)."""
-        if role not in ROLES:
-            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        if not Role.has(role):
+            raise ValueError(f"role must be one of {', '.join(Role)}")
         statement = self._db.insert(staff).values(
             user_id=user_id, role=role, added_day=datetime.now(self._zone).date()
         )
@@ -62,17 +59,16 @@ class StaffRepository:
 
     async def role_of(
         self, user_id: int, *, connection: AsyncConnection | None = None
-    ) -> str | None:
+    ) -> Role | None:
         """The stored role; read through the caller's `connection` inside its transaction
         (on SQLite the pool has one connection: a second one would wait for it)."""
+        query = select(staff.c.role).where(staff.c.user_id == user_id)
         if connection is not None:
-            role: str | None = await connection.scalar(
-                select(staff.c.role).where(staff.c.user_id == user_id)
-            )
-            return role
-        async with self._db.engine.connect() as fresh:
-            role = await fresh.scalar(select(staff.c.role).where(staff.c.user_id == user_id))
-        return role
+            role: str | None = await connection.scalar(query)
+        else:
+            async with self._db.engine.connect() as fresh:
+                role = await fresh.scalar(query)
+        return None if role is None else Role(role)
 
     async def list(self) -> builtins.list[StaffMember]:
         """Everyone, admins first, then by user id."""
@@ -80,4 +76,4 @@ class StaffRepository:
             rows = (
                 await connection.execute(select(staff).order_by(staff.c.role, staff.c.user_id))
             ).all()
-        return [StaffMember(row.user_id, row.role, row.added_day) for row in rows]
+        return [StaffMember(row.user_id, Role(row.role), row.added_day) for row in rows]

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, delete, func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.scrubber import scrub
@@ -71,8 +71,9 @@ class SubmissionRepository:
         self._db = db
         self._cipher = cipher
 
-    async def store(self, new: NewSubmission) -> str:
-        """Store the submission and all its answers in one transaction; return its random id.
+    async def store(self, new: NewSubmission, *, connection: AsyncConnection | None = None) -> str:
+        """Store the submission, all its answers and its case in one transaction (the caller's
+        `connection` when given, e.g. with the daily limit); return its random id.
 
         Free text is scrubbed again here (scrubbing is idempotent) so that no caller can store
         a phone number by forgetting to, then encrypted.
@@ -83,7 +84,7 @@ class SubmissionRepository:
             raise TypeError("day must be a date: no time of day is ever stored")
         submission_id = new_submission_id()
         rows = list(self._answer_rows(submission_id, new))
-        async with self._db.engine.begin() as connection:
+        async with self._db.transaction(connection) as connection:
             await connection.execute(
                 submissions.insert().values(
                     id=submission_id,
@@ -96,7 +97,7 @@ class SubmissionRepository:
             )
             if rows:
                 await connection.execute(answers.insert(), rows)
-            # Every submission is a case for investigators (issue 5), in the same transaction.
+            # Every submission is a case for investigators, in the same transaction.
             await insert_case(connection, submission_id, new.day)
         return submission_id
 
@@ -189,39 +190,6 @@ class SubmissionRepository:
         async with self._db.engine.connect() as connection:
             result = await connection.execute(query)
             return {str(row.value): int(row.n) for row in result}
-
-    async def list_between(self, first_day: date, last_day: date) -> list[StoredSubmission]:
-        """Every submission from `first_day` to `last_day` inclusive, by day.
-
-        Within a day the order is that of the random ids, which says nothing about arrival.
-        """
-        in_range = (submissions.c.day >= first_day) & (submissions.c.day <= last_day)
-        async with self._db.engine.connect() as connection:
-            heads = (
-                await connection.execute(
-                    select(submissions)
-                    .where(in_range)
-                    .order_by(submissions.c.day, submissions.c.id)
-                )
-            ).all()
-            answer_rows = (
-                await connection.execute(
-                    select(answers)
-                    .join(submissions, submissions.c.id == answers.c.submission_id)
-                    .where(in_range)
-                    .order_by(answers.c.submission_id, answers.c.question_id, answers.c.ordinal)
-                )
-            ).all()
-        by_submission: dict[str, list[Row[Any]]] = defaultdict(list)
-        for row in answer_rows:
-            by_submission[row.submission_id].append(row)
-        return [self._assemble(head, by_submission.get(head.id, [])) for head in heads]
-
-    async def delete_before(self, day: date) -> int:
-        """Delete submissions (and, by cascade, their answers) older than `day`; for retention."""
-        async with self._db.engine.begin() as connection:
-            result = await connection.execute(delete(submissions).where(submissions.c.day < day))
-        return int(result.rowcount or 0)
 
     def _assemble(self, head: Row[Any], rows: Sequence[Row[Any]]) -> StoredSubmission:
         decoded: dict[str, AnswerValue] = {}

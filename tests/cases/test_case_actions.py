@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.anonymity.crypto import TextCipher
 from bot.cases.actions import CaseActions
+from bot.statuses import CaseStatus
 from storage.database import Database
 from storage.repositories import (
     AuditRepository,
@@ -111,7 +112,7 @@ Action = Callable[[CaseActions, CaseSummary], Awaitable[object]]
 ACTIONS: dict[str, Action] = {
     "case.reply": lambda a, s: a.reply(ACTOR, s, "请补充时间", DAY),
     "case.note": lambda a, s: a.note(ACTOR, s, "内部备注", DAY),
-    "case.status.closed": lambda a, s: a.set_status(ACTOR, s, "closed", DAY),
+    "case.status.closed": lambda a, s: a.set_status(ACTOR, s, CaseStatus.CLOSED, DAY),
     "case.label": lambda a, s: a.toggle_label(ACTOR, s, "新标签", DAY),
     "case.unlabel": lambda a, s: a.toggle_label(ACTOR, s, "旧标签", DAY),
 }
@@ -175,7 +176,7 @@ async def test_a_view_is_shown_only_with_its_audit_entry(world: World) -> None:
 
 async def test_an_unchanged_status_is_not_audited(world: World) -> None:
     actions = CaseActions(world.database, world.cases, AuditRepository(world.database))
-    assert not await actions.set_status(ACTOR, await world.fresh(), "new", DAY)
+    assert not await actions.set_status(ACTOR, await world.fresh(), CaseStatus.NEW, DAY)
     assert await world.count(audit_log) == 0
     async with world.database.engine.connect() as connection:
         assert (await connection.execute(select(cases.c.status))).scalar_one() == "new"

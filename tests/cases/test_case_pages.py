@@ -16,6 +16,7 @@ from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.harness.emulator.formatting import format_text, utf16_length
 from bot.i18n import make_i18n
 from bot.questionnaire import load_questionnaire
+from bot.statuses import CaseStatus
 from storage.repositories import CaseDetail, CaseSummary, StoredSubmission, ThreadMessage
 
 DAY = date(2026, 11, 2)
@@ -31,7 +32,7 @@ def english() -> Iterator[None]:
 
 
 def _long_case(answers: int, messages: int) -> tuple[CaseDetail, StoredSubmission]:
-    summary = CaseSummary("s" * 32, REF, "new", DAY, DAY, ("标签",))
+    summary = CaseSummary("s" * 32, REF, CaseStatus.NEW, DAY, DAY, ("标签",))
     thread = [
         ThreadMessage("investigator" if i % 2 else "cadre", DAY, f"消息{i}：" + "细节&<说明>" * 330)
         for i in range(messages)

@@ -18,6 +18,7 @@ from bot.cases.digest_section import (
     render_case_section,
 )
 from bot.digest.period import Period
+from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.repositories import (
     AuditRepository,
@@ -76,17 +77,17 @@ async def test_paging_status_history_labels_and_notes(database: Database) -> Non
     case_repository = CaseRepository(database, cipher)
     days = [date(2026, 11, d) for d in (1, 5, 3, 5, 2)]
     ids = [await repository.store(_new(day)) for day in days]
-    page, total = await case_repository.list_by_status("new", offset=0, limit=3)
+    page, total = await case_repository.list_by_status(CaseStatus.NEW, offset=0, limit=3)
     assert total == 5 and [c.day.day for c in page] == [5, 5, 3]
-    page, _ = await case_repository.list_by_status("new", offset=3, limit=3)
+    page, _ = await case_repository.list_by_status(CaseStatus.NEW, offset=3, limit=3)
     assert [c.day.day for c in page] == [2, 1]
 
     first = ids[0]
     later = date(2026, 11, 20)
-    assert await case_repository.set_status(first, "verifying", later)
-    assert not await case_repository.set_status(first, "verifying", later)  # unchanged
+    assert await case_repository.set_status(first, CaseStatus.VERIFYING, later)
+    assert not await case_repository.set_status(first, CaseStatus.VERIFYING, later)  # unchanged
     with pytest.raises(ValueError):
-        await case_repository.set_status(first, "bogus", later)
+        await case_repository.set_status(first, "bogus", later)  # type: ignore[arg-type]  # as from untyped input
     assert await case_repository.add_label(first, " 会议  过多 ", later)
     assert not await case_repository.add_label(first, "会议 过多", later)
     assert await case_repository.add_label(first, "电话 13912345678", later)
@@ -107,8 +108,8 @@ async def test_the_thread_never_names_the_cadre(database: Database) -> None:
     cipher = TextCipher(secrets.token_bytes(32))
     submission_id = await SubmissionRepository(database, cipher).store(_new())
     case_repository = CaseRepository(database, cipher)
-    await case_repository.add_message(submission_id, "investigator", "问", DAY)
-    await case_repository.add_message(submission_id, "cadre", "答 13912345678", DAY)
+    await case_repository.add_message(submission_id, FollowupOrigin.INVESTIGATOR, "问", DAY)
+    await case_repository.add_message(submission_id, FollowupOrigin.CADRE, "答 13912345678", DAY)
     thread = await case_repository.thread(submission_id)
     assert [(m.origin, m.text[:1]) for m in thread] == [("investigator", "问"), ("cadre", "答")]
     assert "13912345678" not in thread[1].text
@@ -136,10 +137,13 @@ async def test_the_digest_section_counts_and_suppresses(database: Database) -> N
     case_repository = CaseRepository(database, cipher)
     ids = [await repository.store(_new()) for _ in range(6)]
     for submission_id in ids:
-        await case_repository.add_message(submission_id, "cadre", "答", date(2026, 11, 4))
-    await case_repository.add_message(ids[0], "cadre", "答", date(2026, 11, 20))  # not in period
-    await case_repository.add_message(ids[0], "investigator", "问", date(2026, 11, 4))
-    await case_repository.set_status(ids[0], "closed", date(2026, 11, 4))
+        await case_repository.add_message(
+            submission_id, FollowupOrigin.CADRE, "答", date(2026, 11, 4)
+        )
+    not_in_period = date(2026, 11, 20)
+    await case_repository.add_message(ids[0], FollowupOrigin.CADRE, "答", not_in_period)
+    await case_repository.add_message(ids[0], FollowupOrigin.INVESTIGATOR, "问", date(2026, 11, 4))
+    await case_repository.set_status(ids[0], CaseStatus.CLOSED, date(2026, 11, 4))
     period = Period("weekly", date(2026, 11, 2), date(2026, 11, 8))
     figures = await case_counts(database, period)
     assert figures.followups_answered == 6

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -31,6 +32,10 @@ class FakeClock:
 
     def wall(self) -> float:
         return WALL_CLOCK_START + (self.now - 1000.0)
+
+    def wall_time(self) -> datetime:
+        """`wall` as the aware datetime a `bot.clock.WallClock` returns."""
+        return datetime.fromtimestamp(self.wall(), UTC)
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -64,6 +69,6 @@ def sender(http_client: httpx.AsyncClient, clock: FakeClock) -> WebhookSender:
         http_client,
         clock=clock.monotonic,
         sleep=clock.sleep,
-        wall_clock=clock.wall,
+        wall_clock=clock.wall_time,
         request_timeout=2.0,
     )

@@ -9,6 +9,7 @@ from bot.anonymity.crypto import TextCipher
 from bot.cases.digest_section import CaseFigures, case_counts, render_case_section
 from bot.digest.build import build_digest
 from bot.questionnaire import Questionnaire
+from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.repositories import CaseRepository, SubmissionRepository
 from tests.digest import dataset
@@ -42,10 +43,13 @@ async def test_only_the_periods_own_cases_and_follow_ups_are_counted(
     await _store(database, cipher, questionnaire, WEEK.last_day, 2, campaign_id="spring")
     cases = CaseRepository(database, cipher)
     for submission_id in earlier[:5]:
-        await cases.set_status(submission_id, "closed", WEEK.first_day)
-        await cases.add_message(submission_id, "cadre", "补充", WEEK.first_day)  # in the week
-    await cases.add_message(this_week[0], "cadre", "补充", PREVIOUS_WEEK.first_day)  # before
-    await cases.add_message(this_week[1], "investigator", "请问", WEEK.first_day)  # not cadre
+        await cases.set_status(submission_id, CaseStatus.CLOSED, WEEK.first_day)
+        # in the week
+        await cases.add_message(submission_id, FollowupOrigin.CADRE, "补充", WEEK.first_day)
+    # before the week
+    await cases.add_message(this_week[0], FollowupOrigin.CADRE, "补充", PREVIOUS_WEEK.first_day)
+    # not the cadre's
+    await cases.add_message(this_week[1], FollowupOrigin.INVESTIGATOR, "请问", WEEK.first_day)
 
     figures = await case_counts(database, WEEK, questionnaire_id=questionnaire.id)
     # 6 + 2 (the campaign's) of this week; the 9 earlier ones and the other questionnaire's
@@ -87,8 +91,8 @@ async def test_a_digest_below_k_hides_the_case_counts_too(
     empty = await build_digest(database, cipher, questionnaire, WEEK, k=K)
     ids = await _store(database, cipher, questionnaire, WEEK.first_day, K - 1)
     cases = CaseRepository(database, cipher)
-    await cases.set_status(ids[0], "closed", WEEK.first_day)
-    await cases.add_message(ids[1], "cadre", "补充", WEEK.first_day)
+    await cases.set_status(ids[0], CaseStatus.CLOSED, WEEK.first_day)
+    await cases.add_message(ids[1], FollowupOrigin.CADRE, "补充", WEEK.first_day)
 
     small = await build_digest(database, cipher, questionnaire, WEEK, k=K)
 
@@ -107,10 +111,10 @@ async def test_a_running_periods_case_counts_move_only_with_the_step(
     assert "新建 6 件" in first.message.plain
 
     cases = CaseRepository(database, cipher)
-    summaries, _total = await cases.list_by_status("new", limit=10)
+    summaries, _total = await cases.list_by_status(CaseStatus.NEW, limit=10)
     for summary in summaries[:5]:
-        await cases.set_status(summary.submission_id, "verifying", WEEK.first_day)
-        await cases.add_message(summary.submission_id, "cadre", "补充", WEEK.first_day)
+        await cases.set_status(summary.submission_id, CaseStatus.VERIFYING, WEEK.first_day)
+        await cases.add_message(summary.submission_id, FollowupOrigin.CADRE, "补充", WEEK.first_day)
     assert shown(await service.released(WEEK)) == shown(first)
 
     await add(database, cipher, questionnaire, K, start=6)

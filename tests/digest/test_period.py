@@ -13,8 +13,8 @@ from bot.digest.period import DigestSchedule, Period
 SHANGHAI = "Asia/Shanghai"
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_keys_are_kind_and_first_day_and_parse_back() -> None:

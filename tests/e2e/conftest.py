@@ -16,14 +16,20 @@ StartOffline = Callable[..., Awaitable[OfflineBot]]
 
 
 @pytest.fixture
-async def start_offline(tmp_path: Path) -> AsyncIterator[StartOffline]:
-    """Start the emulator and the bot with settings overrides; everything is closed after."""
+async def start_offline(
+    tmp_path: Path, migrated_data_dir: Callable[[Path], Path]
+) -> AsyncIterator[StartOffline]:
+    """Start the emulator and the bot with settings overrides; everything is closed after.
+
+    The SQLite database in DATA_DIR starts as a copy of the migrated template (unless the
+    test names another database), so start-up does not run every migration again."""
     started: list[OfflineBot] = []
 
     async def start(*, limits: Limits | None = None, **overrides: Any) -> OfflineBot:
-        offline = await OfflineBot.start(
-            tmp_path / f"data{len(started)}", limits=limits or Limits.unlimited(), **overrides
-        )
+        data_dir = tmp_path / f"data{len(started)}"
+        if "database_url" not in overrides:
+            migrated_data_dir(data_dir)
+        offline = await OfflineBot.start(data_dir, limits=limits or Limits.unlimited(), **overrides)
         started.append(offline)
         return offline
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.harness.emulator import CallbackAnswer, ChatMessage, EmulatedUser, InlineButton
-from bot.respondent.callbacks import Act, SurveyCallback
 from bot.harness.simulation import RECEIPT_PATTERN
+from bot.respondent.callbacks import Act, SurveyCallback
 
 WAIT = 10.0
 
@@ -52,6 +54,11 @@ def current_question(user: EmulatedUser) -> str | None:
     return next((data.q for _, data in buttons if data.q and data.a != Act.EDIT), None)
 
 
+def same_button(wanted: InlineButton) -> Callable[[InlineButton], bool]:
+    """A matcher for exactly this button (by its raw data, as a press sends it)."""
+    return lambda button: button.raw == wanted.raw
+
+
 async def tap(
     user: EmulatedUser, act: Act, value: str | None = None, *, question: str | None = None
 ) -> CallbackAnswer:
@@ -64,7 +71,7 @@ async def tap(
             continue
         if question is not None and data.q != question:
             continue
-        handle = await user.press(lambda b, wanted=button: b.raw == wanted.raw, message)
+        handle = await user.press(same_button(button), message)
         return await handle.wait_answered(WAIT)
     raise AssertionError(f"no {act} button (value={value!r})\n{user.transcript()}")
 

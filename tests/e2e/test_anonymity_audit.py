@@ -148,7 +148,6 @@ async def test_after_edits_follow_up_and_purge_no_ciphertext_links_the_cadre(
     from aiogram.fsm.storage.base import StorageKey
 
     from bot.anonymity.receipt import normalize_receipt, receipt_hash
-    from bot.cases import build_case_runtime
     from bot.cases.callbacks import FollowupAct
     from bot.maintenance import MaintenanceService
     from storage.fsm import storage_key_pseudonym
@@ -177,7 +176,7 @@ async def test_after_edits_follow_up_and_purge_no_ciphertext_links_the_cadre(
     assert FollowupAct.END in {data.a for data in followup_buttons(report)}
     await press_followup(user, report, FollowupAct.END)
 
-    maintenance = MaintenanceService.around(build_case_runtime(services).retention)
+    maintenance = MaintenanceService.around(services.cases.retention)
     assert not (await maintenance.run()).failed
 
     normalised = normalize_receipt(code)

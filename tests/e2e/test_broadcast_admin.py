@@ -10,10 +10,12 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
+from bot.app import FeatureOptions
 from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.runtime import BroadcastRuntime
 from bot.harness.emulator import EmulatedUser
 from bot.harness.offline import OfflineBot
+from bot.statuses import BroadcastStatus
 from storage.tables import audit_log
 from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import opt_in
@@ -72,10 +74,9 @@ async def compose_and_send(admin: EmulatedUser, audience: str = "All subscribers
 
 
 async def start_admin_bot(start_offline: StartOffline, **overrides: object) -> OfflineBot:
-    offline = await start_offline(admin_ids=[ADMIN], **overrides)
-    offline.extra_workflow["broadcast_options"] = {"progress_interval": 0.3}
-    await offline.restart_bot()
-    return offline
+    return await start_offline(
+        admin_ids=[ADMIN], options=FeatureOptions(broadcast_progress_interval=0.3), **overrides
+    )
 
 
 async def test_admin_broadcasts_to_every_subscriber_once(start_offline: StartOffline) -> None:
@@ -127,7 +128,7 @@ async def test_pause_resume_and_restart_resume_exactly_once(
     await asyncio.sleep(0.8)
     assert sum(copies(u) for u in users) == paused_at
     job = runtime(offline).repository
-    [job_id] = await job.ids_with_status("paused")
+    [job_id] = await job.ids_with_status(BroadcastStatus.PAUSED)
 
     press = await admin.press_data(BroadcastCallback(a=BroadcastAction.RESUME, job=job_id).pack())
     await press.wait_answered(WAIT)
@@ -169,7 +170,7 @@ async def test_non_admins_reach_nothing(start_offline: StartOffline) -> None:
     admin = offline.emulator.user(user_id=ADMIN, language_code="en")
     await compose_and_send(admin)
     await admin.wait_for_message("Broadcast", timeout=WAIT, where=lambda m: "✖" in str(m.buttons))
-    [job_id] = await runtime(offline).repository.ids_with_status("running")
+    [job_id] = await runtime(offline).repository.ids_with_status(BroadcastStatus.RUNNING)
 
     intruder = offline.new_user(language_code="en")
     sent = await intruder.send_command("/broadcast")

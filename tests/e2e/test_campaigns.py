@@ -217,4 +217,4 @@ async def test_a_bad_questionnaire_upload_is_told_exactly_what_is_wrong(
     assert expected in reply
     assert "something went wrong" not in reply
     assert offline.services is not None
-    assert await offline.services.survey.versions.list() == []  # type: ignore[union-attr]
+    assert await offline.services.survey.versions.list() == []

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.sql.expression import Executable
 
 from bot.harness.emulator import ChatMessage, EmulatedUser
 from bot.harness.offline import OfflineBot
@@ -68,6 +69,7 @@ async def _subscriber_rows(offline: OfflineBot) -> list[Any]:
     assert offline.services is not None
     database = offline.services.database
     async with database.engine.connect() as connection:
+        query: Executable
         if database.engine.dialect.name == "postgresql":
             query = text(
                 "SELECT chat_hash, chat_id_enc, locale, active, since_day, xmin::text AS xmin, "

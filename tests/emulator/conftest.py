@@ -13,19 +13,19 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
-from bot.harness.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator import BotApiEmulator, Limits, VirtualClock
 
 #: 2025-06-15 12:00 UTC; frozen so dates, the 48 h rule and token buckets are exact.
 START = 1_750_000_000.0
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(start=START, frozen=True)
+def clock() -> VirtualClock:
+    return VirtualClock(start=START, frozen=True)
 
 
 @pytest.fixture
-async def emulator(clock: Clock) -> AsyncIterator[BotApiEmulator]:
+async def emulator(clock: VirtualClock) -> AsyncIterator[BotApiEmulator]:
     """Limits off by default; rate-limit tests set ``emulator.limits`` themselves."""
     async with BotApiEmulator(clock=clock, limits=Limits.unlimited()) as emu:
         yield emu

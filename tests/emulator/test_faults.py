@@ -86,7 +86,7 @@ async def test_delay_makes_a_client_time_out_and_the_request_still_lands(
     async with Bot(token, session=session) as impatient:
         with pytest.raises(TelegramNetworkError, match="Request timeout error"):
             await impatient.send_message(user.id, "slow")
-    await user.wait_for(lambda chat: len(chat.messages) == 1, timeout=3)
+    await user.wait_for(lambda chat: len(chat.messages) == 1, timeout=30)
     assert user.messages[0].text == "slow"
 
 
@@ -119,7 +119,7 @@ async def test_call_log_records_params_outcomes_and_counts(
 
 async def test_waiting_for_a_call(emulator: BotApiEmulator, bot: Bot) -> None:
     waiter = asyncio.create_task(
-        emulator.calls.wait_for(lambda calls: calls.count("getMe") >= 2, timeout=2)
+        emulator.calls.wait_for(lambda calls: calls.count("getMe") >= 2, timeout=30)
     )
     await bot.get_me()
     assert not waiter.done()

@@ -17,7 +17,7 @@ from aiogram.types import (
     ReplyParameters,
 )
 
-from bot.harness.emulator import BotApiEmulator, Clock
+from bot.harness.emulator import BotApiEmulator, VirtualClock
 
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -35,7 +35,7 @@ def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 
 async def test_send_message_returns_a_full_message(
-    emulator: BotApiEmulator, bot: Bot, clock: Clock
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
 ) -> None:
     user = emulator.user(user_id=7001, first_name="张", last_name="三", username="zhangsan")
     await user.send_command("/start")
@@ -195,7 +195,7 @@ async def test_reply_keyboards_are_chat_state(emulator: BotApiEmulator, bot: Bot
     assert user.reply_keyboard is None
 
 
-async def test_edit_message_text(emulator: BotApiEmulator, bot: Bot, clock: Clock) -> None:
+async def test_edit_message_text(emulator: BotApiEmulator, bot: Bot, clock: VirtualClock) -> None:
     user = emulator.user(user_id=7020, started=True)
     sent = await bot.send_message(user.id, "问题 1", reply_markup=keyboard([("是", "y")]))
     clock.advance(5)
@@ -290,7 +290,9 @@ async def test_edit_caption_and_reply_markup(emulator: BotApiEmulator, bot: Bot)
     assert not isinstance(cleared, bool) and cleared.reply_markup is None
 
 
-async def test_delete_message_rules(emulator: BotApiEmulator, bot: Bot, clock: Clock) -> None:
+async def test_delete_message_rules(
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
+) -> None:
     user = emulator.user(user_id=7030, started=True)
     old = await bot.send_message(user.id, "old")
     incoming = await user.send_text("我的回答")
@@ -322,7 +324,7 @@ async def test_delete_messages_skips_what_it_cannot_delete(
 
 
 async def test_group_deletion_needs_admin_for_others_messages(
-    emulator: BotApiEmulator, bot: Bot, clock: Clock
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
 ) -> None:
     member = emulator.user(user_id=7032)
     group = emulator.group(title="调研组", members=[member])
@@ -337,7 +339,9 @@ async def test_group_deletion_needs_admin_for_others_messages(
     assert await bot.delete_message(admin_group.chat_id, note.message_id)
 
 
-async def test_answer_callback_query(emulator: BotApiEmulator, bot: Bot, clock: Clock) -> None:
+async def test_answer_callback_query(
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
+) -> None:
     user = emulator.user(user_id=7040, started=True)
     await bot.send_message(user.id, "选", reply_markup=keyboard([("甲", "a"), ("乙", "b")]))
     press = await user.press("乙")

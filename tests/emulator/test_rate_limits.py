@@ -6,7 +6,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramRetryAfter
 
-from bot.harness.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator import BotApiEmulator, Limits, VirtualClock
 from bot.harness.emulator.errors import ApiError
 from bot.harness.emulator.rate_limits import RateLimiter, TokenBucket
 
@@ -25,7 +25,7 @@ def test_token_bucket_refills_continuously() -> None:
     assert bucket.tokens == 3  # never above capacity
 
 
-def test_limiter_consumes_nothing_when_refusing(clock: Clock) -> None:
+def test_limiter_consumes_nothing_when_refusing(clock: VirtualClock) -> None:
     limiter = RateLimiter(Limits(private_chat_burst=1, global_burst=5), clock)
     limiter.acquire_message(1, is_private=True)
     with pytest.raises(ApiError) as error:
@@ -38,7 +38,7 @@ def test_limiter_consumes_nothing_when_refusing(clock: Clock) -> None:
 
 
 async def test_private_chat_burst_then_429_then_recovery(
-    emulator: BotApiEmulator, bot: Bot, clock: Clock
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
 ) -> None:
     emulator.limits = Limits(private_chat_per_second=1.0, private_chat_burst=3)
     user = emulator.user(user_id=9001, started=True)
@@ -69,7 +69,7 @@ async def test_429_body_is_telegrams(emulator: BotApiEmulator, raw: RawApi) -> N
 
 
 async def test_group_limit_is_twenty_per_minute(
-    emulator: BotApiEmulator, bot: Bot, clock: Clock
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
 ) -> None:
     emulator.limits = Limits()
     group = emulator.group(title="调研组")
@@ -87,7 +87,7 @@ async def test_group_limit_is_twenty_per_minute(
 
 
 async def test_global_limit_across_chats_and_paid_broadcast(
-    emulator: BotApiEmulator, bot: Bot, clock: Clock
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
 ) -> None:
     emulator.limits = Limits(global_per_second=30, global_burst=30)
     users = [emulator.user(user_id=9100 + index, started=True) for index in range(40)]
@@ -114,7 +114,9 @@ async def test_edits_and_callback_answers_are_not_limited_by_default(
     assert user.messages[-1].text == "29"
 
 
-async def test_edits_can_be_limited(emulator: BotApiEmulator, bot: Bot, clock: Clock) -> None:
+async def test_edits_can_be_limited(
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
+) -> None:
     emulator.limits = Limits(edits_per_chat_per_second=1.0, edits_per_chat_burst=2)
     user = emulator.user(user_id=9004, started=True)
     sent = await bot.send_message(user.id, "0")
@@ -127,7 +129,7 @@ async def test_edits_can_be_limited(emulator: BotApiEmulator, bot: Bot, clock: C
 
 
 async def test_unlimited_and_scaled_limits(
-    emulator: BotApiEmulator, bot: Bot, clock: Clock
+    emulator: BotApiEmulator, bot: Bot, clock: VirtualClock
 ) -> None:
     user = emulator.user(user_id=9005, started=True)
     emulator.limits = Limits.unlimited()

@@ -127,7 +127,7 @@ async def test_wait_for_message_waits_for_the_bot(emulator: BotApiEmulator, bot:
         await bot.send_message(user.id, "在的，请讲")
 
     task = asyncio.create_task(reply_later())
-    reply = await user.wait_for_message("请讲", timeout=2)
+    reply = await user.wait_for_message("请讲", timeout=30)
     await task
     assert reply.text == "在的，请讲"
     assert reply.message_id > sent.message_id
@@ -153,7 +153,7 @@ async def test_wait_for_times_out_with_the_transcript(emulator: BotApiEmulator, 
 async def test_wait_for_predicate_on_the_chat(emulator: BotApiEmulator, bot: Bot) -> None:
     user = emulator.user(user_id=9608, started=True)
     waiter = asyncio.create_task(
-        user.wait_for(lambda chat: any(m.edited for m in chat.messages), timeout=2)
+        user.wait_for(lambda chat: any(m.edited for m in chat.messages), timeout=30)
     )
     sent = await bot.send_message(user.id, "v1")
     await asyncio.sleep(0.01)
@@ -169,7 +169,7 @@ async def test_wait_answered(emulator: BotApiEmulator, bot: Bot) -> None:
     )
     press = await user.press("A")
     answering = asyncio.create_task(bot.answer_callback_query(press.id, text="收到"))
-    answer = await press.wait_answered(timeout=2)
+    answer = await press.wait_answered(timeout=30)
     await answering
     assert answer.text == "收到"
     unanswered = await user.press("A")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -24,6 +24,8 @@ from bot.cases.followup import (
     TooManyTries,
     WrongCode,
 )
+from bot.conversation.model import Cadre, ConversationKey
+from bot.conversation.state import MemoryState
 from storage.database import Database
 from storage.repositories import (
     CaseRepository,
@@ -34,6 +36,16 @@ from storage.repositories import (
 from storage.tables import rate_counters
 
 SECRET = secrets.token_bytes(32)
+PSEUDONYMS = Pseudonymizer(SECRET)
+
+
+def _person(user_id: int) -> Cadre:
+    """A cadre as the Telegram channel describes one: daily pseudonyms of the user id."""
+
+    def daily(purpose: str, day: date) -> str:
+        return PSEUDONYMS.daily(purpose, day, user_id)
+
+    return Cadre(ConversationKey(f"key-{user_id}"), "zh-CN", MemoryState(), daily)
 
 
 class Clock:
@@ -72,7 +84,6 @@ async def _service(database: Database, clock: Clock) -> tuple[FollowupService, s
         submissions,
         CaseRepository(database, cipher),
         RateLimitRepository(database),
-        Pseudonymizer(SECRET),
         SECRET,
         zone=ZoneInfo("Asia/Shanghai"),
         clock=clock,
@@ -90,7 +101,7 @@ async def test_right_and_wrong_codes_take_the_padded_time(database: Database) ->
         ("hello", WrongCode),
     ):
         started = time.monotonic()
-        result = await service.open(42, attempt)
+        result = await service.open(_person(42), attempt)
         assert isinstance(result, expected)
         assert time.monotonic() - started >= 0.05
 
@@ -99,20 +110,20 @@ async def test_five_tries_a_day_then_tomorrow_again(database: Database) -> None:
     clock = Clock()
     service, code = await _service(database, clock)
     for _ in range(5):
-        assert isinstance(await service.open(7, "nope"), WrongCode)
-    assert isinstance(await service.open(7, code), TooManyTries)  # even the right one
-    assert isinstance(await service.open(8, code), Opened)  # another person is not affected
+        assert isinstance(await service.open(_person(7), "nope"), WrongCode)
+    assert isinstance(await service.open(_person(7), code), TooManyTries)  # even the right one
+    assert isinstance(await service.open(_person(8), code), Opened)  # another person: free
     async with database.engine.connect() as connection:
         keys = (await connection.execute(select(rate_counters.c.key))).scalars().all()
     assert all(key != "7" and len(key) == 64 for key in keys)  # pseudonyms, not ids
     clock.now += timedelta(days=1)
-    assert isinstance(await service.open(7, code), Opened)
+    assert isinstance(await service.open(_person(7), code), Opened)
 
 
 async def test_answers_are_scrubbed_and_receipts_refused(database: Database) -> None:
     clock = Clock()
     service, code = await _service(database, clock)
-    opened = await service.open(1, code)
+    opened = await service.open(_person(1), code)
     assert isinstance(opened, Opened)
     assert isinstance(await service.answer(opened.receipt_hash, f"看 {code}"), ReceiptRefused)
     assert isinstance(

@@ -119,6 +119,7 @@ async def _redis_findings(
             if name.startswith(REDIS_PREFIX):
                 found.append(f"a follow-up session in Redis ({await client.ttl(name)} s left)")
                 continue
+            assert isinstance(value, bytes)  # the client does not decode responses
             text = value.decode(errors="replace")
             if name.endswith(":data"):
                 context = PseudonymousRedisStorage.data_context(name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.harness.emulator import BotApiEmulator, Clock, Limits
+from bot.harness.emulator import BotApiEmulator, Limits, VirtualClock
 
 ADMIN = 640_001
 
@@ -31,7 +31,7 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with BotApiEmulator(clock=Clock(frozen=True), limits=Limits.unlimited()) as emu:
+    async with BotApiEmulator(clock=VirtualClock(frozen=True), limits=Limits.unlimited()) as emu:
         yield emu
 
 

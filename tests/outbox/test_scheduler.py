@@ -20,6 +20,7 @@ from bot.digest.period import DigestSchedule, Period
 from bot.digest.scheduler import DigestScheduler, DigestService
 from bot.questionnaire import Questionnaire, load_questionnaire
 from bot.staff import StaffRoles
+from bot.statuses import Role
 from storage.database import Database
 from storage.repositories import (
     DigestGroupRepository,
@@ -111,7 +112,7 @@ async def test_a_due_period_is_built_once_and_sent_to_everyone_once(
     clock: ManualClock,
 ) -> None:
     for user_id in (701, 702):
-        await StaffRepository(database).add(user_id, "investigator")
+        await StaffRepository(database).add(user_id, Role.INVESTIGATOR)
     await DigestGroupRepository(database).add(-100_777)
     channel = RecordingChannel()
     scheduler, _ = make(database, cipher, pseudonymizer, questionnaire, clock, channel)
@@ -160,7 +161,7 @@ async def test_two_processes_ticking_together_build_one_digest_and_send_once(
     try:
         await first.upgrade()
         for user_id in range(800, 806):
-            await StaffRepository(first).add(user_id, "investigator")
+            await StaffRepository(first).add(user_id, Role.INVESTIGATOR)
         await add_submissions(first, cipher, questionnaire, date(2026, 11, 27), 6)
         channel = RecordingChannel()
         pair = [
@@ -229,7 +230,7 @@ async def test_destinations_are_those_of_the_time_the_period_was_queued(
     channel = RecordingChannel()
     scheduler, _ = make(database, cipher, pseudonymizer, questionnaire, clock, channel)
     await scheduler.tick()
-    await StaffRepository(database).add(703, "investigator")  # joins after the send
+    await StaffRepository(database).add(703, Role.INVESTIGATOR)  # joins after the send
     clock.advance(timedelta(hours=1))
     assert (await scheduler.tick()).delivery.sent == 0
     clock.advance(timedelta(days=1))

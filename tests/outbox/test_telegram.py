@@ -15,7 +15,7 @@ from aiogram.methods import SendMessage
 from bot.delivery.outbox import GaveUp
 from bot.delivery.telegram import MESSAGE_LIMIT, TelegramAdminAlert, TelegramDigestSender
 from bot.digest.render import pack_parts
-from bot.harness.emulator import BotApiEmulator, Clock, Limits, make_png
+from bot.harness.emulator import BotApiEmulator, Limits, VirtualClock, make_png
 from bot.i18n import make_i18n
 from bot.staff import StaffRoles
 from storage.database import Database
@@ -36,7 +36,7 @@ class QuickCloseSession(AiohttpSession):
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[BotApiEmulator]:
-    async with BotApiEmulator(clock=Clock(frozen=True), limits=Limits.unlimited()) as emu:
+    async with BotApiEmulator(clock=VirtualClock(frozen=True), limits=Limits.unlimited()) as emu:
         yield emu
 
 
@@ -140,10 +140,10 @@ async def test_server_errors_are_retryable(emulator: BotApiEmulator, bot: Bot) -
 
 
 async def test_admins_are_alerted_in_their_language(
-    emulator: BotApiEmulator, bot: Bot, sqlite_url: str
+    emulator: BotApiEmulator, bot: Bot, migrated_sqlite_url: str
 ) -> None:
     admin = emulator.user(user_id=ADMIN, started=True)
-    db = await Database.connect(sqlite_url)
+    db = await Database.connect(migrated_sqlite_url)
     try:
         await db.upgrade()
         roles = StaffRoles(StaffRepository(db), [ADMIN])

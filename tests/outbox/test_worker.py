@@ -20,6 +20,7 @@ from bot.delivery.outbox import (
     destination_ref,
 )
 from bot.delivery.sender import DeliveryResult
+from bot.statuses import OutboxChannel, Role
 from storage.database import Database
 from storage.repositories import (
     DigestGroupRepository,
@@ -87,7 +88,7 @@ async def test_two_concurrent_workers_deliver_each_row_exactly_once(
         await first.upgrade()
         staff = StaffRepository(first)
         for offset in range(25):
-            await staff.add(700_000 + offset, "investigator")
+            await staff.add(700_000 + offset, Role.INVESTIGATOR)
         groups = DigestGroupRepository(first)
         for offset in range(5):
             await groups.add(-100_000 - offset)
@@ -279,13 +280,13 @@ async def test_rows_for_destinations_gone_since_are_cancelled(
 ) -> None:
     digests = await _store(database, fake_digest(PERIOD))
     staff = StaffRepository(database)
-    await staff.add(700_100, "investigator")
+    await staff.add(700_100, Role.INVESTIGATOR)
     await _enqueue(database, pseudonymizer, PERIOD, clock)
     await staff.remove(700_100)  # revoked before the digest went out
     channel = RecordingChannel()
     report = await _worker(database, pseudonymizer, digests, channel, clock).run_once()
     assert (report.sent, report.cancelled) == (1, 1)
-    revoked_ref = destination_ref(pseudonymizer, "telegram", 700_100)
+    revoked_ref = destination_ref(pseudonymizer, OutboxChannel.TELEGRAM, 700_100)
     assert all(ref != revoked_ref for _, ref in channel.deliveries)
     statuses = {row.destination: row.status for row in await OutboxRepository(database).list()}
     assert statuses[revoked_ref] == "cancelled"
@@ -295,7 +296,7 @@ async def test_the_outbox_holds_no_chat_id(
     database: Database, pseudonymizer: Pseudonymizer, clock: ManualClock
 ) -> None:
     await _store(database, fake_digest(PERIOD))
-    await StaffRepository(database).add(765_432_109, "investigator")
+    await StaffRepository(database).add(765_432_109, Role.INVESTIGATOR)
     await DigestGroupRepository(database).add(-1_009_876_543_210)
     await _enqueue(database, pseudonymizer, PERIOD, clock)
     rows = await OutboxRepository(database).list()

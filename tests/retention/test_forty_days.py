@@ -30,7 +30,7 @@ USER_ID = 918_273_640
 LATER = timedelta(days=40)
 
 
-class Clock:
+class ManualClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
 
@@ -85,7 +85,7 @@ def _cadre_pseudonyms(
 async def test_forty_days_later_nothing_is_keyed_by_the_cadre(
     db_url: str, tmp_path: Path, manual_digests: None
 ) -> None:
-    clock = Clock(datetime.now(UTC))
+    clock = ManualClock(datetime.now(UTC))
     offline = await OfflineBot.start(
         tmp_path / "data", limits=Limits.unlimited(), now=clock, database_url=db_url
     )

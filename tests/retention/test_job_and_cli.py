@@ -19,6 +19,13 @@ from storage.database import Database
 from storage.repositories import CaseRepository, NewSubmission, SubmissionRepository
 
 
+class NoStoredDigests:
+    """No digest was ever stored: the reports are what these tests purge."""
+
+    async def purge_before(self, day: date, *, dry_run: bool = False) -> int:
+        return 0
+
+
 def _new(day: date) -> NewSubmission:
     return NewSubmission(
         questionnaire_id="q",
@@ -30,8 +37,8 @@ def _new(day: date) -> NewSubmission:
     )
 
 
-async def test_the_job_purges_at_start_and_stops(sqlite_url: str) -> None:
-    db = await Database.connect(sqlite_url)
+async def test_the_job_purges_at_start_and_stops(migrated_sqlite_url: str) -> None:
+    db = await Database.connect(migrated_sqlite_url)
     try:
         await db.upgrade()
         cipher = TextCipher(secrets.token_bytes(32))
@@ -43,6 +50,7 @@ async def test_the_job_purges_at_start_and_stops(sqlite_url: str) -> None:
             retention_days=30,
             zone=ZoneInfo("Asia/Shanghai"),
             clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+            digests=NoStoredDigests(),
         )
         job = RetentionJob(service, interval=3600)
         job.start()

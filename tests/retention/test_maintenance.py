@@ -17,7 +17,6 @@ from sqlalchemy import func, select, update
 from bot.app import Services, build_services
 from bot.broadcast.runtime import progress_text
 from bot.broadcast.sender import Progress
-from bot.cases import build_case_runtime
 from bot.cli import main
 from bot.config import load_settings
 from bot.i18n import make_i18n
@@ -28,6 +27,7 @@ from bot.maintenance import (
     MaintenanceStep,
     PeriodicJob,
 )
+from bot.statuses import BroadcastStatus, OutboxChannel
 from storage.repositories import (
     BroadcastContent,
     BroadcastRepository,
@@ -126,10 +126,12 @@ async def _seed_broadcasts(services: Services) -> dict[str, str]:
     outcomes.append(Outcome(claimed[3].chat_hash, "blocked", "Forbidden: bot was blocked"))
     outcomes.append(Outcome(claimed[4].chat_hash, "failed", "Bad Request: chat not found"))
     await repository.record(jobs["done"], outcomes)
-    assert await repository.set_status(jobs["done"], "done")
+    assert await repository.set_status(jobs[BroadcastStatus.DONE], BroadcastStatus.DONE)
     second = await repository.claim(jobs["cancelled"], 2, now=NOW)
     await repository.record(jobs["cancelled"], [Outcome(second[0].chat_hash, "sent")])
-    assert await repository.set_status(jobs["cancelled"], "cancelled")  # one still `sending`
+    assert await repository.set_status(
+        jobs[BroadcastStatus.CANCELLED], BroadcastStatus.CANCELLED
+    )  # one still `sending`
     return jobs
 
 
@@ -189,9 +191,11 @@ async def _seed_everything(services: Services) -> dict[str, str]:
         assert await stored.store_if_absent(key, "{}")
     outbox = OutboxRepository(db)
     old, recent = NOW - timedelta(days=10), NOW - timedelta(days=1)
-    entries = [OutboxEntry(letter * 64, "telegram") for letter in "abcd"]
+    entries = [OutboxEntry(letter * 64, OutboxChannel.TELEGRAM) for letter in "abcd"]
     await outbox.enqueue("daily:2026-06-14", entries, now=old)
-    await outbox.enqueue("daily:2026-06-14", [OutboxEntry("e" * 64, "webhook")], now=recent)
+    await outbox.enqueue(
+        "daily:2026-06-14", [OutboxEntry("e" * 64, OutboxChannel.WEBHOOK)], now=recent
+    )
     async with db.engine.begin() as connection:
         for letter, status in (("a", "sent"), ("b", "failed"), ("c", "cancelled"), ("e", "sent")):
             await connection.execute(
@@ -204,7 +208,7 @@ async def _seed_everything(services: Services) -> dict[str, str]:
 
 async def test_every_kind_is_purged_and_the_dry_run_only_counts(services: Services) -> None:
     seeded = await _seed_everything(services)
-    maintenance = MaintenanceService.around(build_case_runtime(services).retention)
+    maintenance = MaintenanceService.around(services.cases.retention)
     before = await _rows(services)
 
     dry = await maintenance.run(dry_run=True)
@@ -259,10 +263,10 @@ async def test_a_finished_broadcast_keeps_its_totals(services: Services) -> None
 
     def screen(job: str, counts: dict[str, int]) -> str:
         with i18n.context(), i18n.use_locale("en"):
-            return progress_text(job, "done", Progress(counts, 5, 0.0, 0.0))
+            return progress_text(job, BroadcastStatus.DONE, Progress(counts, 5, 0.0, 0.0))
 
     shown = screen(jobs["done"], before["done"])
-    maintenance = MaintenanceService.around(build_case_runtime(services).retention)
+    maintenance = MaintenanceService.around(services.cases.retention)
 
     report = await maintenance.run()
 
@@ -300,12 +304,14 @@ async def test_used_invite_codes_are_deleted_when_used(services: Services) -> No
     assert not await invites.consume("9" * 64, now=NOW)
 
 
-async def test_the_sqlite_wal_is_truncated_after_a_purge(sqlite_url: str, tmp_path: Path) -> None:
-    async with _services(sqlite_url, tmp_path / "data") as services:
+async def test_the_sqlite_wal_is_truncated_after_a_purge(
+    migrated_sqlite_url: str, tmp_path: Path
+) -> None:
+    async with _services(migrated_sqlite_url, tmp_path / "data") as services:
         await _seed_everything(services)
         wal = Path(str(services.database.engine.url.database) + "-wal")
         assert _size(wal) > 0
-        await MaintenanceService.around(build_case_runtime(services).retention).run()
+        await MaintenanceService.around(services.cases.retention).run()
         assert _size(wal) == 0
 
 
@@ -346,7 +352,7 @@ async def test_the_job_runs_at_start_then_every_interval_even_after_a_failure() 
 
 async def test_the_daily_job_keeps_its_last_report(services: Services) -> None:
     await _seed_everything(services)
-    job = DailyMaintenanceJob(MaintenanceService.around(build_case_runtime(services).retention))
+    job = DailyMaintenanceJob(MaintenanceService.around(services.cases.retention))
     job.start()
     try:
         await asyncio.wait_for(job.wait_for_runs(1), timeout=60)

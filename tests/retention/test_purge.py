@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 
 from bot.anonymity.crypto import TextCipher
 from bot.cases.retention import RetentionService
+from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.repositories import (
     AuditRepository,
@@ -33,6 +34,14 @@ from storage.tables import (
     submissions,
 )
 from tests.storage.at_rest import assert_at_rest, dump_at_rest
+
+
+class NoStoredDigests:
+    """No digest was ever stored: the reports are what these tests purge."""
+
+    async def purge_before(self, day: date, *, dry_run: bool = False) -> int:
+        return 0
+
 
 ZONE = ZoneInfo("Asia/Shanghai")
 OLD_DAY = date(2025, 1, 10)
@@ -64,7 +73,7 @@ def _submission(day: date) -> NewSubmission:
     )
 
 
-class Clock:
+class ManualClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
 
@@ -97,10 +106,10 @@ async def test_a_case_past_retention_leaves_nothing_behind(database: Database) -
     case = await case_repository.by_submission(old_id)
     assert case is not None
     activity = OLD_DAY + timedelta(days=20)
-    await case_repository.add_message(old_id, "investigator", STAFF_TEXT, activity)
-    await case_repository.add_message(old_id, "cadre", CADRE_TEXT, activity)
+    await case_repository.add_message(old_id, FollowupOrigin.INVESTIGATOR, STAFF_TEXT, activity)
+    await case_repository.add_message(old_id, FollowupOrigin.CADRE, CADRE_TEXT, activity)
     await case_repository.add_note(old_id, NOTE_TEXT, activity)
-    await case_repository.set_status(old_id, "verifying", activity)
+    await case_repository.set_status(old_id, CaseStatus.VERIFYING, activity)
     await case_repository.add_label(old_id, "会议过多", activity)
     await audit.record(900_001, "case.reply", case.ref, activity)
 
@@ -113,9 +122,16 @@ async def test_a_case_past_retention_leaves_nothing_behind(database: Database) -
         for blob in blobs:  # the positive control: the bytes are there before the purge
             await assert_at_rest(database, blob)
 
-    clock = Clock(datetime.combine(activity, datetime.min.time(), ZONE) + timedelta(days=RETENTION))
+    clock = ManualClock(
+        datetime.combine(activity, datetime.min.time(), ZONE) + timedelta(days=RETENTION)
+    )
     service = RetentionService(
-        database, case_repository, retention_days=RETENTION, zone=ZONE, clock=clock
+        database,
+        case_repository,
+        retention_days=RETENTION,
+        zone=ZONE,
+        clock=clock,
+        digests=NoStoredDigests(),
     )
     # Exactly at the boundary the case stays (the last activity counts, not the submission).
     assert (await service.purge()).count == 0
@@ -174,9 +190,14 @@ async def test_submissions_without_a_case_row_are_purged_by_their_day(
     submission_id = await repository.store(_submission(OLD_DAY))
     async with database.engine.begin() as connection:  # as if stored before migration 0003
         await connection.execute(cases.delete())
-    clock = Clock(datetime(2027, 1, 1, tzinfo=UTC))
+    clock = ManualClock(datetime(2027, 1, 1, tzinfo=UTC))
     service = RetentionService(
-        database, case_repository, retention_days=RETENTION, zone=ZONE, clock=clock
+        database,
+        case_repository,
+        retention_days=RETENTION,
+        zone=ZONE,
+        clock=clock,
+        digests=NoStoredDigests(),
     )
     assert (await service.purge()).count == 1
     assert await repository.get(submission_id) is None

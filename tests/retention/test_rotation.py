@@ -21,6 +21,7 @@ from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.rotation import count_not_current, rotate
 from bot.config import load_settings
 from bot.maintenance import keys_rotate
+from bot.statuses import FollowupOrigin
 from storage.database import Database
 from storage.fsm import SqlStorage
 from storage.repositories import (
@@ -64,8 +65,8 @@ async def _seed(db: Database, cipher: TextCipher, pseudonymizer: Pseudonymizer) 
                 receipt_hash=secrets.token_hex(32),
             )
         )
-        await cases.add_message(submission_id, "investigator", f"问题{n}", DAY)
-        await cases.add_message(submission_id, "cadre", f"回答{n}", DAY)
+        await cases.add_message(submission_id, FollowupOrigin.INVESTIGATOR, f"问题{n}", DAY)
+        await cases.add_message(submission_id, FollowupOrigin.CADRE, f"回答{n}", DAY)
         await cases.add_note(submission_id, f"备注{n}", DAY)
         ids.append(submission_id)
     subscribers = SubscriberRepository(db, cipher, pseudonymizer)
@@ -158,15 +159,26 @@ async def test_the_command_rotates_key_files(tmp_path: Path) -> None:
     await db.dispose()
 
     out, err = io.StringIO(), io.StringIO()
-    options = {"new_key": None, "keep_previous": False, "batch_size": 5, "out": out, "err": err}
-    assert await keys_rotate(settings, prepare_only=True, **options) == 0
+
+    async def rotate(*, prepare_only: bool) -> int:
+        return await keys_rotate(
+            settings,
+            new_key=None,
+            prepare_only=prepare_only,
+            keep_previous=False,
+            batch_size=5,
+            out=out,
+            err=err,
+        )
+
+    assert await rotate(prepare_only=True) == 0
     secrets_dir = data_dir / SECRETS_DIR
     assert (secrets_dir / DATA_KEY_PREVIOUS_FILE).exists()
     during = load_keys(settings)
     assert during.data_key != old.data_key and during.previous_data_keys == (old.data_key,)
     assert oct((secrets_dir / DATA_KEY_FILE).stat().st_mode & 0o777) == "0o600"
 
-    assert await keys_rotate(settings, prepare_only=False, **options) == 0, err.getvalue()
+    assert await rotate(prepare_only=False) == 0, err.getvalue()
     assert not (secrets_dir / DATA_KEY_PREVIOUS_FILE).exists()
     after = load_keys(settings)
     assert after.data_key == during.data_key and after.previous_data_keys == ()

@@ -15,6 +15,7 @@ from bot.broadcast.callbacks import BroadcastAction, BroadcastCallback
 from bot.broadcast.runtime import BroadcastRuntime
 from bot.harness.emulator import EmulatedUser, Limits
 from bot.harness.offline import OfflineBot
+from bot.statuses import BroadcastStatus, Role
 from storage.repositories import AuditRepository
 from storage.tables import (
     audit_log,
@@ -106,7 +107,7 @@ async def test_each_staff_command_leaves_exactly_one_audit_entry(offline: Offlin
 
     await _reply(admin, "/campaign", "new Spring | 2020-01-01 | 2099-12-31")
     await step("campaign new")
-    [campaign] = await offline.services.survey.campaigns.list()  # type: ignore[union-attr]
+    [campaign] = await offline.services.campaigns.service.list()
     for verb in ("open", "announce", "remind", "close"):
         sent = await admin.send_command("/campaign", f"{verb} {campaign.id}")
         await admin.wait_for_message(after=sent, timeout=WAIT)
@@ -132,10 +133,10 @@ async def test_each_staff_command_leaves_exactly_one_audit_entry(offline: Offlin
     runtime = offline.dispatcher.workflow_data["broadcasts"]
     assert isinstance(runtime, BroadcastRuntime)
     for _ in range(500):
-        if await runtime.repository.ids_with_status("running"):
+        if await runtime.repository.ids_with_status(BroadcastStatus.RUNNING):
             break
         await asyncio.sleep(0.01)
-    [job] = await runtime.repository.ids_with_status("running")
+    [job] = await runtime.repository.ids_with_status(BroadcastStatus.RUNNING)
     await step("broadcast send")
     for action in (BroadcastAction.PAUSE, BroadcastAction.RESUME, BroadcastAction.CANCEL):
         press = await admin.press_data(BroadcastCallback(a=action, job=job).pack())
@@ -169,7 +170,7 @@ async def test_a_failing_audit_write_rolls_the_action_back(
     assert offline.services is not None
     admin = offline.new_user(user_id=ADMIN, language_code="en")
     member = offline.new_user(user_id=900_103, language_code="en")
-    await offline.services.staff.add(member.id, "investigator")
+    await offline.services.staff.repository.add(member.id, Role.INVESTIGATOR)
 
     attempts: list[str] = []
 
@@ -196,7 +197,7 @@ async def test_a_failing_audit_write_rolls_the_action_back(
     await admin.wait_for_message(after=sent, timeout=WAIT)
 
     assert await _count(offline, staff_invites) == 0
-    assert await offline.services.staff.role_of(member.id) == "investigator"
+    assert await offline.services.staff.repository.role_of(member.id) == "investigator"
     assert await _count(offline, campaigns) == 0
     assert await _count(offline, digest_groups) == 0
     assert await _count(offline, questionnaire_versions) == 0

@@ -10,10 +10,12 @@ from aiogram.utils.i18n import gettext
 from sqlalchemy import func, select
 
 from bot.harness.emulator import ChatMessage, EmulatedUser
-from bot.i18n import make_i18n
 from bot.harness.offline import OfflineBot
+from bot.i18n import make_i18n
 from bot.staff.callbacks import RevokeCallback, StaffPageCallback
+from bot.statuses import Role
 from storage.tables import staff_invites
+from tests.e2e.driver import same_button
 
 from .conftest import CONFIGURED_ADMIN
 
@@ -45,7 +47,7 @@ async def _invite_code(admin: EmulatedUser) -> str:
 
 async def _role(offline: OfflineBot, user_id: int) -> str | None:
     assert offline.services is not None
-    return await offline.services.digests.roles.role_of(user_id)
+    return await offline.services.staff.roles.role_of(user_id)
 
 
 async def _invite_rows(offline: OfflineBot) -> int:
@@ -184,7 +186,7 @@ async def test_a_long_staff_list_is_paged_within_telegrams_limits(offline: Offli
     admin = offline.new_user(user_id=CONFIGURED_ADMIN)
     members = [610_100 + i for i in range(45)]
     for user_id in members:
-        await offline.services.staff.add(user_id, "investigator")
+        await offline.services.staff.repository.add(user_id, Role.INVESTIGATOR)
     first = await _command(admin, "/staff")
     assert "（46 人）" in (first.text or "")  # the count covers everyone, ADMIN_IDS included
     seen: set[int] = set()
@@ -196,7 +198,7 @@ async def test_a_long_staff_list_is_paged_within_telegrams_limits(offline: Offli
         forward = next((b for b in buttons if b.text == "▶"), None)
         if forward is None:
             break
-        press = await admin.press(lambda b, f=forward: b.raw == f.raw, page)
+        press = await admin.press(same_button(forward), page)
         await press.wait_answered(WAIT)
         page = admin.message(page.message_id) or page
     assert seen == set(members), "every member is on some page"

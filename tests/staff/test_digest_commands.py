@@ -10,8 +10,8 @@ import pytest
 from aiogram.utils.i18n import gettext
 
 from bot.harness.emulator import ChatMessage, EmulatedUser, Limits
-from bot.i18n import make_i18n
 from bot.harness.offline import OfflineBot
+from bot.i18n import make_i18n
 from storage.repositories import AuditRepository, NewSubmission
 
 from .conftest import CONFIGURED_ADMIN, ManualClock, join_as_investigator
@@ -61,8 +61,7 @@ async def test_digest_of_one_campaign(offline: OfflineBot) -> None:
     from datetime import date
 
     assert offline.services is not None
-    campaigns = offline.services.survey.campaigns
-    assert campaigns is not None
+    campaigns = offline.services.campaigns.service.repository
     questionnaire = offline.services.questionnaire
     day = date(2026, 11, 29)
     chosen = await campaigns.create("一轮", questionnaire.id, questionnaire.version, day, day)

@@ -13,10 +13,10 @@ import pytest
 from aiogram.utils.i18n import gettext
 from openpyxl import load_workbook
 
-from bot.harness.emulator import ChatMessage, EmulatedUser, Limits
 from bot.export.callbacks import ExportTextCallback
-from bot.i18n import make_i18n
+from bot.harness.emulator import ChatMessage, EmulatedUser, Limits
 from bot.harness.offline import OfflineBot
+from bot.i18n import make_i18n
 from storage.repositories import AuditRepository, NewSubmission
 
 from .conftest import CONFIGURED_ADMIN, ManualClock, join_as_investigator
@@ -185,9 +185,8 @@ async def test_investigators_and_strangers_are_refused_politely(offline: Offline
 async def test_export_of_one_campaign(offline: OfflineBot) -> None:
     assert offline.services is not None
     services = offline.services
-    assert services.survey.campaigns is not None
     questionnaire = services.questionnaire
-    chosen = await services.survey.campaigns.create(
+    chosen = await services.campaigns.service.repository.create(
         "一轮", questionnaire.id, questionnaire.version, LAST_WEEK, LAST_WEDNESDAY
     )
     await _store(offline, LAST_WEDNESDAY, 5, campaign=chosen.id)

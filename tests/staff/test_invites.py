@@ -18,6 +18,7 @@ from bot.staff import (
     hash_invite_code,
     normalise_invite_code,
 )
+from bot.statuses import Role
 from storage.database import Database
 from storage.repositories import StaffRepository
 from storage.tables import staff_invites
@@ -60,14 +61,14 @@ async def test_a_code_expires_after_24_hours(
 async def test_only_admins_create_codes(
     invites: InviteService, staff_repository: StaffRepository, database: Database
 ) -> None:
-    await staff_repository.add(NEWCOMER, "investigator")
+    await staff_repository.add(NEWCOMER, Role.INVESTIGATOR)
     with pytest.raises(NotAllowed):
         await invites.create(NEWCOMER)  # an investigator
     with pytest.raises(NotAllowed):
         await invites.create(OTHER)  # a stranger
     async with database.engine.connect() as connection:
         assert (await connection.execute(select(staff_invites))).all() == []
-    await staff_repository.add(OTHER, "admin")  # an admin by staff row, not ADMIN_IDS
+    await staff_repository.add(OTHER, Role.ADMIN)  # an admin by staff row, not ADMIN_IDS
     assert (await invites.create(OTHER)).code
 
 
@@ -111,7 +112,7 @@ def test_confusable_letters_read_as_digits() -> None:
 async def test_joining_never_demotes_an_admin_and_leaves_the_code(
     invites: InviteService, staff_repository: StaffRepository, roles: StaffRoles
 ) -> None:
-    await staff_repository.add(OTHER, "admin")
+    await staff_repository.add(OTHER, Role.ADMIN)
     invite = await invites.create(CONFIGURED_ADMIN)
     assert await invites.redeem(invite.code, OTHER) is JoinResult.ALREADY_STAFF
     assert await invites.redeem(invite.code, CONFIGURED_ADMIN) is JoinResult.ALREADY_STAFF
@@ -134,8 +135,8 @@ async def test_two_people_racing_for_one_code_one_wins(
 async def test_revoking_needs_an_admin_every_time(
     roles: StaffRoles, staff_repository: StaffRepository
 ) -> None:
-    await staff_repository.add(NEWCOMER, "investigator")
-    await staff_repository.add(OTHER, "investigator")
+    await staff_repository.add(NEWCOMER, Role.INVESTIGATOR)
+    await staff_repository.add(OTHER, Role.INVESTIGATOR)
     assert await roles.revoke(OTHER, NEWCOMER) is RevokeResult.NOT_ADMIN
     assert await roles.revoke(999, NEWCOMER) is RevokeResult.NOT_ADMIN
     assert await roles.role_of(NEWCOMER) == "investigator"
@@ -147,7 +148,7 @@ async def test_revoking_needs_an_admin_every_time(
 async def test_admins_cannot_remove_themselves_or_configured_admins(
     roles: StaffRoles, staff_repository: StaffRepository
 ) -> None:
-    await staff_repository.add(OTHER, "admin")
+    await staff_repository.add(OTHER, Role.ADMIN)
     assert await roles.revoke(OTHER, OTHER) is RevokeResult.SELF
     assert await roles.revoke(OTHER, CONFIGURED_ADMIN) is RevokeResult.CONFIGURED
     assert await roles.is_admin(OTHER) and await roles.is_admin(CONFIGURED_ADMIN)
@@ -159,8 +160,8 @@ async def test_admins_cannot_remove_themselves_or_configured_admins(
 async def test_members_lists_configured_admins_first(
     roles: StaffRoles, staff_repository: StaffRepository
 ) -> None:
-    await staff_repository.add(NEWCOMER, "investigator")
-    await staff_repository.add(OTHER, "admin")
+    await staff_repository.add(NEWCOMER, Role.INVESTIGATOR)
+    await staff_repository.add(OTHER, Role.ADMIN)
     members = await roles.members()
     assert [(m.user_id, m.role, m.configured) for m in members] == [
         (OTHER, "admin", False),

@@ -146,7 +146,9 @@ async def test_a_draft_copied_under_another_key_reads_as_none(
     source = storage.key_builder.build(KEY, "data")
     target = storage.key_builder.build(other, "data")
     try:
-        await storage.redis.set(target, await storage.redis.get(source), ex=60)
+        copied = await storage.redis.get(source)
+        assert copied is not None
+        await storage.redis.set(target, copied, ex=60)
         with caplog.at_level(logging.WARNING, logger="storage.fsm"):
             assert await storage.get_data(other) == {}
         assert "redis.fsm.data" in caplog.text

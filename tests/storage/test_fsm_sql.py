@@ -32,7 +32,7 @@ class Survey(StatesGroup):
     answering = State()
 
 
-class Clock:
+class ManualClock:
     """A clock the test moves by hand, so expiry is tested without sleeping."""
 
     def __init__(self) -> None:
@@ -43,13 +43,13 @@ class Clock:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock()
 
 
 @pytest.fixture
 def storage(
-    database: Database, pseudonymizer: Pseudonymizer, cipher: TextCipher, clock: Clock
+    database: Database, pseudonymizer: Pseudonymizer, cipher: TextCipher, clock: ManualClock
 ) -> SqlStorage:
     return SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock)
 
@@ -82,7 +82,7 @@ async def test_keys_are_separate(storage: SqlStorage) -> None:
 
 
 async def test_drafts_expire_and_are_purged(
-    database: Database, storage: SqlStorage, clock: Clock
+    database: Database, storage: SqlStorage, clock: ManualClock
 ) -> None:
     await storage.set_state(KEY, Survey.answering)
     await storage.set_data(KEY, DRAFT)
@@ -98,7 +98,7 @@ async def test_drafts_expire_and_are_purged(
     assert await rows(database) == 0
 
 
-async def test_activity_extends_the_expiry(storage: SqlStorage, clock: Clock) -> None:
+async def test_activity_extends_the_expiry(storage: SqlStorage, clock: ManualClock) -> None:
     await storage.set_data(KEY, DRAFT)
     clock.now += TTL - timedelta(hours=1)
     await storage.update_data(KEY, {"msg": 19})
@@ -107,7 +107,7 @@ async def test_activity_extends_the_expiry(storage: SqlStorage, clock: Clock) ->
 
 
 async def test_writing_to_an_expired_entry_does_not_revive_old_data(
-    storage: SqlStorage, clock: Clock
+    storage: SqlStorage, clock: ManualClock
 ) -> None:
     await storage.set_state(KEY, Survey.answering)
     await storage.set_data(KEY, DRAFT)
@@ -188,7 +188,7 @@ async def test_ttl_must_be_positive(
 
 
 async def test_stored_expiry_is_coarse(
-    database: Database, storage: SqlStorage, clock: Clock
+    database: Database, storage: SqlStorage, clock: ManualClock
 ) -> None:
     clock.now = datetime(2024, 11, 29, 8, 7, 31, 123, tzinfo=UTC)
     await storage.set_data(KEY, DRAFT)
@@ -226,7 +226,7 @@ async def test_a_read_overlapping_a_write_does_not_cache_the_old_row(
 
 
 async def test_a_draft_under_a_retired_key_reads_as_expired(
-    database: Database, pseudonymizer: Pseudonymizer, storage: SqlStorage, clock: Clock
+    database: Database, pseudonymizer: Pseudonymizer, storage: SqlStorage, clock: ManualClock
 ) -> None:
     await storage.set_state(KEY, Survey.answering)
     await storage.set_data(KEY, DRAFT)

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from bot.anonymity.crypto import TextCipher
 from bot.cli import main
+from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.reorder import SQLITE_NOTE, SUBMISSION_TABLES, reorder_submission_tables
 from storage.repositories import CaseRepository, NewSubmission, SubmissionRepository
@@ -27,8 +28,8 @@ COUNT = 200
 
 
 @pytest.fixture
-async def postgres(postgres_url: str) -> AsyncIterator[Database]:
-    db = await Database.connect(postgres_url)
+async def postgres(migrated_postgres_url: str) -> AsyncIterator[Database]:
+    db = await Database.connect(migrated_postgres_url)
     try:
         await db.upgrade()
         yield db
@@ -54,10 +55,10 @@ async def _fill(db: Database) -> list[str]:
             )
         )
         if n % 10 == 0:
-            await cases.add_message(submission_id, "investigator", f"问题{n}", DAY)
-            await cases.add_message(submission_id, "cadre", f"回答{n}", DAY)
+            await cases.add_message(submission_id, FollowupOrigin.INVESTIGATOR, f"问题{n}", DAY)
+            await cases.add_message(submission_id, FollowupOrigin.CADRE, f"回答{n}", DAY)
             await cases.add_note(submission_id, f"备注{n}", DAY)
-            await cases.set_status(submission_id, "verifying", DAY)
+            await cases.set_status(submission_id, CaseStatus.VERIFYING, DAY)
         order.append(submission_id)
     return order
 
@@ -148,8 +149,8 @@ async def test_the_vacuum_rewrites_the_files_without_the_old_row_versions(
     assert new_node != node  # VACUUM (FULL) wrote a new file; the old one is gone
 
 
-async def test_sqlite_has_nothing_to_reorder(sqlite_url: str) -> None:
-    db = await Database.connect(sqlite_url)
+async def test_sqlite_has_nothing_to_reorder(migrated_sqlite_url: str) -> None:
+    db = await Database.connect(migrated_sqlite_url)
     try:
         await db.upgrade()
         report = await reorder_submission_tables(db)
@@ -170,14 +171,14 @@ def test_the_command_on_sqlite_says_why_there_is_nothing_to_do(
 
 async def test_the_command_on_postgresql(
     postgres: Database,
-    postgres_url: str,
+    migrated_postgres_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     await _fill(postgres)
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("DATABASE_URL", postgres_url)
+    monkeypatch.setenv("DATABASE_URL", migrated_postgres_url)
     assert await asyncio.to_thread(main, ["db", "reorder"]) == 0
     out = capsys.readouterr().out
     # 200 submissions, 800 answers, 200 cases, 40 follow-ups, 20 notes, 20 events

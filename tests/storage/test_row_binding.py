@@ -19,6 +19,7 @@ from bot.anonymity.crypto import VERSION, DecryptionError, TextCipher, blob_vers
 from bot.anonymity.keys import load_keys
 from bot.anonymity.rotation import RotationInterrupted, rebind_legacy_contexts
 from bot.config import load_settings
+from bot.statuses import FollowupOrigin
 from storage.database import Database
 from storage.repositories import CaseRepository, NewSubmission, SubmissionRepository
 from storage.tables import answers, case_notes, followup_messages
@@ -114,8 +115,8 @@ async def test_follow_ups_and_notes_copied_to_another_row_do_not_decrypt(
     first = await submissions.store(_new({"p1_example": "一"}))
     second = await submissions.store(_new({"p1_example": "二"}))
     for submission_id in (first, second):
-        await cases.add_message(submission_id, "investigator", "请问是哪个部门？", DAY)
-        await cases.add_message(submission_id, "cadre", "是县里的部门", DAY)
+        await cases.add_message(submission_id, FollowupOrigin.INVESTIGATOR, "请问是哪个部门？", DAY)
+        await cases.add_message(submission_id, FollowupOrigin.CADRE, "是县里的部门", DAY)
         await cases.add_note(submission_id, "需要核实", DAY)
         await cases.add_note(submission_id, "已核实", DAY)
     victim, seq = (first, 1) if place == "another seq" else (second, 0)
@@ -159,8 +160,8 @@ async def _seed(database: Database, cipher: TextCipher) -> list[str]:
         submission_id = await submissions.store(
             _new({"p1_example": f"故事{n}", "p2_example": f"建议{n}"})
         )
-        await cases.add_message(submission_id, "investigator", f"问题{n}", DAY)
-        await cases.add_message(submission_id, "cadre", f"回答{n}", DAY)
+        await cases.add_message(submission_id, FollowupOrigin.INVESTIGATOR, f"问题{n}", DAY)
+        await cases.add_message(submission_id, FollowupOrigin.CADRE, f"回答{n}", DAY)
         await cases.add_note(submission_id, f"备注{n}", DAY)
         ids.append(submission_id)
     return ids

@@ -21,7 +21,7 @@ from storage.tables import metadata
 # digests: groups are destinations, not respondents, and nothing links them to submissions.
 # `audit_log.actor_user_id` is the staff member who acted (staff are not anonymous); the log
 # names cases by their random ref and never holds anything about a cadre.
-# `broadcast_recipients.chat_hash` is the subscribers' HMAC pseudonym (issue 6): it names a
+# `broadcast_recipients.chat_hash` is the subscribers' HMAC pseudonym: it names a
 # subscriber exactly as `subscribers.chat_hash` does, and nothing links it to submissions.
 IDENTITY_TABLES = {"subscribers", "staff", "digest_groups", "audit_log", "broadcast_recipients"}
 FORBIDDEN_WORDS = (

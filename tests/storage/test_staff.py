@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.statuses import Role
 from storage.database import Database
 from storage.repositories import StaffRepository
 
@@ -16,10 +17,10 @@ def staff(database: Database) -> StaffRepository:
 
 
 async def test_add_change_list_remove(staff: StaffRepository) -> None:
-    await staff.add(BIG_ID, "investigator")
-    await staff.add(42, "admin")
+    await staff.add(BIG_ID, Role.INVESTIGATOR)
+    await staff.add(42, Role.ADMIN)
     assert await staff.role_of(BIG_ID) == "investigator"
-    await staff.add(BIG_ID, "admin")
+    await staff.add(BIG_ID, Role.ADMIN)
     assert await staff.role_of(BIG_ID) == "admin"
     members = await staff.list()
     assert [(m.user_id, m.role) for m in members] == [(42, "admin"), (BIG_ID, "admin")]
@@ -32,5 +33,5 @@ async def test_add_change_list_remove(staff: StaffRepository) -> None:
 
 async def test_unknown_roles_are_refused(staff: StaffRepository) -> None:
     with pytest.raises(ValueError, match="role"):
-        await staff.add(1, "owner")
+        await staff.add(1, "owner")  # type: ignore[arg-type]  # an untyped caller's value
     assert await staff.list() == []

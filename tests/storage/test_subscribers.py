@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.sql.expression import Executable
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
@@ -102,6 +103,7 @@ async def test_rows_are_keyed_by_a_keyed_hash(
 async def _row(database: Database) -> tuple[object, ...]:
     """The only subscriber row, with its row version (`xmin`, `xmax`) on PostgreSQL."""
     async with database.engine.connect() as connection:
+        query: Executable
         if database.engine.dialect.name == "postgresql":
             query = text(
                 "SELECT chat_hash, chat_id_enc, locale, active, since_day, xmin::text, "
@@ -165,9 +167,9 @@ async def test_a_language_chosen_without_subscribing_is_kept_in_memory_only(
 
 
 async def test_migration_0005_moves_existing_rows_to_the_first_of_their_month(
-    db_url: str, cipher: TextCipher, pseudonymizer: Pseudonymizer
+    empty_db_url: str, cipher: TextCipher, pseudonymizer: Pseudonymizer
 ) -> None:
-    database = await Database.connect(db_url)
+    database = await Database.connect(empty_db_url)
     try:
         await database.upgrade("0004")
         async with database.engine.begin() as connection:

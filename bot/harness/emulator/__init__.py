@@ -2,7 +2,7 @@
 user/group handles that play the people on the other side. See ``server.BotApiEmulator``."""
 
 from bot.harness.emulator.call_log import CallLog, CallRecord
-from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.clock import VirtualClock
 from bot.harness.emulator.faults import Fault, FaultInjector, FaultKind
 from bot.harness.emulator.files import make_png
 from bot.harness.emulator.rate_limits import Limits
@@ -28,7 +28,6 @@ __all__ = [
     "CallbackQueryState",
     "ChatMessage",
     "ChatWaitTimeout",
-    "Clock",
     "EmulatedGroup",
     "EmulatedUser",
     "Fault",
@@ -36,6 +35,7 @@ __all__ = [
     "FaultKind",
     "InlineButton",
     "Limits",
+    "VirtualClock",
     "load_spec",
     "make_png",
 ]

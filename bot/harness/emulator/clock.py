@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 
-class Clock:
+class VirtualClock:
     """Unix time as the emulator sees it: wall time plus an offset, or frozen.
 
     Message dates, the 48-hour deletion window, callback-query expiry and the rate-limit token

@@ -27,7 +27,12 @@ from bot.harness.emulator.files import (
     guess_mime_type,
     image_dimensions,
 )
-from bot.harness.emulator.formatting import FormattedText, FormattingError, format_text, normalize_url
+from bot.harness.emulator.formatting import (
+    FormattedText,
+    FormattingError,
+    format_text,
+    normalize_url,
+)
 from bot.harness.emulator.spec import ApiSpec
 from bot.harness.emulator.state import (
     DEFAULT_UPDATE_TYPES,

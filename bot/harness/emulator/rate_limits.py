@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.clock import VirtualClock
 from bot.harness.emulator.errors import too_many_requests
 
 
@@ -86,7 +86,7 @@ class TokenBucket:
 class RateLimiter:
     """One bot's buckets: global, paid broadcast, per chat, and per-chat edits."""
 
-    def __init__(self, limits: Limits, clock: Clock) -> None:
+    def __init__(self, limits: Limits, clock: VirtualClock) -> None:
         self.limits = limits
         self.clock = clock
         now = clock.elapsed()

@@ -21,7 +21,7 @@ from typing import Any, Self
 from aiohttp import web
 
 from bot.harness.emulator.call_log import CallLog
-from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.clock import VirtualClock
 from bot.harness.emulator.errors import (
     NOT_FOUND,
     UNAUTHORIZED,
@@ -63,14 +63,14 @@ class BotApiEmulator:
         *,
         limits: Limits | None = None,
         spec: ApiSpec | None = None,
-        clock: Clock | None = None,
+        clock: VirtualClock | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         callback_query_timeout: float = CALLBACK_QUERY_TIMEOUT,
         max_recorded_calls: int | None = None,
     ) -> None:
         self.spec = spec or load_spec()
-        self.clock = clock or Clock()
+        self.clock = clock or VirtualClock()
         self.world = TelegramWorld(
             self.clock, limits or Limits(), callback_query_timeout=callback_query_timeout
         )

@@ -13,7 +13,7 @@ import string
 from collections.abc import Iterable
 from typing import Any
 
-from bot.harness.emulator.clock import Clock
+from bot.harness.emulator.clock import VirtualClock
 from bot.harness.emulator.files import FileStore, StoredFile
 from bot.harness.emulator.formatting import format_text
 from bot.harness.emulator.rate_limits import Limits, RateLimiter
@@ -33,7 +33,9 @@ _TOKEN_ALPHABET = string.ascii_letters + string.digits + "_-"
 class TelegramWorld:
     """Registries and the user-side actions; the Bot API methods live in ``methods``."""
 
-    def __init__(self, clock: Clock, limits: Limits, *, callback_query_timeout: float) -> None:
+    def __init__(
+        self, clock: VirtualClock, limits: Limits, *, callback_query_timeout: float
+    ) -> None:
         self.clock = clock
         self.limits = limits
         self.callback_query_timeout = callback_query_timeout

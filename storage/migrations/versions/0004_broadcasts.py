@@ -1,5 +1,5 @@
 """Broadcasts to subscribers and their per-recipient delivery state; campaigns; uploaded
-questionnaire versions (issue 6).
+questionnaire versions.
 
 Written by hand to match `storage.tables` exactly (a test checks there is no drift). Every
 table is WITHOUT ROWID on SQLite. Recipients are named by the subscribers' HMAC pseudonym only.

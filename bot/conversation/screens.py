@@ -1,8 +1,9 @@
-"""What the respondent sees: text and inline keyboards for each screen.
+"""What the cadre sees in the questionnaire: texts and screens as channel-neutral data.
 
-Everything goes through gettext; questionnaire wording comes from its localized labels.
-Every piece of user or questionnaire text is HTML-escaped, and every screen stays well within
-Telegram's 4096-character limit.
+Everything goes through gettext (the msgids are the catalogues' keys: change one only with
+both catalogues); questionnaire wording comes from its localized labels. Bodies are in the
+escaped HTML subset described in `bot.conversation.model`, and every screen stays well within
+Telegram's 4096-character limit, the smallest of the channels.
 """
 
 from __future__ import annotations
@@ -11,40 +12,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
-from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
-from aiogram.utils.i18n import gettext as _
-
+from bot.conversation.model import Act, Action, Option, Progress, Screen
+from bot.i18n.text import gettext as _
 from bot.questionnaire import AnswerValue, Question, Questionnaire
 from bot.questionnaire.engine import InputError, QuestionStep, ReviewStep
-from bot.respondent.callbacks import (
-    Act,
-    AnnouncementsCallback,
-    ClearChatCallback,
-    LanguageCallback,
-    ReceiptSavedCallback,
-    SurveyCallback,
-)
 
 MESSAGE_LIMIT = 4096
 REVIEW_BUDGET = 3800
-
-
-@dataclass(frozen=True)
-class Screen:
-    """A message to send or to edit in place."""
-
-    text: str
-    markup: InlineKeyboardMarkup | None = None
-
-
-def _button(text: str, data: CallbackData) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text=text, callback_data=data.pack())
+ECHO_LIMIT = 4000
 
 
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
+
+
+def _option(label: str, act: Act, question: str = "", value: str = "") -> Option:
+    return Option(label, Action(act, question, value))
 
 
 # --- welcome, privacy, help -------------------------------------------------------------
@@ -100,11 +88,11 @@ def privacy_text(k: int) -> str:
     )
 
 
-def announcements_button(subscribed: bool) -> InlineKeyboardButton:
+def announcements_option(subscribed: bool) -> Option:
     """Turn announcements on (off until pressed) or off again."""
     if subscribed:
-        return _button(_("🔕 Stop announcements"), AnnouncementsCallback(on=False))
-    return _button(_("🔔 Receive announcements"), AnnouncementsCallback(on=True))
+        return _option(_("🔕 Stop announcements"), Act.ANNOUNCEMENTS, value="off")
+    return _option(_("🔔 Receive announcements"), Act.ANNOUNCEMENTS, value="on")
 
 
 def length_text(length: QuestionnaireLength) -> str:
@@ -123,12 +111,12 @@ def welcome_screen(
     questionnaire: Questionnaire,
     locale: str,
     k: int,
-    first_message_id: int,
+    first: int,
     *,
-    subscribed: bool,
+    subscribed: bool | None,
 ) -> Screen:
     """Who we are, the questionnaire's own intro and real length, what is kept; start, and
-    the announcements switch."""
+    the announcements switch (when the channel has announcements: `subscribed` not None)."""
     text = (
         _("👋 Hello! This is <b>Qingfeng (清风)</b>.")
         + "\n\n"
@@ -139,41 +127,12 @@ def welcome_screen(
         + "\n\n"
         + privacy_text(k)
     )
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                _button(
-                    _("✅ I understand — start"),
-                    SurveyCallback(a=Act.CONSENT, v=str(first_message_id)),
-                )
-            ],
-            [announcements_button(subscribed)],
-        ]
-    )
-    return Screen(_fit(text), markup)
-
-
-def _fit(text: str) -> str:
-    return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
-
-def with_announcements_switch(
-    markup: InlineKeyboardMarkup | None, subscribed: bool
-) -> InlineKeyboardMarkup | None:
-    """The same keyboard with its announcements button showing the new state."""
-    if markup is None:
-        return None
-    prefix = AnnouncementsCallback.__prefix__ + ":"
-    rows = [
-        [
-            announcements_button(subscribed)
-            if (button.callback_data or "").startswith(prefix)
-            else button
-            for button in row
-        ]
-        for row in markup.inline_keyboard
+    rows: list[tuple[Option, ...]] = [
+        (_option(_("✅ I understand — start"), Act.CONSENT, value=str(first)),)
     ]
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+    if subscribed is not None:
+        rows.append((announcements_option(subscribed),))
+    return Screen(_fit(text), tuple(rows))
 
 
 def announcements_on_text() -> str:
@@ -204,13 +163,11 @@ def resume_screen(step: QuestionStep | ReviewStep) -> Screen:
     else:
         where = _("You had reached the review of your answers.")
     text = _("📝 You have an unfinished questionnaire.") + "\n" + where
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [_button(_("▶️ Continue"), SurveyCallback(a=Act.RESUME))],
-            [_button(_("🔄 Start over"), SurveyCallback(a=Act.RESTART))],
-        ]
+    rows = (
+        (_option(_("▶️ Continue"), Act.RESUME),),
+        (_option(_("🔄 Start over"), Act.RESTART),),
     )
-    return Screen(text, markup)
+    return Screen(text, rows)
 
 
 def help_text() -> str:
@@ -232,18 +189,8 @@ def stray_text_reply() -> str:
     )
 
 
-def language_screen() -> Screen:
-    from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
-
-    return Screen(
-        _("Choose your language:"),
-        InlineKeyboardMarkup(
-            inline_keyboard=[
-                [_button(LANGUAGE_NAMES[code], LanguageCallback(code=code))]
-                for code in SUPPORTED_LOCALES
-            ]
-        ),
-    )
+def choose_language_text() -> str:
+    return _("Choose your language:")
 
 
 # --- answers ------------------------------------------------------------------------------
@@ -284,19 +231,6 @@ def error_text(error: InputError) -> str:
         return template
 
 
-MASK_KINDS = (
-    "phone",
-    "id_card",
-    "email",
-    "landline",
-    "bank_card",
-    "im_account",
-    "license_plate",
-    "person",
-    "url",
-)
-
-
 def masked_kind_name(kind: str) -> str:
     names = {
         "phone": _("a phone number"),
@@ -320,9 +254,6 @@ def masked_notice(kinds: Iterable[str]) -> str:
     return _("🛡 To protect you, we removed {what} from your answer before saving it.").format(
         what=escape(_masked_names(kinds))
     )
-
-
-ECHO_LIMIT = 4000
 
 
 def _echo_body(answer: str) -> str:
@@ -407,15 +338,7 @@ def question_screen(
 ) -> Screen:
     q = step.question
     section = questionnaire.section_of(q.id)
-    lines: list[str] = []
-    if notice:
-        lines += [notice, ""]
-    lines.append(f"<b>{escape(section.title_for(locale))}</b>")
-    lines.append(
-        _("Question {position} of {total}").format(position=step.position, total=step.total)
-    )
-    lines.append("")
-    lines.append(f"<b>{escape(q.label_for(locale))}</b>")
+    lines = [f"<b>{escape(q.label_for(locale))}</b>"]
     help_text_ = q.help_for(locale)
     if help_text_:
         lines.append(f"<i>{escape(help_text_)}</i>")
@@ -453,61 +376,58 @@ def question_screen(
         )
     if error is not None:
         lines += ["", "⚠️ " + escape(error_text(error))]
-    return Screen("\n".join(lines), question_keyboard(step, locale))
+    progress = Progress(
+        step.position,
+        step.total,
+        _("Question {position} of {total}").format(position=step.position, total=step.total),
+    )
+    return Screen(
+        "\n".join(lines),
+        question_rows(step, locale),
+        title=section.title_for(locale),
+        progress=progress,
+        notices=(notice,) if notice else (),
+    )
 
 
-def question_keyboard(step: QuestionStep, locale: str) -> InlineKeyboardMarkup:
+def question_rows(step: QuestionStep, locale: str) -> tuple[tuple[Option, ...], ...]:
     q = step.question
-    rows: list[list[InlineKeyboardButton]] = []
+    rows: list[tuple[Option, ...]] = []
     if q.type == "single":
         for choice in q.choices:
             mark = "🔘 " if step.current == choice.id else ""
-            rows.append(
-                [
-                    _button(
-                        mark + q.choice_label(choice.id, locale),
-                        SurveyCallback(a=Act.ANSWER, q=q.id, v=choice.id),
-                    )
-                ]
-            )
+            label = mark + q.choice_label(choice.id, locale)
+            rows.append((_option(label, Act.ANSWER, q.id, choice.id),))
     elif q.type == "multi":
         selected = set(step.pending)
         for choice in q.choices:
             mark = "☑️ " if choice.id in selected else "⬜ "
-            rows.append(
-                [
-                    _button(
-                        mark + q.choice_label(choice.id, locale),
-                        SurveyCallback(a=Act.TOGGLE, q=q.id, v=choice.id),
-                    )
-                ]
-            )
-        rows.append([_button(_("✅ Done"), SurveyCallback(a=Act.DONE, q=q.id))])
+            label = mark + q.choice_label(choice.id, locale)
+            rows.append((_option(label, Act.TOGGLE, q.id, choice.id),))
+        rows.append((_option(_("✅ Done"), Act.DONE, q.id),))
     elif q.type == "scale":
         assert q.min is not None and q.max is not None
         scale_row = []
         for value in range(q.min, q.max + 1):
             mark = "🔘" if step.current == value else ""
-            scale_row.append(
-                _button(f"{mark}{value}", SurveyCallback(a=Act.ANSWER, q=q.id, v=str(value)))
-            )
+            scale_row.append(_option(f"{mark}{value}", Act.ANSWER, q.id, str(value)))
         for start in range(0, len(scale_row), 6):
-            rows.append(scale_row[start : start + 6])
-    nav: list[InlineKeyboardButton] = []
+            rows.append(tuple(scale_row[start : start + 6]))
+    nav: list[Option] = []
     if step.can_go_back:
-        nav.append(_button(_("⬅️ Back"), SurveyCallback(a=Act.BACK, q=q.id)))
+        nav.append(_option(_("⬅️ Back"), Act.BACK, q.id))
     if step.can_skip:
-        nav.append(_button(_("⏭ Skip"), SurveyCallback(a=Act.SKIP, q=q.id)))
+        nav.append(_option(_("⏭ Skip"), Act.SKIP, q.id))
     if nav:
-        rows.append(nav)
+        rows.append(tuple(nav))
     if step.editing:
-        rows.append([_button(_("📋 Back to review"), SurveyCallback(a=Act.REVIEW, q=q.id))])
-    rows.append([_button(_("✖️ Cancel"), SurveyCallback(a=Act.CANCEL))])
-    return InlineKeyboardMarkup(inline_keyboard=rows)
+        rows.append((_option(_("📋 Back to review"), Act.REVIEW, q.id),))
+    rows.append((_option(_("✖️ Cancel"), Act.CANCEL),))
+    return tuple(rows)
 
 
-def review_screen(step: ReviewStep, locale: str) -> Screen:
-    """Every relevant answer, numbered, with an edit button per question and Submit."""
+def review_screen(step: ReviewStep, locale: str, *, notice: str | None = None) -> Screen:
+    """Every relevant answer, numbered, with an edit option per question and Submit."""
     header = (
         _("📋 <b>Please check your answers</b>")
         + "\n"
@@ -526,14 +446,14 @@ def review_screen(step: ReviewStep, locale: str) -> Screen:
         answer_limit -= 20
     if len(text) > REVIEW_BUDGET:
         text = text[: REVIEW_BUDGET - 1] + "…"
-    buttons = [
-        _button(f"✏️{number}", SurveyCallback(a=Act.EDIT, q=question.id))
+    edits = [
+        _option(f"✏️{number}", Act.EDIT, question.id)
         for number, (question, _value) in enumerate(step.items, start=1)
     ]
-    rows = [buttons[i : i + 6] for i in range(0, len(buttons), 6)]
-    rows.append([_button(_("📨 Submit"), SurveyCallback(a=Act.SUBMIT))])
-    rows.append([_button(_("✖️ Cancel"), SurveyCallback(a=Act.CANCEL))])
-    return Screen(text, InlineKeyboardMarkup(inline_keyboard=rows))
+    rows: list[tuple[Option, ...]] = [tuple(edits[i : i + 6]) for i in range(0, len(edits), 6)]
+    rows.append((_option(_("📨 Submit"), Act.SUBMIT),))
+    rows.append((_option(_("✖️ Cancel"), Act.CANCEL),))
+    return Screen(text, tuple(rows), notices=(notice,) if notice else ())
 
 
 # --- after submitting ---------------------------------------------------------------------
@@ -554,8 +474,22 @@ def preview_submitted_text() -> str:
     return _("Preview — nothing stored. The preview is over.")
 
 
-def receipt_screen(code: str, first_message_id: int) -> Screen:
-    """Sent with `protect_content`: it cannot be forwarded, and one tap deletes it."""
+def preview_usage_text() -> str:
+    return _("Usage: /questionnaire_preview QID vN")
+
+
+def no_such_version_text(questionnaire_id: str, version: int) -> str:
+    return _("No stored questionnaire {id} version {version}.").format(
+        id=escape(questionnaire_id), version=version
+    )
+
+
+def clear_chat_option(first: int) -> Option:
+    return _option(_("🧹 Clear this conversation"), Act.CLEAR_CHAT, value=str(first))
+
+
+def receipt_screen(code: str, first: int) -> Screen:
+    """Shown protected: it cannot be forwarded, and one press deletes it."""
     text = (
         _("🧾 <b>Your receipt code</b>")
         + f"\n\n<code>{escape(code)}</code>\n\n"
@@ -572,38 +506,21 @@ def receipt_screen(code: str, first_message_id: int) -> Screen:
             "the whole conversation. Telegram lets a bot delete messages for 48 hours."
         )
     )
-    markup = InlineKeyboardMarkup(
-        inline_keyboard=[
-            [
-                _button(
-                    _("✅ I have saved it — delete this message"),
-                    ReceiptSavedCallback(first=first_message_id),
-                )
-            ],
-            [
-                _button(
-                    _("🧹 Clear this conversation"),
-                    ClearChatCallback(first=first_message_id),
-                )
-            ],
-        ]
+    rows = (
+        (
+            _option(
+                _("✅ I have saved it — delete this message"), Act.RECEIPT_SAVED, value=str(first)
+            ),
+        ),
+        (clear_chat_option(first),),
     )
-    return Screen(text, markup)
+    return Screen(text, rows)
 
 
-def receipt_deleted_screen(first_message_id: int) -> Screen:
+def receipt_deleted_screen(first: int) -> Screen:
     return Screen(
         _("🧾 The receipt message is deleted. You can also clear the rest of this conversation."),
-        InlineKeyboardMarkup(
-            inline_keyboard=[
-                [
-                    _button(
-                        _("🧹 Clear this conversation"),
-                        ClearChatCallback(first=first_message_id),
-                    )
-                ]
-            ]
-        ),
+        ((clear_chat_option(first),),),
     )
 
 
@@ -664,13 +581,14 @@ def receipt_in_idle_chat_text() -> str:
     )
 
 
-def questionnaire_changed_text() -> str:
-    return _("The questionnaire has been updated since you started. Please start again: /start")
-
-
 def no_open_campaign_text() -> str:
-    """Campaigns are defined but none is open today (issue 6)."""
+    """Campaigns are defined but none is open today."""
     return _(
         "Thank you for your interest. No survey is open right now; please come back when the "
         "next one opens. You can still read replies to earlier reports with /followup."
     )
+
+
+def notice(text: str) -> Screen:
+    """A short message with no options."""
+    return Screen(text)

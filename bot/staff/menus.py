@@ -25,7 +25,8 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 
 from bot.i18n import SUPPORTED_LOCALES, make_i18n
-from bot.staff import StaffRoles
+from bot.staff.roles import StaffRoles
+from bot.statuses import Role
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,14 @@ def _admin_commands() -> list[BotCommand]:
     ]
 
 
-def command_list(locale: str, role: str | None = None) -> list[BotCommand]:
+def command_list(locale: str, role: Role | None = None) -> list[BotCommand]:
     """The private-chat menu in one language for a respondent (`role` None) or a staff role."""
     i18n = make_i18n()
     with i18n.context(), i18n.use_locale(locale):
         commands = []
         if role is not None:
             commands += _investigator_commands()
-        if role == "admin":
+        if role == Role.ADMIN:
             commands += _admin_commands()
         return commands + _respondent_commands()
 
@@ -96,7 +97,7 @@ class CommandMenus:
         for locale, code in self._languages():
             await bot.set_my_commands(command_list(locale), scope=scope, language_code=code)
 
-    async def show_staff_menu(self, bot: Bot, user_id: int, role: str) -> None:
+    async def show_staff_menu(self, bot: Bot, user_id: int, role: Role) -> None:
         scope = BotCommandScopeChat(chat_id=user_id)
         try:
             for locale, code in self._languages():
@@ -144,5 +145,5 @@ class AdminMenuOnFirstContact(BaseMiddleware):
             and self.staff.is_configured_admin(user.id)
             and not self.menus.shown(user.id)
         ):
-            await self.menus.show_staff_menu(bot, user.id, "admin")
+            await self.menus.show_staff_menu(bot, user.id, Role.ADMIN)
         return await handler(event, data)

@@ -1,0 +1,133 @@
+"""Conversation screens as Telegram messages: HTML text and inline keyboards.
+
+A `Screen` of the conversation core becomes one message: notices, then the title in bold and
+the progress line, then the body (already in Telegram's HTML subset). Every option becomes a
+button whose callback data keeps the formats of buttons already in chats
+(`bot.respondent.callbacks`, `bot.cases.callbacks`), all within Telegram's 64 bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.cases.callbacks import FollowupAct, FollowupCallback
+from bot.conversation import screens
+from bot.conversation.model import Act, Action, Option, Screen
+from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
+from bot.respondent.callbacks import (
+    AnnouncementsCallback,
+    ClearChatCallback,
+    LanguageCallback,
+    ReceiptSavedCallback,
+    SurveyCallback,
+)
+
+CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
+
+_FOLLOWUP_ACTS = {
+    Act.FOLLOWUP_ANSWER: FollowupAct.ANSWER,
+    Act.FOLLOWUP_REFRESH: FollowupAct.REFRESH,
+    Act.FOLLOWUP_END: FollowupAct.END,
+}
+FOLLOWUP_ACTIONS = {telegram: core for core, telegram in _FOLLOWUP_ACTS.items()}
+
+
+@dataclass(frozen=True)
+class Message:
+    """A screen as one Telegram message."""
+
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def _first(action: Action) -> int:
+    return int(action.value) if action.value.isdigit() else 0
+
+
+def callback_data(action: Action) -> CallbackData:
+    """The callback data a button carries for `action`."""
+    match action.act:
+        case Act.RECEIPT_SAVED:
+            return ReceiptSavedCallback(first=_first(action))
+        case Act.CLEAR_CHAT:
+            return ClearChatCallback(first=_first(action))
+        case Act.ANNOUNCEMENTS:
+            return AnnouncementsCallback(on=action.value == "on")
+        case Act.FOLLOWUP_ANSWER | Act.FOLLOWUP_REFRESH | Act.FOLLOWUP_END:
+            return FollowupCallback(a=_FOLLOWUP_ACTS[action.act])
+        case _:
+            return SurveyCallback(a=action.act, q=action.question, v=action.value)
+
+
+def button(option: Option) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        text=option.label, callback_data=callback_data(option.action).pack()
+    )
+
+
+def text(screen: Screen) -> str:
+    head = [f"<b>{escape(screen.title)}</b>"] if screen.title else []
+    if screen.progress is not None:
+        head.append(screen.progress.label)
+    parts = [*screen.notices, "\n".join(head), screen.body]
+    return "\n\n".join(part for part in parts if part)
+
+
+def markup(screen: Screen) -> InlineKeyboardMarkup | None:
+    if not screen.rows:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[button(option) for option in row] for row in screen.rows]
+    )
+
+
+def render(screen: Screen) -> Message:
+    return Message(text(screen), markup(screen))
+
+
+# --- the chat's own switches (Telegram keeps them: they are about this chat) ---------------
+
+
+def announcements_button(subscribed: bool) -> InlineKeyboardButton:
+    """Turn announcements on (off until pressed) or off again."""
+    return button(screens.announcements_option(subscribed))
+
+
+def with_announcements_switch(
+    current: InlineKeyboardMarkup | None, subscribed: bool
+) -> InlineKeyboardMarkup | None:
+    """The same keyboard with its announcements button showing the new state."""
+    if current is None:
+        return None
+    prefix = AnnouncementsCallback.__prefix__ + ":"
+    rows = [
+        [
+            announcements_button(subscribed)
+            if (existing.callback_data or "").startswith(prefix)
+            else existing
+            for existing in row
+        ]
+        for row in current.inline_keyboard
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows)
+
+
+def language_message() -> Message:
+    return Message(
+        screens.choose_language_text(),
+        InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(
+                        text=LANGUAGE_NAMES[code],
+                        callback_data=LanguageCallback(code=code).pack(),
+                    )
+                ]
+                for code in SUPPORTED_LOCALES
+            ]
+        ),
+    )
