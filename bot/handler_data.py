@@ -3,9 +3,9 @@
 `WorkflowData` is what the app puts into `dp.workflow_data`: the process's shared pieces and
 each feature's fragment (`StaffData`, `DigestData`, … from the feature's own package).
 `HandlerData` adds what aiogram's middlewares provide (`MiddlewareData`, `I18nData`), the
-locale picked by `LocaleMiddleware`, and what filters hand over (`callback_data`,
-`command`). A handler parameter is one of these names or the event itself
-(tests/app/test_handler_data.py checks every registered handler).
+locale picked by `LocaleMiddleware`, what filters hand over (`callback_data`, `command`) and
+what the cadre's routers' middleware hands over (`telegram_chat`). A handler parameter is one
+of these names or the event itself (tests/app/test_handler_data.py checks every handler).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from bot.digest.scheduler import DigestData
 from bot.questionnaire import Questionnaire
 from bot.respondent.survey import SurveyService
 from bot.staff.feature import StaffData
+from handlers.conversation_bridge import TelegramChat
 from storage.repositories import SubmissionRepository, SubscriberRepository
 
 
@@ -64,3 +65,4 @@ class HandlerData(MiddlewareData, I18nData, WorkflowData, total=False):
     locale: str  # LocaleMiddleware: the language this update is answered in
     callback_data: NotRequired[CallbackData]  # a `CallbackData.filter()` of the handler
     command: NotRequired[CommandObject]  # a `Command` filter of the handler
+    telegram_chat: NotRequired[TelegramChat]  # the cadre's routers: their way into the core

@@ -10,14 +10,16 @@ while a questionnaire is in progress, so the routers can send typed text there.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
-from aiogram import Bot
+from aiogram import BaseMiddleware, Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InaccessibleMessage, LinkPreviewOptions, Message
+from aiogram.types import CallbackQuery, LinkPreviewOptions, Message, TelegramObject
 
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.conversation.core import Conversation
@@ -30,6 +32,7 @@ from bot.conversation.model import (
     DeleteSession,
     Effect,
     Event,
+    Media,
     Press,
     Replace,
     Retire,
@@ -148,49 +151,69 @@ async def _delete_range(bot: Bot, chat_id: int, first: int, last: int) -> None:
             await bot.delete_messages(chat_id=chat_id, message_ids=batch)
 
 
-async def handle_message(
-    event: Event,
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    """One message (or edit) of the cadre's, as `event`, through the core and back."""
-    if message.from_user is None:
-        return
-    cadre = cadre_of(state, pseudonymizer, message.from_user.id, locale)
-    effects = await conversation.handle(event, cadre)
-    await carry_out(
-        effects,
-        bot=bot,
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        conversation=conversation,
-        cadre=cadre,
-    )
+@dataclass(frozen=True)
+class TelegramChat:
+    """One private chat's way into the conversation core, built for each update by
+    `TelegramChatMiddleware`: a handler only says which event arrived."""
+
+    bot: Bot
+    conversation: Conversation
+    cadre: Cadre
+    chat_id: int
+
+    async def handle(self, event: Event, query: CallbackQuery | None = None) -> None:
+        """`event` through the core, and its effects as Bot API calls. The event's `ref` is
+        the message it came with (the cadre's, or the one pressed on)."""
+        effects = await self.conversation.handle(event, self.cadre)
+        await carry_out(
+            effects,
+            bot=self.bot,
+            chat_id=self.chat_id,
+            message_id=event.ref,
+            conversation=self.conversation,
+            cadre=self.cadre,
+            query=query,
+        )
+
+    async def press(self, action: Action, query: CallbackQuery, message_id: int) -> None:
+        """A button pressed on the message `message_id`."""
+        await self.handle(Press(action, message_id), query)
 
 
-async def handle_press(
-    action: Action,
-    query: CallbackQuery,
-    message: Message | InaccessibleMessage,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    """A button pressed on `message`, through the core and back."""
-    cadre = cadre_of(state, pseudonymizer, query.from_user.id, locale)
-    effects = await conversation.handle(Press(action, message.message_id), cadre)
-    await carry_out(
-        effects,
-        bot=bot,
-        chat_id=message.chat.id,
-        message_id=message.message_id,
-        conversation=conversation,
-        cadre=cadre,
-        query=query,
-    )
+class TelegramChatMiddleware(BaseMiddleware):
+    """Inner middleware of the cadre's routers: hands their handlers `telegram_chat`. An
+    update without a sender (a channel post, say) is not a cadre's and is dropped."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user = data.get("event_from_user")
+        if user is None:
+            return None
+        chat = data.get("event_chat")
+        conversation: Conversation = data["conversation"]
+        data["telegram_chat"] = TelegramChat(
+            bot=data["bot"],
+            conversation=conversation,
+            cadre=cadre_of(data["state"], data["pseudonymizer"], user.id, data["locale"]),
+            chat_id=user.id if chat is None else chat.id,  # a private chat's id is the user's
+        )
+        return await handler(event, data)
+
+
+def media_event(message: Message) -> Media:
+    """A voice message, photo, file, sticker… as the core's `Media` event."""
+    kind = message.content_type
+    return Media(getattr(kind, "value", str(kind)), message.message_id)
+
+
+def serve_cadres(router: Router) -> Router:
+    """Give `router`'s message, edit and button handlers their `telegram_chat`."""
+    middleware = TelegramChatMiddleware()
+    router.message.middleware(middleware)
+    router.edited_message.middleware(middleware)
+    router.callback_query.middleware(middleware)
+    return router

@@ -26,8 +26,13 @@ from bot.anonymity.receipt import contains_receipt
 from bot.cases.callbacks import FollowupCallback
 from bot.conversation import followup_screens
 from bot.conversation.core import Conversation
-from bot.conversation.model import Action, Command, Media, Text
-from handlers.conversation_bridge import conversation_key, handle_message, handle_press
+from bot.conversation.model import Action, Command, Text
+from handlers.conversation_bridge import (
+    TelegramChat,
+    conversation_key,
+    media_event,
+    serve_cadres,
+)
 from handlers.telegram_render import FOLLOWUP_ACTIONS
 
 
@@ -45,71 +50,32 @@ class InFollowup(Filter):
 
 
 async def followup_command(
-    message: Message,
-    command: CommandObject,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
+    message: Message, command: CommandObject, telegram_chat: TelegramChat
 ) -> None:
-    event = Command("followup", command.args or "", message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+    await telegram_chat.handle(Command("followup", command.args or "", message.message_id))
 
 
-async def cancel_followup(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    event = Command("cancel", "", message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+async def cancel_followup(message: Message, telegram_chat: TelegramChat) -> None:
+    await telegram_chat.handle(Command("cancel", "", message.message_id))
 
 
-async def text_in_followup(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
+async def text_in_followup(message: Message, telegram_chat: TelegramChat) -> None:
     """The receipt code, or the cadre's answer to the investigators."""
-    event = Text(message.text or "", message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+    await telegram_chat.handle(Text(message.text or "", message.message_id))
 
 
-async def media_in_followup(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    kind = message.content_type
-    event = Media(getattr(kind, "value", str(kind)), message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+async def media_in_followup(message: Message, telegram_chat: TelegramChat) -> None:
+    await telegram_chat.handle(media_event(message))
 
 
 async def followup_button(
-    query: CallbackQuery,
-    callback_data: FollowupCallback,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
+    query: CallbackQuery, callback_data: FollowupCallback, telegram_chat: TelegramChat
 ) -> None:
-    message = query.message
-    if message is None:
+    if query.message is None:
         await query.answer(followup_screens.session_ended_text(), show_alert=True)
         return
     action = Action(FOLLOWUP_ACTIONS[callback_data.a])
-    await handle_press(action, query, message, state, conversation, pseudonymizer, bot, locale)
+    await telegram_chat.press(action, query, query.message.message_id)
 
 
 async def code_in_command(message: Message, bot: Bot) -> None:
@@ -131,4 +97,4 @@ def create_router() -> Router:
     router.message.register(text_in_followup, F.text, ~F.text.startswith("/"), InFollowup())
     router.message.register(media_in_followup, ~F.text, InFollowup())
     router.callback_query.register(followup_button, FollowupCallback.filter())
-    return router
+    return serve_cadres(router)

@@ -5,21 +5,19 @@ core's (`bot.conversation`); nothing here decides anything but routing.
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import F, Router
 from aiogram.enums import ChatType
 from aiogram.filters import Command as CommandFilter
 from aiogram.filters import CommandObject, CommandStart, StateFilter
-from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, InaccessibleMessage, Message
 from aiogram.utils.i18n import gettext as _
 
-from bot.anonymity.pseudonym import Pseudonymizer
 from bot.conversation import screens
-from bot.conversation.core import SURVEY_ACTS, Conversation
-from bot.conversation.model import Act, Action, Command, Edit, Media, Start, Text
+from bot.conversation.core import SURVEY_ACTS
+from bot.conversation.model import Act, Action, Command, Edit, Start, Text
 from bot.respondent.callbacks import ClearChatCallback, ReceiptSavedCallback, SurveyCallback
 from bot.staff.filters import IsAdmin, PrivateChat, restricted
-from handlers.conversation_bridge import Survey, handle_message, handle_press
+from handlers.conversation_bridge import Survey, TelegramChat, media_event, serve_cadres
 from storage.repositories import SubscriberRepository
 
 PREVIEW_COMMAND = "questionnaire_preview"
@@ -28,45 +26,23 @@ PREVIEW_COMMAND = "questionnaire_preview"
 
 
 async def start(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    subscribers: SubscriberRepository,
-    bot: Bot,
-    locale: str,
+    message: Message, telegram_chat: TelegramChat, subscribers: SubscriberRepository
 ) -> None:
     """Welcome (or offer to resume). Subscribes nobody: announcements are a button."""
     subscribed = await subscribers.is_active(message.chat.id)
-    event = Start(message.message_id, subscribed=subscribed)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+    await telegram_chat.handle(Start(message.message_id, subscribed=subscribed))
 
 
-async def cancel_command(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    event = Command("cancel", "", message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+async def cancel_command(message: Message, telegram_chat: TelegramChat) -> None:
+    await telegram_chat.handle(Command("cancel", "", message.message_id))
 
 
 async def preview_command(
-    message: Message,
-    command: CommandObject,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
+    message: Message, command: CommandObject, telegram_chat: TelegramChat
 ) -> None:
     """`/questionnaire_preview QID vN` (admins; the router's `IsAdmin` let it through): walk
     a stored version; nothing is stored."""
-    event = Command(PREVIEW_COMMAND, command.args or "", message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+    await telegram_chat.handle(Command(PREVIEW_COMMAND, command.args or "", message.message_id))
 
 
 async def refuse_preview(message: Message) -> None:
@@ -77,13 +53,7 @@ async def refuse_preview(message: Message) -> None:
 
 
 async def survey_button(
-    query: CallbackQuery,
-    callback_data: SurveyCallback,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
+    query: CallbackQuery, callback_data: SurveyCallback, telegram_chat: TelegramChat
 ) -> None:
     if callback_data.a in SURVEY_ACTS and isinstance(query.message, InaccessibleMessage):
         await query.answer(screens.expired_button_text())  # too old to be edited
@@ -92,88 +62,45 @@ async def survey_button(
         await query.answer(screens.expired_button_text())
         return
     action = Action(callback_data.a, callback_data.q, callback_data.v)
-    await handle_press(
-        action, query, query.message, state, conversation, pseudonymizer, bot, locale
-    )
+    await telegram_chat.press(action, query, query.message.message_id)
 
 
 async def receipt_saved(
-    query: CallbackQuery,
-    callback_data: ReceiptSavedCallback,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
+    query: CallbackQuery, callback_data: ReceiptSavedCallback, telegram_chat: TelegramChat
 ) -> None:
     """ "I have saved it": the receipt message goes; the clear-chat button stays offered."""
     if query.message is None or query.message.chat.type != ChatType.PRIVATE:
         await query.answer(screens.expired_button_text())
         return
     action = Action(Act.RECEIPT_SAVED, value=str(callback_data.first))
-    await handle_press(
-        action, query, query.message, state, conversation, pseudonymizer, bot, locale
-    )
+    await telegram_chat.press(action, query, query.message.message_id)
 
 
 async def clear_chat(
-    query: CallbackQuery,
-    callback_data: ClearChatCallback,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
+    query: CallbackQuery, callback_data: ClearChatCallback, telegram_chat: TelegramChat
 ) -> None:
     """Delete this session's messages, the user's and the bot's, as far as Telegram allows."""
     if query.message is None or query.message.chat.type != ChatType.PRIVATE:
         await query.answer(screens.expired_button_text())
         return
     action = Action(Act.CLEAR_CHAT, value=str(callback_data.first))
-    await handle_press(
-        action, query, query.message, state, conversation, pseudonymizer, bot, locale
-    )
+    await telegram_chat.press(action, query, query.message.message_id)
 
 
 # --- typed input, media and edits while answering -----------------------------------------
 
 
-async def typed_answer(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    event = Text(message.text or "", message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+async def typed_answer(message: Message, telegram_chat: TelegramChat) -> None:
+    await telegram_chat.handle(Text(message.text or "", message.message_id))
 
 
-async def media_while_answering(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
-    kind = message.content_type
-    event = Media(getattr(kind, "value", str(kind)), message.message_id)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+async def media_while_answering(message: Message, telegram_chat: TelegramChat) -> None:
+    await telegram_chat.handle(media_event(message))
 
 
-async def edited_message(
-    message: Message,
-    state: FSMContext,
-    conversation: Conversation,
-    pseudonymizer: Pseudonymizer,
-    bot: Bot,
-    locale: str,
-) -> None:
+async def edited_message(message: Message, telegram_chat: TelegramChat) -> None:
     body = message.text or message.caption or ""
-    event = Edit(body, message.message_id, text=message.text is not None)
-    await handle_message(event, message, state, conversation, pseudonymizer, bot, locale)
+    await telegram_chat.handle(Edit(body, message.message_id, text=message.text is not None))
 
 
 def create_router() -> Router:
@@ -181,6 +108,7 @@ def create_router() -> Router:
     polite refusal for everyone else, then the cadre's questionnaire."""
     preview = restricted("respondent.preview", IsAdmin(), messages=CommandFilter(PREVIEW_COMMAND))
     preview.message.register(preview_command, CommandFilter(PREVIEW_COMMAND))
+    serve_cadres(preview)
     refusals = Router(name="respondent.refusals")
     refusals.message.register(refuse_preview, CommandFilter(PREVIEW_COMMAND), PrivateChat())
 
@@ -198,6 +126,7 @@ def create_router() -> Router:
     survey.message.register(media_while_answering, StateFilter(Survey.answering), ~F.text)
     survey.edited_message.filter(F.chat.type == ChatType.PRIVATE)
     survey.edited_message.register(edited_message, StateFilter(Survey.answering, None))
+    serve_cadres(survey)
     router = Router(name="respondent")
     router.include_routers(preview, refusals, survey)
     return router
