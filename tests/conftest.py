@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,7 +29,14 @@ from sqlalchemy.pool import NullPool
 from storage.database import Database
 
 # Property tests meet the same examples on every run: a suite that passes once passes again.
-settings.register_profile("deterministic", derandomize=True, database=None, print_blob=True)
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    deadline=None,  # a loaded machine is slow, not wrong
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile("deterministic")
 
 
