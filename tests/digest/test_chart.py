@@ -136,6 +136,7 @@ def test_long_labels_wrap_preferring_a_list_comma() -> None:
     assert all(len(line) <= 32 for line in wrap_label(long_english).split("\n"))
 
 
+@pytest.mark.load
 def test_render_time_stays_reasonable_once_the_font_is_loaded() -> None:
     render_problem_chart(nine_rows(), title=TITLE)  # warm: font registration and glyph cache
     started = time.perf_counter()
