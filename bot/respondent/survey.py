@@ -9,13 +9,13 @@ every day (the channel's `Cadre.daily_pseudonym`: the core never sees who the pe
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.anonymity.receipt import new_receipt_code, receipt_hash
 from bot.campaigns.service import CampaignService
-from bot.clock import WallClock
+from bot.clock import WallClock, utc_now
 from bot.conversation.core import DRAFT_KEY
 from bot.conversation.model import Cadre
 from bot.conversation.ports import LimitReached, SubmitResult, Submitted
@@ -55,9 +55,8 @@ class SurveyService:
         self.receipt_secret = receipt_secret
         self.max_per_day = max_per_day
         self.zone = zone
-        self._now = now or (lambda: datetime.now(tz=zone))
-        # No campaign defined: always open.
-        self.campaigns = campaigns
+        self._now = now or utc_now
+        self.campaigns = campaigns  # none defined: the configured questionnaire is always open
         # Stored questionnaire versions: a draft is finished on the version it was started
         # on, and a campaign may run a stored version.
         self.versions = versions
@@ -100,32 +99,15 @@ class SurveyService:
                     return engine
         return self.engine
 
-    async def prepare(self, data: dict[str, Any]) -> None:
-        """Load the engine of the draft in the conversation state (if any), so that
-        `load_draft` accepts it."""
-        raw = data.get(DRAFT_KEY)
-        if not isinstance(raw, dict):
-            return
-        try:
-            draft = Draft.from_json(raw)
-        except (KeyError, TypeError, ValueError):
-            return
-        await self.engine_for(draft.questionnaire_id, draft.version)
-
     def engine_of(self, draft: Draft) -> Engine:
-        """The engine of a draft returned by `load_draft` (its own version)."""
+        """The engine of a draft returned by `draft_in` (its own version)."""
         return self._engines.get((draft.questionnaire_id, draft.version), self.engine)
 
     # --- drafts in the conversation state ------------------------------------------------
 
     async def draft_in(self, data: dict[str, Any]) -> Draft | None:
-        """The draft in the conversation state, its questionnaire version's engine ready."""
-        await self.prepare(data)
-        return self.load_draft(data)
-
-    def load_draft(self, data: dict[str, Any]) -> Draft | None:
-        """The draft in the conversation state, or None if there is none or its version is
-        unknown (call `prepare` first so a stored version's engine is loaded)."""
+        """The draft in the conversation state, its questionnaire version's engine loaded;
+        None if there is none, it does not parse, or its version is gone or does not fit."""
         raw = data.get(DRAFT_KEY)
         if not isinstance(raw, dict):
             return None
@@ -133,14 +115,8 @@ class SurveyService:
             draft = Draft.from_json(raw)
         except (KeyError, TypeError, ValueError):
             return None
-        if not self.is_current(draft):
-            return None
-        return draft
-
-    def is_current(self, draft: Draft) -> bool:
-        """Whether the draft's version has a loaded engine (it can be resumed)."""
-        engine = self._engines.get((draft.questionnaire_id, draft.version))
-        return engine is not None and engine.accepts(draft)
+        engine = await self.engine_for(draft.questionnaire_id, draft.version)
+        return draft if engine is not None and engine.accepts(draft) else None
 
     # --- limits and submission ------------------------------------------------------------
 
