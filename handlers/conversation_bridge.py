@@ -54,26 +54,35 @@ class FsmState:
     """The core's `ConversationState` in aiogram's FSM storage (pseudonymous, encrypted,
     expiring on every backend)."""
 
-    def __init__(self, state: FSMContext) -> None:
+    def __init__(self, state: FSMContext, raw_state: str | None) -> None:
         self._state = state
+        self._raw_state = raw_state  # as aiogram's FSM middleware read it for this update
 
     async def load(self) -> dict[str, Any]:
         return await self._state.get_data()
 
     async def save(self, data: dict[str, Any]) -> None:
-        if await self._state.get_state() != Survey.answering.state:
+        if self._raw_state != Survey.answering.state:
             await self._state.set_state(Survey.answering)
+            self._raw_state = Survey.answering.state
         await self._state.set_data(data)
 
     async def clear(self) -> None:
         await self._state.clear()
+        self._raw_state = None
 
 
 def conversation_key(pseudonymizer: Pseudonymizer, state: FSMContext) -> ConversationKey:
     return ConversationKey(storage_key_pseudonym(pseudonymizer, state.key))
 
 
-def cadre_of(state: FSMContext, pseudonymizer: Pseudonymizer, user_id: int, locale: str) -> Cadre:
+def cadre_of(
+    state: FSMContext,
+    raw_state: str | None,
+    pseudonymizer: Pseudonymizer,
+    user_id: int,
+    locale: str,
+) -> Cadre:
     """The core's view of this chat: a pseudonym, a locale, the FSM state; the user id stays
     here, inside the daily pseudonym. Roles are not the core's business: a staff command
     reaches it only through a role-filtered router (`handlers.respondent`)."""
@@ -84,7 +93,7 @@ def cadre_of(state: FSMContext, pseudonymizer: Pseudonymizer, user_id: int, loca
     return Cadre(
         key=conversation_key(pseudonymizer, state),
         locale=locale,
-        state=FsmState(state),
+        state=FsmState(state, raw_state),
         daily_pseudonym=daily,
     )
 
@@ -198,7 +207,13 @@ class TelegramChatMiddleware(BaseMiddleware):
         data["telegram_chat"] = TelegramChat(
             bot=data["bot"],
             conversation=conversation,
-            cadre=cadre_of(data["state"], data["pseudonymizer"], user.id, data["locale"]),
+            cadre=cadre_of(
+                data["state"],
+                data.get("raw_state"),
+                data["pseudonymizer"],
+                user.id,
+                data["locale"],
+            ),
             chat_id=user.id if chat is None else chat.id,  # a private chat's id is the user's
         )
         return await handler(event, data)
