@@ -37,7 +37,7 @@ from bot.clock import WallClock, utc_now
 from bot.config import Settings
 from bot.conversation.feature import ConversationFeature, build_conversation
 from bot.digest.scheduler import DigestRuntime, build_digest_runtime
-from bot.handler_data import CoreData, RespondentData, WorkflowData
+from bot.handler_data import CoreData, WorkflowData
 from bot.i18n import make_i18n
 from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
 from bot.middlewares.locale import LocaleMiddleware
@@ -46,6 +46,7 @@ from bot.middlewares.response_models import KeepResponseModels
 from bot.middlewares.telegram_pacing import MessagePacer
 from bot.middlewares.telegram_retry import RetryMiddleware
 from bot.questionnaire import Questionnaire, load_questionnaire
+from bot.respondent.feature import RespondentFeature, build_respondent
 from bot.respondent.survey import SurveyService
 from bot.staff.feature import StaffFeature, build_staff
 from bot.staff.menus import AdminMenuOnFirstContact
@@ -69,49 +70,6 @@ class FeatureOptions:
     broadcast_progress_interval: float = 5.0
     digest_loop: bool = True  # False: tests tick the digest scheduler themselves
     retention_job: bool = True
-
-
-@dataclass(frozen=True)
-class RespondentFeature:
-    """The cadre's questionnaire: drafts, campaigns' versions, submissions."""
-
-    survey: SurveyService
-
-    def handler_data(self) -> RespondentData:
-        return {"survey": self.survey}
-
-    async def on_startup(self) -> None:
-        """Nothing to start: engines of stored versions are loaded on first use."""
-
-    async def on_shutdown(self) -> None:
-        """Nothing runs in the background."""
-
-
-def build_respondent(
-    settings: Settings,
-    questionnaire: Questionnaire,
-    *,
-    database: Database,
-    submissions: SubmissionRepository,
-    rate_limits: RateLimitRepository,
-    receipt_secret: bytes,
-    campaigns: CampaignFeature,
-    clock: WallClock,
-) -> RespondentFeature:
-    return RespondentFeature(
-        SurveyService(
-            questionnaire,
-            database,
-            submissions,
-            rate_limits,
-            receipt_secret,
-            campaigns.service,
-            campaigns.versions,
-            max_per_day=settings.max_submissions_per_day,
-            zone=settings.zone,
-            now=clock,
-        )
-    )
 
 
 @dataclass

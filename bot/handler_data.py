@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.conversation.feature import ConversationData
 from bot.digest.scheduler import DigestData
 from bot.questionnaire import Questionnaire
-from bot.respondent.survey import SurveyService
+from bot.respondent.feature import RespondentData
 from bot.staff.feature import StaffData
 from handlers.conversation_bridge import TelegramChat
 from storage.repositories import SubmissionRepository, SubscriberRepository
@@ -38,12 +38,6 @@ class CoreData(TypedDict):
     submissions: SubmissionRepository
     subscribers: SubscriberRepository
     clock: WallClock  # the process's clock (a fake one in tests)
-
-
-class RespondentData(TypedDict):
-    """What the cadre's questionnaire handlers receive by name."""
-
-    survey: SurveyService
 
 
 class WorkflowData(
