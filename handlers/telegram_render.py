@@ -63,9 +63,21 @@ def callback_data(action: Action) -> CallbackData:
             return SurveyCallback(a=action.act, q=action.question, v=action.value)
 
 
+def button_text(option: Option) -> str:
+    """The label with the choice's state marked as Telegram users know it: a radio mark
+    on the current answer (no space before a scale's number), boxes on multi-choice."""
+    if option.selected is None:
+        return option.label
+    if option.action.act == Act.TOGGLE:
+        return ("☑️ " if option.selected else "⬜ ") + option.label
+    if not option.selected:
+        return option.label
+    return "🔘" + ("" if option.label.isdigit() else " ") + option.label
+
+
 def button(option: Option) -> InlineKeyboardButton:
     return InlineKeyboardButton(
-        text=option.label, callback_data=callback_data(option.action).pack()
+        text=button_text(option), callback_data=callback_data(option.action).pack()
     )
 
 

@@ -191,6 +191,7 @@ class Conversation:
             self.k_anonymity,
             event.ref,
             subscribed=event.subscribed,
+            channel=cadre.channel,
         )
         return [Show(welcome)]
 
@@ -207,15 +208,16 @@ class Conversation:
             return [
                 DeleteMessage(),
                 AnswerPress(screens.receipt_deleted_answer()),
-                Show(screens.receipt_deleted_screen(first)),
+                Show(screens.receipt_deleted_screen(first, channel=cadre.channel)),
             ]
         if act == Act.CLEAR_CHAT:
             await self.sessions.drop(cadre.key)  # "clear" during a follow-up closes it
             first = _number(event.action.value, event.ref)
-            return [AnswerPress(screens.chat_cleared_text()), DeleteSession(first)]
+            cleared = screens.chat_cleared_text(channel=cadre.channel)
+            return [AnswerPress(cleared), DeleteSession(first)]
         if act in (Act.FOLLOWUP_ANSWER, Act.FOLLOWUP_REFRESH, Act.FOLLOWUP_END):
             return await self._followup_press(event, cadre)
-        return [AnswerPress(screens.expired_button_text())]
+        return [AnswerPress(screens.expired_button_text(channel=cadre.channel))]
 
     async def _consent(self, event: Press, cadre: Cadre) -> list[Effect]:
         data = await cadre.state.load()
@@ -223,9 +225,12 @@ class Conversation:
             return [AnswerPress(screens.stale_button_text())]
         accepting, campaign_id = await self.survey.availability()
         if not accepting:
-            return [AnswerPress(), Show(screens.notice(screens.no_open_campaign_text()))]
+            return [
+                AnswerPress(),
+                Show(screens.notice(screens.no_open_campaign_text(channel=cadre.channel))),
+            ]
         if await self.survey.limit_reached(cadre):
-            limit = screens.limit_reached_text(self.survey.max_per_day)
+            limit = screens.limit_reached_text(self.survey.max_per_day, channel=cadre.channel)
             return [AnswerPress(), Show(screens.notice(limit))]
         first = _number(event.action.value, event.ref)
         engine = await self.survey.engine_now()
@@ -237,7 +242,7 @@ class Conversation:
         data = await cadre.state.load()
         draft = await self.survey.draft_in(data)
         if draft is None:
-            return [AnswerPress(screens.expired_button_text())]
+            return [AnswerPress(screens.expired_button_text(channel=cadre.channel))]
         effects: list[Effect] = [Retire(event.ref)]
         engine = self.survey.engine_of(draft)  # a restart stays on the draft's version
         if event.action.act == Act.RESTART:
@@ -278,12 +283,16 @@ class Conversation:
         data = await cadre.state.load()
         draft = await self.survey.draft_in(data)
         if draft is None:
-            return [AnswerPress(screens.expired_button_text()), Retire(event.ref)]
+            return [
+                AnswerPress(screens.expired_button_text(channel=cadre.channel)),
+                Retire(event.ref),
+            ]
         if event.ref != data.get(MESSAGE_KEY):
             return [AnswerPress(screens.stale_button_text())]
         if event.action.act == Act.CANCEL:
             await cadre.state.clear()
-            return [Replace(screens.notice(screens.cancelled_text())), AnswerPress()]
+            cancelled = screens.cancelled_text(channel=cadre.channel)
+            return [Replace(screens.notice(cancelled)), AnswerPress()]
         if event.action.act == Act.SUBMIT:
             return await self._submit(event, cadre, draft, data)
         engine = self.survey.engine_of(draft)
@@ -310,11 +319,14 @@ class Conversation:
             draft, cadre, campaign_id=campaign if isinstance(campaign, str) else None
         )
         if isinstance(result, LimitReached):
-            return [AnswerPress(screens.limit_reached_text(result.limit), alert=True)]
+            limit = screens.limit_reached_text(result.limit, channel=cadre.channel)
+            return [AnswerPress(limit, alert=True)]
         await cadre.state.clear()  # the draft is gone before anything else happens
         first = data.get(FIRST_KEY)
         receipt = screens.receipt_screen(
-            result.receipt_code, first if isinstance(first, int) and first else event.ref
+            result.receipt_code,
+            first if isinstance(first, int) and first else event.ref,
+            channel=cadre.channel,
         )
         return [
             Replace(screens.notice(screens.submitted_text())),
@@ -331,12 +343,18 @@ class Conversation:
         draft = await self.survey.draft_in(data)
         if draft is None:
             await cadre.state.clear()
-            return [*effects, Show(screens.notice(screens.stray_text_reply()))]
+            reply = (
+                screens.receipt_in_idle_chat_text(channel=cadre.channel)
+                if contains_receipt(event.body)
+                else screens.stray_text_reply(channel=cadre.channel)
+            )
+            return [*effects, Show(screens.notice(reply))]
         engine = self.survey.engine_of(draft)
         step = engine.step(draft)
         locale = cadre.locale
         if contains_receipt(event.body):
-            effects.append(Show(screens.notice(screens.receipt_in_answer_text())))
+            refusal = screens.receipt_in_answer_text(channel=cadre.channel)
+            effects.append(Show(screens.notice(refusal)))
             return effects + self._at_bottom(data, self._screen(engine, step, locale))
         if isinstance(step, ReviewStep):
             effects.append(Show(screens.notice(screens.use_buttons_review_text())))
@@ -394,7 +412,8 @@ class Conversation:
         data = await cadre.state.load()
         if not data:
             if contains_receipt(event.body):
-                return [DeleteMessage(), Show(screens.notice(screens.receipt_in_idle_chat_text()))]
+                idle = screens.receipt_in_idle_chat_text(channel=cadre.channel)
+                return [DeleteMessage(), Show(screens.notice(idle))]
             return [Show(screens.notice(screens.idle_edit_text()))]
         effects: list[Effect] = [DeleteMessage()]
         draft = await self.survey.draft_in(data)
@@ -405,7 +424,7 @@ class Conversation:
         editable = self._editable_answer(data, event.ref, draft, engine)
         if contains_receipt(event.body) or editable is None or not event.text:
             refusal = (
-                screens.receipt_in_answer_text()
+                screens.receipt_in_answer_text(channel=cadre.channel)
                 if contains_receipt(event.body)
                 else screens.edit_not_taken_text()
             )
@@ -461,13 +480,13 @@ class Conversation:
             return await self._end(cadre, session.first_message_id)
         data = await cadre.state.load()
         if not data:
-            return [Show(screens.notice(screens.nothing_to_cancel_text()))]
+            return [Show(screens.notice(screens.nothing_to_cancel_text(channel=cadre.channel)))]
         await cadre.state.clear()
         effects: list[Effect] = []
         previous = data.get(MESSAGE_KEY)
         if isinstance(previous, int):
             effects.append(Retire(previous))
-        effects.append(Show(screens.notice(screens.cancelled_text())))
+        effects.append(Show(screens.notice(screens.cancelled_text(channel=cadre.channel))))
         return effects
 
     async def _preview(self, event: Command, cadre: Cadre) -> list[Effect]:
@@ -501,12 +520,13 @@ class Conversation:
         effects: list[Effect] = [DeleteMessage()] if code else []  # the code must not stay
         data = await cadre.state.load()
         if data.get(DRAFT_KEY):
-            return [*effects, _quiet(screens.notice(fs.finish_survey_first_text()))]
+            first_text = fs.finish_survey_first_text(channel=cadre.channel)
+            return [*effects, _quiet(screens.notice(first_text))]
         await self.sessions.drop(cadre.key)
         if code:
             return effects + await self._open(cadre, code, event.ref)
         await self.sessions.put(cadre.key, FollowupSession(Step.CODE, event.ref))
-        return [_quiet(screens.notice(fs.ask_code_text()))]
+        return [_quiet(screens.notice(fs.ask_code_text(channel=cadre.channel)))]
 
     async def _open(self, cadre: Cadre, code: str, first: MessageRef) -> list[Effect]:
         result = await self.followup.open(cadre, code)
@@ -515,7 +535,7 @@ class Conversation:
             return [_quiet(screens.notice(fs.too_many_tries_text(result.limit)))]
         if not isinstance(result, Opened):
             await self.sessions.put(cadre.key, FollowupSession(Step.CODE, first))
-            return [_quiet(screens.notice(fs.wrong_code_text()))]
+            return [_quiet(screens.notice(fs.wrong_code_text(channel=cadre.channel)))]
         session = FollowupSession(Step.READING, first, result.receipt_hash)
         return await self._show_report(cadre, session)
 
@@ -531,19 +551,19 @@ class Conversation:
 
     async def _end(self, cadre: Cadre, first: MessageRef) -> list[Effect]:
         await self.sessions.drop(cadre.key)
-        return [_quiet(fs.session_ended_screen(first))]
+        return [_quiet(fs.session_ended_screen(first, channel=cadre.channel))]
 
     async def _followup_press(self, event: Press, cadre: Cadre) -> list[Effect]:
         session = await self.sessions.get(cadre.key)
         if session is None or session.receipt_hash is None:
-            return [AnswerPress(fs.session_ended_text(), alert=True)]
+            return [AnswerPress(fs.session_ended_text(channel=cadre.channel), alert=True)]
         effects: list[Effect] = [Retire(event.ref), AnswerPress()]
         first, hashed = session.first_message_id, session.receipt_hash
         if event.action.act == Act.FOLLOWUP_END:
             return effects + await self._end(cadre, first)
         if event.action.act == Act.FOLLOWUP_ANSWER:
             await self.sessions.put(cadre.key, FollowupSession(Step.WRITING, first, hashed))
-            return [*effects, _quiet(fs.write_answer_screen(first))]
+            return [*effects, _quiet(fs.write_answer_screen(first, channel=cadre.channel))]
         reading = FollowupSession(Step.READING, first, hashed)
         return effects + await self._show_report(cadre, reading)
 

@@ -1,7 +1,9 @@
 """What the cadre sees in a follow-up: the report's status, its thread, and the texts around.
 
 Links in the thread are shown as plain text: a link from an investigator could be a tracker.
-Bodies are in the escaped HTML subset of `bot.conversation.model`.
+Bodies are in the escaped HTML subset of `bot.conversation.model`. Texts that say what to
+do next take the cadre's `channel` (as in `bot.conversation.screens`): commands on Telegram,
+the page's own controls on the web.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from bot.conversation.model import Act, Action, Option, Screen
+from bot.conversation.model import Act, Action, Channel, Option, Screen
 from bot.conversation.ports import ReportSummary, ThreadEntry
 from bot.conversation.screens import clear_chat_option, masked_notice
 from bot.i18n.text import gettext as _
@@ -73,14 +75,21 @@ def who(origin: str, *, for_staff: bool) -> str:
     return _("Reporter") if for_staff else _("You")
 
 
-def ask_code_text() -> str:
+def ask_code_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "🔑 Please type your receipt code below (for example XXXX-XXXX-XXXX-XXXX-XXXX). "
+            "It is cleared from the page as soon as it has been read."
+        )
     return _(
         "🔑 Please send your receipt code (for example XXXX-XXXX-XXXX-XXXX-XXXX). "
         "I will delete your message with the code right after reading it. /cancel to stop."
     )
 
 
-def wrong_code_text() -> str:
+def wrong_code_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _("No report could be opened with this code. Please check it and type it again.")
     return _(
         "No report could be opened with this code. Please check it and send it again, or /cancel."
     )
@@ -92,7 +101,12 @@ def too_many_tries_text(limit: int) -> str:
     ).format(limit=limit)
 
 
-def finish_survey_first_text() -> str:
+def finish_survey_first_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "You have an unfinished questionnaire. Please go back to it and submit it, or "
+            "cancel it with “✖️ Cancel”; then tap “Read replies” again."
+        )
     return _(
         "You have an unfinished questionnaire. Please submit it or /cancel it first, then "
         "send /followup."
@@ -103,7 +117,12 @@ def report_gone_text() -> str:
     return _("This report no longer exists (reports are deleted after a retention period).")
 
 
-def session_ended_text() -> str:
+def session_ended_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "Follow-up closed. Come back with your code in a few days to read new questions: "
+            "open the survey link and tap “Read replies” at the top of the page."
+        )
     return _(
         "Follow-up closed. Come back with your code in a few days to read new questions: /followup"
     )
@@ -174,12 +193,24 @@ def cadre_report_screen(
     return Screen("\n".join(head + body + foot), rows)
 
 
-def session_ended_screen(first: int) -> Screen:
+def session_ended_screen(first: int, *, channel: Channel = Channel.TELEGRAM) -> Screen:
     """The follow-up is closed; the option deletes its messages from the chat."""
-    return Screen(session_ended_text(), ((clear_chat_option(first),),))
+    return Screen(session_ended_text(channel=channel), ((clear_chat_option(first),),))
 
 
-def write_answer_screen(first: int) -> Screen:
+def write_answer_screen(first: int, *, channel: Channel = Channel.TELEGRAM) -> Screen:
+    """Telegram stops with /cancel; a page has no commands, so it gets a Finish option."""
+    if channel == Channel.WEB:
+        return Screen(
+            _(
+                "Please type your answer below and send it as one message. To stop without "
+                "writing, tap “✅ Finish”."
+            ),
+            (
+                (Option(_("✅ Finish"), Action(Act.FOLLOWUP_END)),),
+                (clear_chat_option(first),),
+            ),
+        )
     return Screen(
         _("Please send your answer as one text message. /cancel to stop."),
         ((clear_chat_option(first),),),

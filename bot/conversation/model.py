@@ -64,8 +64,25 @@ class Action:
 
 @dataclass(frozen=True)
 class Option:
+    """`selected`: None for an option that is not a choice; else whether this choice is the
+    current answer (single, scale) or ticked (multi). Channels show it their own way."""
+
     label: str
     action: Action
+    selected: bool | None = None
+
+
+class InputKind(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+
+
+@dataclass(frozen=True)
+class TextInput:
+    """The screen takes a typed answer: words up to `max_length` characters, or a number."""
+
+    kind: InputKind
+    max_length: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ class Screen:
     title: str | None = None
     progress: Progress | None = None
     notices: tuple[str, ...] = ()
+    input: TextInput | None = None
 
     @property
     def options(self) -> tuple[Option, ...]:
@@ -207,6 +225,14 @@ Effect = Show | Replace | Retire | DeleteMessage | DeleteSession | AnswerPress
 # --- who the core talks to, and where it keeps their state ----------------------------------
 
 
+class Channel(StrEnum):
+    """Where the cadre is: the wording differs where a channel's means differ (commands in
+    Telegram, the page's own buttons on the web) and where it keeps different things."""
+
+    TELEGRAM = "telegram"
+    WEB = "web"
+
+
 class ConversationState(Protocol):
     """This conversation's JSON-safe state, kept by the channel's storage (Telegram: the FSM
     storage: pseudonymous, encrypted, expiring). Empty when nothing is kept."""
@@ -231,3 +257,4 @@ class Cadre:
     locale: str
     state: ConversationState
     daily_pseudonym: Callable[[str, date], str] = field(repr=False)
+    channel: Channel = Channel.TELEGRAM

@@ -4,6 +4,11 @@ Everything goes through gettext (the msgids are the catalogues' keys: change one
 both catalogues); questionnaire wording comes from its localized labels. Bodies are in the
 escaped HTML subset described in `bot.conversation.model`, and every screen stays well within
 Telegram's 4096-character limit, the smallest of the channels.
+
+Texts that tell the cadre what to do next, or what the channel keeps and sees, take the
+cadre's `channel`: Telegram has commands and a chat history the bot may delete for a while; a
+web page has its own controls (「重新开始」 and 「查看回复」 at the top, chips on each screen),
+no account, and nothing left on the phone's screen once the tab is closed.
 """
 
 from __future__ import annotations
@@ -12,7 +17,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
 
-from bot.conversation.model import Act, Action, Option, Progress, Screen
+from bot.conversation.model import (
+    Act,
+    Action,
+    Channel,
+    InputKind,
+    Option,
+    Progress,
+    Screen,
+    TextInput,
+)
 from bot.i18n.text import gettext as _
 from bot.questionnaire import AnswerValue, Question, Questionnaire
 from bot.questionnaire.engine import InputError, QuestionStep, ReviewStep
@@ -65,7 +79,28 @@ def announcements_statement() -> str:
     )
 
 
-def privacy_text(k: int) -> str:
+def privacy_text(k: int, *, channel: Channel = Channel.TELEGRAM) -> str:
+    """What is kept and who sees it. The web has no account and no announcements, but the
+    cadre's network can see that the site was opened: say so."""
+    if channel == Channel.WEB:
+        return _(
+            "🔒 <b>What is kept, and who sees it</b>\n"
+            "• This page needs no account and sets no cookies. No IP address, no browser "
+            "details and no time are stored with your answers — only the day.\n"
+            "• The investigators read each report, written answers included, but never who "
+            "wrote it.\n"
+            "• In summaries, groups of fewer than {k} people are not shown.\n"
+            "• Before a written answer is saved, phone and ID-card numbers, e-mail addresses "
+            "and the like are removed, and you are told what was removed. Names, places and "
+            "the details of a story are not recognised: leave out what could point to you.\n"
+            "• What your network can still see: the unit's Wi-Fi or your phone's carrier can "
+            "see that this phone opened this site, but not your answers, which travel "
+            "encrypted (HTTPS). WeChat can see that the link was opened. If that worries you, "
+            "use mobile data rather than the unit's Wi-Fi, and close the tab when you are "
+            "done.\n"
+            "• After submitting you get a receipt code, the only way back to your report. "
+            "Only a scrambled form of it is stored, so it cannot be sent to you again."
+        ).format(k=k)
     return (
         _(
             "🔒 <b>What is kept, and who sees it</b>\n"
@@ -114,9 +149,11 @@ def welcome_screen(
     first: int,
     *,
     subscribed: bool | None,
+    channel: Channel = Channel.TELEGRAM,
 ) -> Screen:
     """Who we are, the questionnaire's own intro and real length, what is kept; start, and
-    the announcements switch (when the channel has announcements: `subscribed` not None)."""
+    the announcements switch (when the channel has announcements: `subscribed` not None;
+    the web has none)."""
     text = (
         _("👋 Hello! This is <b>Qingfeng (清风)</b>.")
         + "\n\n"
@@ -125,12 +162,12 @@ def welcome_screen(
         + "\n\n"
         + length_text(questionnaire_length(questionnaire))
         + "\n\n"
-        + privacy_text(k)
+        + privacy_text(k, channel=channel)
     )
     rows: list[tuple[Option, ...]] = [
         (_option(_("✅ I understand — start"), Act.CONSENT, value=str(first)),)
     ]
-    if subscribed is not None:
+    if subscribed is not None and channel != Channel.WEB:
         rows.append((announcements_option(subscribed),))
     return Screen(_fit(text), tuple(rows))
 
@@ -182,7 +219,12 @@ def help_text() -> str:
     )
 
 
-def stray_text_reply() -> str:
+def stray_text_reply(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "I can only take answers inside the questionnaire. Tap “Start over” at the top of "
+            "the page to begin, or “Read replies” to read the replies to a report."
+        )
     return _(
         "I can only take answers inside the questionnaire. Send /start to begin, "
         "or /help to see what I can do."
@@ -381,12 +423,19 @@ def question_screen(
         step.total,
         _("Question {position} of {total}").format(position=step.position, total=step.total),
     )
+    typed: TextInput | None = None
+    if q.type == "text":
+        typed = TextInput(InputKind.TEXT, q.max_length or ECHO_LIMIT)
+    elif q.type == "number":
+        bounds = [len(str(bound)) for bound in (q.min, q.max) if bound is not None]
+        typed = TextInput(InputKind.NUMBER, max(bounds, default=12))
     return Screen(
         "\n".join(lines),
         question_rows(step, locale),
         title=section.title_for(locale),
         progress=progress,
         notices=(notice,) if notice else (),
+        input=typed,
     )
 
 
@@ -395,22 +444,22 @@ def question_rows(step: QuestionStep, locale: str) -> tuple[tuple[Option, ...], 
     rows: list[tuple[Option, ...]] = []
     if q.type == "single":
         for choice in q.choices:
-            mark = "🔘 " if step.current == choice.id else ""
-            label = mark + q.choice_label(choice.id, locale)
-            rows.append((_option(label, Act.ANSWER, q.id, choice.id),))
+            label = q.choice_label(choice.id, locale)
+            action = Action(Act.ANSWER, q.id, choice.id)
+            rows.append((Option(label, action, selected=step.current == choice.id),))
     elif q.type == "multi":
-        selected = set(step.pending)
+        ticked = set(step.pending)
         for choice in q.choices:
-            mark = "☑️ " if choice.id in selected else "⬜ "
-            label = mark + q.choice_label(choice.id, locale)
-            rows.append((_option(label, Act.TOGGLE, q.id, choice.id),))
+            label = q.choice_label(choice.id, locale)
+            action = Action(Act.TOGGLE, q.id, choice.id)
+            rows.append((Option(label, action, selected=choice.id in ticked),))
         rows.append((_option(_("✅ Done"), Act.DONE, q.id),))
     elif q.type == "scale":
         assert q.min is not None and q.max is not None
-        scale_row = []
-        for value in range(q.min, q.max + 1):
-            mark = "🔘" if step.current == value else ""
-            scale_row.append(_option(f"{mark}{value}", Act.ANSWER, q.id, str(value)))
+        scale_row = [
+            Option(str(value), Action(Act.ANSWER, q.id, str(value)), selected=step.current == value)
+            for value in range(q.min, q.max + 1)
+        ]
         for start in range(0, len(scale_row), 6):
             rows.append(tuple(scale_row[start : start + 6]))
     nav: list[Option] = []
@@ -488,8 +537,10 @@ def clear_chat_option(first: int) -> Option:
     return _option(_("🧹 Clear this conversation"), Act.CLEAR_CHAT, value=str(first))
 
 
-def receipt_screen(code: str, first: int) -> Screen:
+def receipt_screen(code: str, first: int, *, channel: Channel = Channel.TELEGRAM) -> Screen:
     """Shown protected: it cannot be forwarded, and one press deletes it."""
+    if channel == Channel.WEB:
+        return _web_receipt_screen(code, first)
     text = (
         _("🧾 <b>Your receipt code</b>")
         + f"\n\n<code>{escape(code)}</code>\n\n"
@@ -517,40 +568,103 @@ def receipt_screen(code: str, first: int) -> Screen:
     return Screen(text, rows)
 
 
-def receipt_deleted_screen(first: int) -> Screen:
-    return Screen(
-        _("🧾 The receipt message is deleted. You can also clear the rest of this conversation."),
-        ((clear_chat_option(first),),),
+def _web_receipt_screen(code: str, first: int) -> Screen:
+    """A page keeps no history once its tab is closed, but a screenshot or a WeChat message
+    would: the code belongs on paper, and the follow-up is reached from the page itself."""
+    text = (
+        _("🧾 <b>Your receipt code</b>")
+        + f"\n\n<code>{escape(code)}</code>\n\n"
+        + _(
+            "Write it down and keep it somewhere private: not as a screenshot, and not in a "
+            "WeChat chat. The code is the only way to read the investigators' questions about "
+            "your report and to answer them: come back in a few days, open the survey link "
+            "and tap “Read replies” at the top of the page. Only a scrambled form of it is "
+            "stored, so we cannot look it up or send it to you again."
+        )
+        + "\n\n"
+        + _(
+            "Once you have saved it, the first button removes the code from this page; the "
+            "second clears the whole conversation from the page. Once you close the tab, "
+            "nothing of it is left on your phone's screen."
+        )
     )
+    rows = (
+        (
+            _option(
+                _("✅ I have saved it — remove it from the page"),
+                Act.RECEIPT_SAVED,
+                value=str(first),
+            ),
+        ),
+        (clear_chat_option(first),),
+    )
+    return Screen(text, rows)
+
+
+def receipt_deleted_screen(first: int, *, channel: Channel = Channel.TELEGRAM) -> Screen:
+    if channel == Channel.WEB:
+        text = _(
+            "🧾 The receipt code is removed from this page. You can also clear the rest of "
+            "this conversation."
+        )
+    else:
+        text = _(
+            "🧾 The receipt message is deleted. You can also clear the rest of this conversation."
+        )
+    return Screen(text, ((clear_chat_option(first),),))
 
 
 def receipt_deleted_answer() -> str:
     return _("Deleted.")
 
 
-def chat_cleared_text() -> str:
+def chat_cleared_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "🧹 Done. The conversation is cleared from this page. Please close the tab too. "
+            "Thank you!"
+        )
     return _(
         "🧹 Done. The messages of this session that Telegram still allowed me to delete "
         "are gone. Thank you!"
     )
 
 
-def limit_reached_text(limit: int) -> str:
+def limit_reached_text(limit: int, *, channel: Channel = Channel.TELEGRAM) -> str:
+    """On the web a draft outlives the tab only with a resume code: point to it."""
+    if channel == Channel.WEB:
+        return _(
+            "Thank you — you have already sent {limit} reports today, which is the daily "
+            "limit. Please come back tomorrow to submit. To keep unfinished answers until "
+            "then, tap “Continue later” at the top of the page and note the code it gives you."
+        ).format(limit=limit)
     return _(
         "Thank you — you have already sent {limit} reports today, which is the daily limit. "
         "Your answers are kept as a draft for a while: please come back tomorrow to submit."
     ).format(limit=limit)
 
 
-def cancelled_text() -> str:
+def cancelled_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "Cancelled. Your unfinished answers have been deleted. To begin again, tap "
+            "“Start over” at the top of the page."
+        )
     return _("Cancelled. Your unfinished answers have been deleted. Send /start to begin again.")
 
 
-def nothing_to_cancel_text() -> str:
+def nothing_to_cancel_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "There is nothing to cancel. Tap “Start over” at the top of the page to answer "
+            "the questionnaire."
+        )
     return _("There is nothing to cancel. Send /start to answer the questionnaire.")
 
 
-def expired_button_text() -> str:
+def expired_button_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _("This button has expired. Please tap “Start over” at the top of the page.")
     return _("This button has expired. Send /start to continue.")
 
 
@@ -566,7 +680,13 @@ def use_buttons_review_text() -> str:
     return _("Please use the buttons to change an answer or to submit.")
 
 
-def receipt_in_answer_text() -> str:
+def receipt_in_answer_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "🧾 This looks like a receipt code, so I removed the message at once and saved "
+            "nothing from it. Never write it into an answer; to use it, tap “Read replies” at "
+            "the top of the page once this questionnaire is submitted or cancelled."
+        )
     return _(
         "🧾 This looks like a receipt code, so I deleted the message at once and saved "
         "nothing from it. Never write it into an answer; to use it, send /followup once this "
@@ -574,15 +694,27 @@ def receipt_in_answer_text() -> str:
     )
 
 
-def receipt_in_idle_chat_text() -> str:
+def receipt_in_idle_chat_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "🧾 This looks like a receipt code, so I removed the message at once. To read the "
+            "replies to your report, tap “Read replies” at the top of the page and enter the "
+            "code there."
+        )
     return _(
         "🧾 This looks like a receipt code, so I deleted the message at once. To read the "
         "replies to your report, send /followup and then the code."
     )
 
 
-def no_open_campaign_text() -> str:
+def no_open_campaign_text(*, channel: Channel = Channel.TELEGRAM) -> str:
     """Campaigns are defined but none is open today."""
+    if channel == Channel.WEB:
+        return _(
+            "Thank you for your interest. No survey is open right now; please come back when "
+            "the next one opens. You can still read replies to earlier reports: tap “Read "
+            "replies” at the top of the page."
+        )
     return _(
         "Thank you for your interest. No survey is open right now; please come back when the "
         "next one opens. You can still read replies to earlier reports with /followup."
