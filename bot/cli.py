@@ -4,6 +4,7 @@
     demo [--keep DIR] [--cadres N]  the whole product offline, against the local emulator
     questionnaire validate FILE  check a questionnaire file
     questionnaire add FILE       validate and store it as a questionnaire version
+    campaign poster ID --out DIR  the campaign's web link, QR code and A4 poster (PNG, PDF)
     db upgrade                   migrate the configured database
     db reorder [--no-vacuum]     PostgreSQL: rewrite the report tables in random order
     i18n compile | extract       build the gettext catalogues
@@ -104,6 +105,55 @@ def _cmd_questionnaire_add(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(add())
+
+
+def _cmd_campaign_poster(args: argparse.Namespace) -> int:
+    """Write the campaign's link, QR code and poster to DIR; drawn by `bot.campaigns.poster`
+    in DEFAULT_LOCALE, the cadres' language."""
+    from bot.campaigns.poster import PosterFiles, is_local_url, poster_files
+    from storage.database import Database
+    from storage.repositories.campaigns import CampaignRepository
+
+    settings = _settings_or_exit()
+
+    async def draw() -> tuple[str, PosterFiles] | None:
+        database = await Database.connect(settings.resolved_database_url)
+        try:
+            await database.upgrade()
+            campaign = await CampaignRepository(database).get(args.id)
+        finally:
+            await database.dispose()
+        if campaign is None:
+            return None
+        files = await asyncio.to_thread(
+            poster_files, campaign, settings.web_public_url, locale=settings.default_locale
+        )
+        return campaign.id, files
+
+    drawn = asyncio.run(draw())
+    if drawn is None:
+        print(f"qingfeng: no campaign {args.id!r}", file=sys.stderr)
+        return EXIT_USAGE
+    campaign_id, files = drawn
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    contents = {
+        "link.txt": (files.link + "\n").encode(),
+        "qr.png": files.qr_png,
+        "poster.png": files.poster_png,
+        "poster.pdf": files.poster_pdf,
+    }
+    for suffix, content in contents.items():
+        path = out / f"{campaign_id}-{suffix}"
+        path.write_bytes(content)
+        print(path)
+    if is_local_url(settings.web_public_url):
+        print(
+            f"note: WEB_PUBLIC_URL ({settings.web_public_url}) is a local address; "
+            "set it to the public address before handing the link out",
+            file=sys.stderr,
+        )
+    return 0
 
 
 def _cmd_questionnaire_validate(args: argparse.Namespace) -> int:
@@ -328,6 +378,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_version = qsub.add_parser("add", help="validate and store a questionnaire version")
     add_version.add_argument("file")
     add_version.set_defaults(func=_cmd_questionnaire_add)
+
+    campaign = sub.add_parser("campaign", help="campaigns")
+    csub = campaign.add_subparsers(dest="action", required=True)
+    poster = csub.add_parser("poster", help="write the web link, QR code and A4 poster")
+    poster.add_argument("id", help="the campaign id (see /campaign in Telegram)")
+    poster.add_argument("--out", type=Path, required=True, help="folder to write the files to")
+    poster.set_defaults(func=_cmd_campaign_poster)
 
     db = sub.add_parser("db", help="database")
     dbsub = db.add_subparsers(dest="action", required=True)

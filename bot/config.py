@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     allow_paid_broadcast: bool = False
+    # The web channel: a chat page reached from a link or QR code, with no account at all.
+    web_host: str = "127.0.0.1"
+    web_port: int | None = Field(default=None, ge=1, le=65535)
+    web_public_url: str = "http://127.0.0.1:8080"
+    web_trusted_proxy_header: str | None = None  # e.g. X-Real-IP, set by your reverse proxy
+    web_pow_max_number: int = Field(default=50_000, ge=1, le=10_000_000)
+    web_session_actions_per_minute: int = Field(default=60, ge=1, le=10_000)
+    web_address_sessions_per_hour: int = Field(default=0, ge=0, le=100_000)  # 0: off
+    web_campaign_daily_cap: int = Field(default=0, ge=0)  # 0: no cap
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -131,6 +140,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("web_public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with https:// (or http:// for a local try)")
+        return value.rstrip("/")
+
+    @field_validator("web_trusted_proxy_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9-]+", value.strip()):
+            raise ValueError("expected a header name such as X-Real-IP")
+        return value.strip()
 
     @field_validator("database_url")
     @classmethod

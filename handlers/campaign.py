@@ -7,6 +7,7 @@ uploaded as a YAML document (validated, problems shown by question id, stored).
     /campaign open ID                              open it (any other open one is closed)
     /campaign close ID                             close it
     /campaign announce ID | remind ID              draft a broadcast to subscribers about it
+    /campaign link ID                              its web link, QR code and A4 poster
 
 The `IsAdmin` router filter asks for the role on every message; every change (new, open,
 close, a drafted announce or remind, a stored questionnaire version) is written to the audit
@@ -21,20 +22,24 @@ An uploaded questionnaire is read within limits (size, nesting, number and mappi
 
 from __future__ import annotations
 
+import asyncio
 from html import escape
 
 from aiogram import Bot, F, Router
+from aiogram.enums import ChatAction
 from aiogram.filters import Command, CommandObject, or_f
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import BufferedInputFile, LinkPreviewOptions, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.campaigns import CampaignService, parse_new_campaign
+from bot.campaigns.poster import campaign_link, is_local_url, poster_files
 from bot.campaigns.screens import (
     MAX_YAML_BYTES,
     announcement,
     campaign_line,
+    link_text,
     problem_text,
     too_large_text,
     usage_text,
@@ -118,6 +123,7 @@ async def campaign_command(
             text += "\n" + _("Note: today is outside its days, so cadres cannot answer yet.")
         if verb == "open":
             text += "\n" + _("Tell subscribers: /campaign announce {id}").format(id=updated.id)
+            text += "\n" + _("Link, QR code and poster: /campaign link {id}").format(id=updated.id)
         await message.answer(text)
         return
     if verb in ("announce", "remind") and rest:
@@ -135,12 +141,52 @@ async def campaign_command(
             return
         # Drafted in the cadres' language (DEFAULT_LOCALE), whatever the admin's: the preview
         # is what recipients get; the admin may discard it and write another with /broadcast.
+        link = campaign_link(settings.web_public_url, subject.id)
         with i18n.use_locale(settings.default_locale):
-            content = announcement(subject, reminder=verb == "remind")
+            content = announcement(subject, reminder=verb == "remind", link=link)
         await campaigns.record_announcement(user.id, verb, campaign_id)
         await offer_broadcast(bot, message.chat.id, state, content, subscribers)
         return
+    if verb == "link" and rest:
+        await send_campaign_link(message, bot, campaigns, rest.split()[0], settings)
+        return
     await message.answer(usage_text())
+
+
+async def send_campaign_link(
+    message: Message, bot: Bot, campaigns: CampaignService, campaign_id: str, settings: Settings
+) -> None:
+    """The link, then its QR code, then the poster as PDF and PNG (`bot.campaigns.poster`,
+    drawn in a worker thread, in the cadres' language whatever the admin's)."""
+    campaign = await campaigns.get(campaign_id)
+    if campaign is None:
+        await message.answer(
+            _("No campaign {id}. Send /campaign to see them all.").format(id=escape(campaign_id))
+        )
+        return
+    chat_id = message.chat.id
+    await bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+    files = await asyncio.to_thread(
+        poster_files, campaign, settings.web_public_url, locale=settings.default_locale
+    )
+    await message.answer(
+        link_text(campaign, files.link, is_local_url(settings.web_public_url)),
+        link_preview_options=LinkPreviewOptions(is_disabled=True),
+    )
+    stem = campaign.id
+    await bot.send_photo(
+        chat_id,
+        BufferedInputFile(files.qr_png, filename=f"{stem}-qr.png"),
+        caption=_("QR code of the link"),
+    )
+    await bot.send_document(
+        chat_id,
+        BufferedInputFile(files.poster_pdf, filename=f"{stem}-poster.pdf"),
+        caption=_("Poster to print (A4)"),
+    )
+    await bot.send_document(
+        chat_id, BufferedInputFile(files.poster_png, filename=f"{stem}-poster.png")
+    )
 
 
 async def questionnaire_upload(message: Message, bot: Bot, campaigns: CampaignService) -> None:

@@ -27,7 +27,8 @@ def usage_text() -> str:
         "/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD | QID vN — on a stored version\n"
         "/campaign open ID\n/campaign close ID\n"
         "/campaign announce ID — tell subscribers it is open\n"
-        "/campaign remind ID — remind them before it closes"
+        "/campaign remind ID — remind them before it closes\n"
+        "/campaign link ID — its link, QR code and poster"
     )
 
 
@@ -48,8 +49,10 @@ def campaign_line(campaign: Campaign) -> str:
     )
 
 
-def announcement(campaign: Campaign, reminder: bool) -> BroadcastContent:
+def announcement(campaign: Campaign, reminder: bool, link: str) -> BroadcastContent:
     """A drafted broadcast about an open campaign; the admin sees it before anything is sent.
+    It ends with the campaign's web link on its own line, for subscribers to pass on in
+    WeChat groups (`bot.campaigns.poster.campaign_link`).
 
     A reminder goes to every subscriber: the bot cannot know who has answered, by design."""
     values = {"title": escape(campaign.title), "closes": campaign.closes_day.isoformat()}
@@ -67,7 +70,23 @@ def announcement(campaign: Campaign, reminder: bool) -> BroadcastContent:
             "anonymous (the investigators never see who answered) and takes a few minutes.\n\n"
             "Open until {closes}. Send /start to begin."
         )
-    return BroadcastContent(text.format(**values))
+    link_line = _("Link to answer (opens in WeChat too): {link}").format(link=escape(link))
+    return BroadcastContent(text.format(**values) + "\n\n" + link_line)
+
+
+def link_text(campaign: Campaign, link: str, local: bool) -> str:
+    """The first of the three messages of `/campaign link`; `local`: the link works only on
+    this machine, so the admin is told to set WEB_PUBLIC_URL first."""
+    text = _(
+        "<b>{title}</b>\nLink to answer: {link}\n\n"
+        "Post the link or the QR code in work groups; print the poster for notice boards."
+    ).format(title=escape(campaign.title), link=escape(link))
+    if local:
+        text += "\n\n" + _(
+            "Note: WEB_PUBLIC_URL is a local address, so this link opens only on this machine. "
+            "Set it to the public address before handing the link out."
+        )
+    return text
 
 
 def problem_text(problem: Problem) -> str:
