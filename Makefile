@@ -14,7 +14,7 @@ ifeq ($(REDIS_PROBE),True)
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 endif
 
-.PHONY: install test load lint demo bench catalogues clean
+.PHONY: install test load lint demo bench catalogues clean browser
 
 install: $(STAMP)
 
@@ -31,7 +31,19 @@ catalogues: install
 # Two workers: the machine (and CI) has two cores; PostgreSQL tests each get their own database.
 PYTEST_WORKERS ?= 2
 
-test: install catalogues
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work
+# offline). Installed with apt when missing and this user may; else those tests skip, with the
+# reason printed — except under CI=true, where they fail instead.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 \
+	      || echo "make: could not install chromium with apt; the browser tests will say so"; \
+	  else echo "make: $(CHROMIUM) is missing; the browser tests will say so"; fi; }
+
+test: install catalogues browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The full-scale rate-limit runs (200 cadres at once, 2,000-recipient broadcasts), excluded
@@ -52,6 +64,8 @@ bench: install catalogues
 	$(BIN)/python bench/conversation.py
 	$(BIN)/python bench/digest.py
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/web.py
+	$(BIN)/python bench/web_page.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -50,6 +50,7 @@ from bot.respondent.feature import RespondentFeature, build_respondent
 from bot.respondent.survey import SurveyService
 from bot.staff.feature import StaffFeature, build_staff
 from bot.staff.menus import AdminMenuOnFirstContact
+from bot.web.feature import WebFeature, build_web
 from handlers import all_routers
 from storage.database import Database
 from storage.fsm import SqlStorage, pseudonymous_redis_storage
@@ -61,6 +62,8 @@ from storage.repositories import (
 )
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_WEB_PORT = 8080
 
 
 @dataclass(frozen=True)
@@ -304,16 +307,44 @@ def create_dispatcher(services: Services, *, storage: BaseStorage | None = None)
     return dp
 
 
-async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
-    """Poll until SIGINT/SIGTERM (or `stop`), then close everything cleanly."""
-    services = await build_services(settings)
-    bot = create_bot(settings)
-    dp = create_dispatcher(services)
-    stop_event = stop or asyncio.Event()
+def build_web_channel(services: Services, storage: BaseStorage) -> WebFeature:
+    """The web channel on the same core, storage and services as Telegram's."""
+    settings = services.settings
+
+    def today() -> date:
+        return services.clock().astimezone(settings.zone).date()
+
+    return build_web(
+        settings,
+        conversation=services.conversation.conversation,
+        storage=storage,
+        pseudonymizer=services.pseudonymizer,
+        campaigns=services.campaigns.service,
+        submissions=services.submissions,
+        today=today,
+    )
+
+
+def _stop_on_signals(stop_event: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # non-Unix
             loop.add_signal_handler(sig, stop_event.set)
+
+
+async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Poll until SIGINT/SIGTERM (or `stop`), then close everything cleanly; the web
+    channel is served beside it when WEB_PORT is set."""
+    services = await build_services(settings)
+    bot = create_bot(settings)
+    storage = build_fsm_storage(services)
+    dp = create_dispatcher(services, storage=storage)
+    stop_event = stop or asyncio.Event()
+    _stop_on_signals(stop_event)
+    web_channel: WebFeature | None = None
+    if settings.web_port is not None:
+        web_channel = build_web_channel(services, storage)
+        await web_channel.serve(settings.web_host, settings.web_port)
     polling = asyncio.create_task(
         dp.start_polling(bot, handle_signals=False, close_bot_session=True)
     )
@@ -325,5 +356,41 @@ async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) 
             await dp.stop_polling()
             await polling
         waiter.cancel()
+        if web_channel is not None:
+            await web_channel.stop()
+        await services.close()
+        logger.info("Stopped cleanly")
+
+
+async def run_web(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: Callable[[int], None] | None = None,
+    port: int | None = None,
+) -> None:
+    """Serve the web channel alone (no BOT_TOKEN needed) until SIGINT/SIGTERM (or `stop`).
+
+    The jobs that keep the anonymity promises (draft and report purges) run here too;
+    digests and broadcasts, which go out through Telegram, run with `run`."""
+    services = await build_services(settings)
+    storage = build_fsm_storage(services)
+    stop_event = stop or asyncio.Event()
+    _stop_on_signals(stop_event)
+    web_only = (services.campaigns, services.respondent, services.cases, services.conversation)
+    for feature in web_only:
+        await feature.on_startup()
+    web_channel = build_web_channel(services, storage)
+    try:
+        wanted = port if port is not None else settings.web_port or DEFAULT_WEB_PORT
+        listening = await web_channel.serve(settings.web_host, wanted)
+        if ready is not None:
+            ready(listening)
+        await stop_event.wait()
+    finally:
+        await web_channel.stop()
+        for feature in reversed(web_only):
+            await feature.on_shutdown()
+        await storage.close()
         await services.close()
         logger.info("Stopped cleanly")

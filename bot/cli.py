@@ -1,6 +1,7 @@
 """`python -m bot` — the command line.
 
     run                          poll Telegram (or TELEGRAM_API_URL) with BOT_TOKEN
+    web                          serve the web channel alone (no BOT_TOKEN needed)
     demo [--keep DIR] [--cadres N]  the whole product offline, against the local emulator
     questionnaire validate FILE  check a questionnaire file
     questionnaire add FILE       validate and store it as a questionnaire version
@@ -54,6 +55,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     configure_logging(settings.log_level)
     asyncio.run(run_polling(settings))
+    return 0
+
+
+def _cmd_web(args: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    from bot.app import run_web
+    from bot.logging_setup import configure_logging
+
+    configure_logging(settings.log_level)
+
+    def ready(port: int) -> None:
+        print(f"Web channel: http://{settings.web_host}:{port}/  (Ctrl-C stops it)", flush=True)
+
+    asyncio.run(run_web(settings, ready=ready))
     return 0
 
 
@@ -361,8 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="Qingfeng (清风) bot")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="poll the Bot API with BOT_TOKEN")
+    run = sub.add_parser(
+        "run", help="poll the Bot API with BOT_TOKEN (and serve the web channel if WEB_PORT)"
+    )
     run.set_defaults(func=_cmd_run)
+
+    web = sub.add_parser("web", help="serve the web channel alone on WEB_HOST:WEB_PORT")
+    web.set_defaults(func=_cmd_web)
 
     demo = sub.add_parser("demo", help="the whole product offline against the local emulator")
     demo.add_argument("--keep", type=Path, default=None, help="use DIR as DATA_DIR and keep it")

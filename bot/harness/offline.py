@@ -20,10 +20,19 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from pydantic import SecretStr
 
-from bot.app import FeatureOptions, Services, build_services, create_bot, create_dispatcher
+from bot.app import (
+    FeatureOptions,
+    Services,
+    build_fsm_storage,
+    build_services,
+    build_web_channel,
+    create_bot,
+    create_dispatcher,
+)
 from bot.config import Settings, load_settings
 from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits, VirtualClock
 from bot.harness.virtual_pacing import VirtualTime
+from bot.web.feature import WebFeature
 
 
 class PlainHttpSession(AiohttpSession):
@@ -51,6 +60,9 @@ class OfflineBot:
     _users: int = 0
     #: What tests change about the features (e.g. a shorter broadcast progress interval).
     options: FeatureOptions = field(default_factory=FeatureOptions)
+    #: Serve the web channel beside the bot (on a free local port), as `run` with WEB_PORT.
+    serve_web: bool = False
+    web: WebFeature | None = None
 
     @classmethod
     async def start(
@@ -61,6 +73,7 @@ class OfflineBot:
         now: Callable[[], datetime] | None = None,
         virtual_pacing: bool = False,
         options: FeatureOptions | None = None,
+        web: bool = False,
         **overrides: Any,
     ) -> OfflineBot:
         """Start the emulator and the bot on DATA_DIR (SQLite there unless overridden).
@@ -83,6 +96,7 @@ class OfflineBot:
             now=now,
             virtual_time=VirtualTime(clock) if virtual_pacing else None,
             options=options or FeatureOptions(),
+            serve_web=web,
         )
         await offline.start_bot()
         return offline
@@ -97,7 +111,11 @@ class OfflineBot:
         self.bot = create_bot(self.settings, session=PlainHttpSession(api=api))
         if self.virtual_time is not None:
             self.virtual_time.pace(self.bot)
-        self.dispatcher = create_dispatcher(self.services)
+        storage = build_fsm_storage(self.services)
+        self.dispatcher = create_dispatcher(self.services, storage=storage)
+        if self.serve_web:
+            self.web = build_web_channel(self.services, storage)
+            await self.web.serve("127.0.0.1", 0)
         self._polling = asyncio.create_task(
             self.dispatcher.start_polling(
                 self.bot, handle_signals=False, close_bot_session=True, polling_timeout=1
@@ -121,6 +139,9 @@ class OfflineBot:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._polling
         self._polling = None
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self.services is not None:
             await self.services.close()
         self.services = None
@@ -132,6 +153,13 @@ class OfflineBot:
     async def close(self) -> None:
         await self.stop_bot()
         await self.emulator.stop()
+
+    @property
+    def web_url(self) -> str:
+        """The web channel's base URL (only with `web=True`)."""
+        if self.web is None or self.web.port is None:
+            raise RuntimeError("the web channel is not being served")
+        return f"http://127.0.0.1:{self.web.port}"
 
     def new_user(self, **kwargs: Any) -> EmulatedUser:
         """A fresh emulated Telegram user with a private chat to the bot."""

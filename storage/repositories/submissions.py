@@ -156,6 +156,21 @@ class SubmissionRepository:
             total = await connection.scalar(select(func.count()).select_from(submissions))
         return int(total or 0)
 
+    async def count_on(self, day: date, campaign_id: str | None) -> int:
+        """Reports stored on `day` in the campaign (None: outside any campaign): for a daily
+        cap, which needs nothing about who sent them."""
+        campaign = (
+            submissions.c.campaign_id.is_(None)
+            if campaign_id is None
+            else submissions.c.campaign_id == campaign_id
+        )
+        query = (
+            select(func.count()).select_from(submissions).where(submissions.c.day == day, campaign)
+        )
+        async with self._db.engine.connect() as connection:
+            total = await connection.scalar(query)
+        return int(total or 0)
+
     async def find_by_receipt(self, receipt_hash: str) -> str | None:
         """The id of the submission whose receipt hashes to `receipt_hash`, if any."""
         async with self._db.engine.connect() as connection:

@@ -1,0 +1,254 @@
+"""Web sessions without cookies: a random token in the tab, an HMAC of it on the server.
+
+The page keeps a 256-bit token in `sessionStorage` (so another tab is another session) and
+sends it in a header. The server never stores the token: the session's record and the
+conversation's state live in the bot's FSM storage (pseudonymous, encrypted, expiring, purged
+by its job) under a key made from an HMAC of the token, like a Telegram draft. A token whose
+record is gone (expired, purged, forged, never issued) opens nothing.
+
+A record holds the session's own bookkeeping (`w`: last sequence number, next message
+reference, locale, campaign) beside the core's state (`c`). The core clearing its state on
+submit or cancel empties `c` only; the bookkeeping holds no answer and expires like a draft.
+
+A resume code ("continue later") moves the draft to a record keyed by an HMAC of the code,
+shown once and stored nowhere else; entering it moves the draft back into a session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import secrets
+import time
+import unicodedata
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+
+from bot.anonymity.pseudonym import Pseudonymizer
+from bot.anonymity.receipt import ALPHABET
+from bot.conversation.model import Cadre, Channel, ConversationKey
+from storage.fsm import storage_key_pseudonym
+
+SESSION_PURPOSE = "web-session"
+RESUME_PURPOSE = "web-resume"
+DAILY_PURPOSE_PREFIX = "web"
+TOKEN_BYTES = 32
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+RESUME_CHARS = 16  # 80 bits in Crockford base32, four groups (receipt codes have five)
+_RESUME_SEPARATORS = re.compile(r"[\s\-_.\u2010-\u2015\u2212\u30fc]+")
+
+_CONFUSABLE = str.maketrans("OIL", "011")
+
+RECORD = "w"
+CORE = "c"
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def new_resume_code() -> str:
+    chars = "".join(ALPHABET[secrets.randbelow(len(ALPHABET))] for _ in range(RESUME_CHARS))
+    return "-".join(chars[i : i + 4] for i in range(0, RESUME_CHARS, 4))
+
+
+def normalize_resume_code(text: str) -> str | None:
+    """The canonical form of a typed resume code (forgiving like receipt codes), or None."""
+    compact = _RESUME_SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
+    compact = compact.translate(_CONFUSABLE)
+    if len(compact) != RESUME_CHARS or any(c not in ALPHABET for c in compact):
+        return None
+    return compact
+
+
+@dataclass
+class Record:
+    """A session's bookkeeping (no answer, no identity)."""
+
+    seq: int
+    next_ref: int
+    locale: str
+    campaign: str | None
+    mode: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ref": self.next_ref,
+            "locale": self.locale,
+            "campaign": self.campaign,
+            "mode": self.mode,
+        }
+
+    @classmethod
+    def from_json(cls, raw: object) -> Record | None:
+        if not isinstance(raw, dict):
+            return None
+        seq, ref, locale = raw.get("seq"), raw.get("ref"), raw.get("locale")
+        campaign, mode = raw.get("campaign"), raw.get("mode")
+        if not isinstance(seq, int) or not isinstance(ref, int) or not isinstance(locale, str):
+            return None
+        return cls(
+            seq=seq,
+            next_ref=ref,
+            locale=locale,
+            campaign=campaign if isinstance(campaign, str) else None,
+            mode=mode if isinstance(mode, str) else "survey",
+        )
+
+
+class SessionState:
+    """The core's `ConversationState` for one request: read once, written once (`flush`)."""
+
+    def __init__(self, record: Record, core: dict[str, Any]) -> None:
+        self.record = record
+        self._core = core
+        self.changed = False
+
+    async def load(self) -> dict[str, Any]:
+        return copy.deepcopy(self._core)
+
+    async def save(self, data: dict[str, Any]) -> None:
+        self._core = copy.deepcopy(data)
+        self.changed = True
+
+    async def clear(self) -> None:
+        self._core = {}
+        self.changed = True
+
+    @property
+    def core(self) -> dict[str, Any]:
+        return self._core
+
+    def stored(self) -> dict[str, Any]:
+        return {RECORD: self.record.to_json(), CORE: self._core}
+
+
+@dataclass
+class Replay:
+    seq: int
+    status: int
+    body: dict[str, Any]
+    until: float
+
+
+class WebSessions:
+    """Session records in the FSM storage, one lock per session, and the answers to the
+    last action of each session for a retried request (in memory only, for `replay_ttl`)."""
+
+    def __init__(
+        self,
+        storage: BaseStorage,
+        pseudonymizer: Pseudonymizer,
+        *,
+        replay_ttl: float = 120.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        replay_size: int = 50_000,
+    ) -> None:
+        self.storage = storage
+        self._pseudonymizer = pseudonymizer
+        self._replay_ttl = replay_ttl
+        self._monotonic = monotonic
+        self._replay_size = replay_size
+        self._replays: OrderedDict[ConversationKey, Replay] = OrderedDict()
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    # --- keys -----------------------------------------------------------------------------
+
+    @staticmethod
+    def valid_token(token: str | None) -> bool:
+        return token is not None and _TOKEN.fullmatch(token) is not None
+
+    def storage_key(self, token: str) -> StorageKey:
+        destiny = "web:" + self._pseudonymizer.of(SESSION_PURPOSE, token)
+        return StorageKey(bot_id=0, chat_id=0, user_id=0, destiny=destiny)
+
+    def resume_key(self, code: str) -> StorageKey:
+        destiny = "web-resume:" + self._pseudonymizer.of(RESUME_PURPOSE, code)
+        return StorageKey(bot_id=0, chat_id=0, user_id=0, destiny=destiny)
+
+    def conversation_key(self, key: StorageKey) -> ConversationKey:
+        return ConversationKey(storage_key_pseudonym(self._pseudonymizer, key))
+
+    def lock(self, key: ConversationKey) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[key] = lock
+        return lock
+
+    def cadre(self, key: StorageKey, state: SessionState) -> Cadre:
+        conversation_key = self.conversation_key(key)
+
+        def daily(purpose: str, day: date) -> str:
+            return self._pseudonymizer.daily(purpose, day, DAILY_PURPOSE_PREFIX, conversation_key)
+
+        return Cadre(
+            key=conversation_key,
+            locale=state.record.locale,
+            state=state,
+            daily_pseudonym=daily,
+            channel=Channel.WEB,
+        )
+
+    # --- records --------------------------------------------------------------------------
+
+    async def create(self, *, locale: str, campaign: str | None, mode: str) -> str:
+        token = new_token()
+        record = Record(seq=0, next_ref=1, locale=locale, campaign=campaign, mode=mode)
+        await self.storage.set_data(self.storage_key(token), SessionState(record, {}).stored())
+        return token
+
+    async def open(self, key: StorageKey) -> SessionState | None:
+        """The session's state, or None when no such session is kept."""
+        data = await self.storage.get_data(key)
+        record = Record.from_json(data.get(RECORD))
+        if record is None:
+            return None
+        core = data.get(CORE)
+        return SessionState(record, core if isinstance(core, dict) else {})
+
+    async def write(self, key: StorageKey, state: SessionState) -> None:
+        await self.storage.set_data(key, state.stored())
+
+    async def put_aside(self, code: str, core: dict[str, Any]) -> None:
+        """Keep a draft under a resume code's key until DRAFT_TTL."""
+        aside = Record(seq=0, next_ref=0, locale="", campaign=None, mode="aside")
+        await self.storage.set_data(self.resume_key(code), SessionState(aside, core).stored())
+
+    async def take_back(self, code: str) -> dict[str, Any] | None:
+        """The draft kept under `code`, which is deleted from there; None when none is."""
+        normalized = normalize_resume_code(code)
+        if normalized is None:
+            return None
+        key = self.resume_key(normalized)
+        data = await self.storage.get_data(key)
+        core = data.get(CORE)
+        if not isinstance(core, dict) or not core:
+            return None
+        await self.storage.set_data(key, {})
+        return core
+
+    # --- replays --------------------------------------------------------------------------
+
+    def remember(self, key: ConversationKey, seq: int, status: int, body: dict[str, Any]) -> None:
+        now = self._monotonic()
+        self._replays[key] = Replay(seq, status, body, now + self._replay_ttl)
+        self._replays.move_to_end(key)
+        while self._replays and (
+            len(self._replays) > self._replay_size or next(iter(self._replays.values())).until < now
+        ):
+            self._replays.popitem(last=False)
+
+    def replay(self, key: ConversationKey, seq: int) -> Replay | None:
+        kept = self._replays.get(key)
+        if kept is None or kept.seq != seq or kept.until < self._monotonic():
+            return None
+        return kept
