@@ -1,8 +1,8 @@
 """`python -m bot` — the command line.
 
     run                          poll Telegram (or TELEGRAM_API_URL) with BOT_TOKEN
-    web                          serve the web channel alone (no BOT_TOKEN needed)
     demo [--keep DIR] [--cadres N]  the whole product offline, against the local emulator
+    demo --web [--port P] [--keep DIR]  the web page on the demo database, for a browser
     questionnaire validate FILE  check a questionnaire file
     questionnaire add FILE       validate and store it as a questionnaire version
     campaign poster ID --out DIR  the campaign's web link, QR code and A4 poster (PNG, PDF)
@@ -73,9 +73,17 @@ def _cmd_web(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from bot.harness.demo import run_demo
+    from bot.harness.demo import run_demo, serve_web_demo
 
-    return asyncio.run(run_demo(keep=args.keep, cadres=args.cadres, seed=args.seed))
+    try:
+        if args.web:
+            return asyncio.run(serve_web_demo(keep=args.keep, port=args.port))
+        return asyncio.run(
+            run_demo(keep=args.keep, cadres=args.cadres, seed=args.seed, web_cadres=args.web_cadres)
+        )
+    except SettingsError as exc:
+        print(f"qingfeng: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _cmd_questionnaire_add(args: argparse.Namespace) -> int:
@@ -386,8 +394,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="the whole product offline against the local emulator")
     demo.add_argument("--keep", type=Path, default=None, help="use DIR as DATA_DIR and keep it")
-    demo.add_argument("--cadres", type=int, default=50, help="simulated cadres (default 50)")
+    demo.add_argument(
+        "--cadres", type=int, default=50, help="simulated cadres in Telegram (default 50)"
+    )
     demo.add_argument("--seed", type=int, default=7, help="random seed of the simulation")
+    demo.add_argument(
+        "--web-cadres",
+        type=int,
+        default=None,
+        help="simulated cadres on the web page beside them (default: a fifth, at least 10)",
+    )
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="serve the web page on the demo database for a browser, until Ctrl-C",
+    )
+    demo.add_argument(
+        "--port", type=int, default=None, help="with --web: the port (default WEB_PORT or 8080)"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     questionnaire = sub.add_parser("questionnaire", help="questionnaire files")

@@ -1,19 +1,24 @@
-"""Simulated cadres: people who answer the questionnaire through the emulator, as on a phone.
+"""Simulated cadres: people who answer the questionnaire on a phone, in Telegram (through the
+emulator) or on the web page (through its HTTP API, as the page's script speaks it).
 
 Used by `make demo`, the end-to-end tests and the benchmarks. A cadre only does what a person
-can do — read the last message, tap its buttons, type text — and reads the question id from
-the buttons' callback data to know what kind of answer fits.
+can do — read the last message, tap its buttons, type text, reload the page — and reads the
+question id from the buttons' callback data (Telegram) or the chips' actions (web) to know
+what kind of answer fits.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from bot.harness.emulator import ChatMessage, ChatWaitTimeout, EmulatedUser, InlineButton
+from bot.harness.web_client import Bubble, WebCadre, WebRefusal
 from bot.questionnaire import Question, Questionnaire
 from bot.respondent.callbacks import Act, SurveyCallback
 
@@ -43,9 +48,17 @@ class Behaviour(StrEnum):
     HURRIED = "hurried"  # answers only what is required, skips everything else
 
 
+class Via(StrEnum):
+    """The channel a simulated cadre answered through (submissions themselves record none)."""
+
+    TELEGRAM = "telegram"
+    WEB = "web"
+
+
 @dataclass
 class CadreResult:
     behaviour: Behaviour
+    via: Via = Via.TELEGRAM
     receipt: str | None = None
     steps: int = 0
     cancelled: bool = False
@@ -269,6 +282,159 @@ class Cadre:
             gone = receipt.message_id
             await self.user.wait_for(lambda user: user.message(gone) is None, WAIT)
             self.result.receipt_deleted = True
+        return True
+
+
+Options = dict[str, list[dict[str, Any]]]
+
+
+def _by_act(bubble: Bubble) -> Options:
+    found: Options = {}
+    for option in bubble.options:
+        found.setdefault(option["action"]["a"], []).append(option)
+    return found
+
+
+class WebRespondent:
+    """One simulated cadre on the web page, behaving like a `Cadre` in Telegram.
+
+    It taps the chips of the newest screen that has any, types into the input bar, and, when
+    resuming, reloads the page: same tab, same session token, the last sequence number asked
+    again, then "continue". A refusal for going too fast is waited out as the page does."""
+
+    def __init__(
+        self,
+        page: WebCadre,
+        questionnaire: Questionnaire,
+        rng: random.Random,
+        behaviour: Behaviour = Behaviour.STRAIGHT,
+    ) -> None:
+        self.page = page
+        self.questionnaire = questionnaire
+        self.rng = rng
+        self.behaviour = behaviour
+        self.result = CadreResult(behaviour, via=Via.WEB)
+        self._edited = False
+        self._interrupted = False
+        self._cancel_at = rng.randint(3, 12)
+
+    async def act(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Send one action; a 429 is retried with the same sequence number after the wait
+        it names (the server applied nothing)."""
+        while True:
+            try:
+                return await self.page.act(event)
+            except WebRefusal as refusal:
+                if refusal.status != 429:
+                    raise
+                self.page.seq -= 1
+                await asyncio.sleep(float(refusal.body.get("retry_after", 1)))
+
+    async def press(self, option: dict[str, Any], bubble: Bubble) -> dict[str, Any]:
+        self.result.actions.append(f"press {option['action']['a']}")
+        return await self.act({"type": "press", "action": option["action"], "ref": bubble.ref})
+
+    async def type(self, text: str) -> None:
+        answer = await self.act({"type": "text", "body": text})
+        self.result.actions.append("type")
+        shown = [op["ref"] for op in answer["ops"] if op["op"] == "show"]
+        if any("🛡" in self.page.bubbles[ref].text for ref in shown if ref in self.page.bubbles):
+            self.result.masked_notices += 1
+
+    async def reload(self) -> None:
+        """Reload the tab: the transcript is gone, the token is not; ask where we were."""
+        page = WebCadre(self.page.http, locale=self.page.locale, campaign=self.page.campaign)
+        page.token = self.page.token
+        page.seq = int((await page.post("/api/state", {}))["seq"])
+        self.page = page
+        self.result.actions.append("reload")
+        await self.act({"type": "start"})
+        shown = self.page.current()
+        await self.press(_by_act(shown)["res"][0], shown)
+
+    async def run(self) -> CadreResult:
+        """Open the page, consent, answer until submitted (or cancelled)."""
+        await self.page.open()
+        await self.act({"type": "start"})
+        welcome = self.page.current()
+        consent = _by_act(welcome).get("go") or _by_act(welcome).get("res")
+        if not consent:
+            raise AssertionError(f"no consent chip\n{self.page.chat_text()}")
+        await self.press(consent[0], welcome)
+        for _ in range(STEP_LIMIT):
+            self.result.steps += 1
+            if await self._step(self.page.current()):
+                return self.result
+        raise AssertionError(f"did not finish in {STEP_LIMIT} steps\n{self.page.chat_text()}")
+
+    async def _step(self, bubble: Bubble) -> bool:
+        by_act = _by_act(bubble)
+        if self.behaviour is Behaviour.CANCELLING and self.result.steps >= self._cancel_at:
+            await self.press(by_act["cxl"][0], bubble)
+            self.result.cancelled = True
+            return True
+        if (
+            self.behaviour is Behaviour.RESUMING
+            and not self._interrupted
+            and self.result.steps >= self._cancel_at
+        ):
+            self._interrupted = True
+            await self.reload()
+            return False
+        if "sub" in by_act:
+            return await self._review(bubble, by_act)
+        question_id = next((o["action"]["q"] for o in bubble.options if o["action"]["q"]), "")
+        if not question_id:
+            raise AssertionError(f"no question id on the chips\n{self.page.chat_text()}")
+        question = self.questionnaire.question(question_id)
+        wandering = self.behaviour is Behaviour.WANDERING
+        if wandering and "back" in by_act and self.rng.random() < 0.08:
+            await self.press(by_act["back"][0], bubble)
+            return False
+        hurried = self.behaviour is Behaviour.HURRIED
+        if "skip" in by_act and (
+            hurried or (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
+        ):
+            await self.press(by_act["skip"][0], bubble)
+            return False
+        await self._answer(question, bubble, by_act)
+        return False
+
+    async def _answer(self, question: Question, bubble: Bubble, by_act: Options) -> None:
+        if question.type in ("single", "scale"):
+            await self.press(self.rng.choice(by_act["ans"]), bubble)
+        elif question.type == "multi":
+            values = [o["action"]["v"] for o in by_act.get("tog", [])]
+            limit = question.max_choices or len(values)
+            for value in self.rng.sample(values, k=self.rng.randint(1, min(3, limit))):
+                shown = self.page.current()  # a toggle redraws the chips in place
+                chip = next(o for o in shown.options if o["action"]["v"] == value)
+                await self.press(chip, shown)
+            shown = self.page.current()
+            await self.press(_by_act(shown)["done"][0], shown)
+        elif question.type == "number":
+            low, high = question.min or 0, question.max or 0
+            await self.type(str(int(self.rng.triangular(low, min(high, low + 40), low + 6))))
+        else:
+            await self.type(self.rng.choice(EXAMPLES))
+
+    async def _review(self, bubble: Bubble, by_act: Options) -> bool:
+        if self.behaviour is Behaviour.WANDERING and not self._edited and "edit" in by_act:
+            self._edited = True
+            await self.press(self.rng.choice(by_act["edit"]), bubble)
+            return False
+        await self.press(by_act["sub"][0], bubble)
+        receipt = next(
+            (b for b in self.page.bubbles.values() if RECEIPT_PATTERN.search(b.text)), None
+        )
+        if receipt is None:
+            raise AssertionError(f"no receipt after submitting\n{self.page.chat_text()}")
+        match = RECEIPT_PATTERN.search(receipt.text)
+        self.result.receipt = match.group(0) if match else None
+        saved = _by_act(receipt).get("rcpt")
+        if saved:  # noted it down: take the receipt off the page
+            await self.press(saved[0], receipt)
+            self.result.receipt_deleted = receipt.ref not in self.page.bubbles
         return True
 
 
