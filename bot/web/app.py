@@ -142,7 +142,6 @@ class WebRoutes:
         *,
         trusted_proxy_header: str | None,
         campaign_exists: Callable[[str], Awaitable[bool]],
-        current_campaign: Callable[[], Awaitable[str | None]],
         campaign_full: Callable[[], Awaitable[bool]],
     ) -> None:
         self.channel = channel
@@ -150,7 +149,6 @@ class WebRoutes:
         self.addresses = addresses
         self.trusted_proxy_header = trusted_proxy_header
         self.campaign_exists = campaign_exists
-        self.current_campaign = current_campaign
         self.campaign_full = campaign_full
 
     @property
@@ -212,7 +210,7 @@ class WebRoutes:
             raise WebError(404, "not_found")
         if mode == "survey" and await self.campaign_full():
             raise WebError(503, "campaign_full")
-        token = await self.sessions.create(locale=locale, campaign=campaign, mode=mode)
+        token = await self.sessions.create(locale=locale, campaign=campaign)
         return web.json_response({"token": token, "seq": 0}, status=201)
 
     async def state(self, request: web.Request) -> web.Response:

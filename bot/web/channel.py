@@ -260,7 +260,7 @@ class WebChannel:
             state.record.next_ref = refs.next_ref
             await self.sessions.write(key, state)
             body = {"seq": seq, "ref": event_ref, "ops": ops}
-            self.sessions.remember(conversation_key, seq, 200, body)
+            self.sessions.remember(conversation_key, seq, body)
             return body
 
     async def _run(

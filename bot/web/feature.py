@@ -93,7 +93,6 @@ def build_web(
         AddressLimiter(settings.web_address_sessions_per_hour, today=today),
         trusted_proxy_header=settings.web_trusted_proxy_header,
         campaign_exists=campaign_exists,
-        current_campaign=current_campaign,
         campaign_full=campaign_full,
     )
     return WebFeature(channel, create_web_app(routes))

@@ -76,7 +76,6 @@ class Record:
     next_ref: int
     locale: str
     campaign: str | None
-    mode: str
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,7 +83,6 @@ class Record:
             "ref": self.next_ref,
             "locale": self.locale,
             "campaign": self.campaign,
-            "mode": self.mode,
         }
 
     @classmethod
@@ -92,7 +90,7 @@ class Record:
         if not isinstance(raw, dict):
             return None
         seq, ref, locale = raw.get("seq"), raw.get("ref"), raw.get("locale")
-        campaign, mode = raw.get("campaign"), raw.get("mode")
+        campaign = raw.get("campaign")
         if not isinstance(seq, int) or not isinstance(ref, int) or not isinstance(locale, str):
             return None
         return cls(
@@ -100,7 +98,6 @@ class Record:
             next_ref=ref,
             locale=locale,
             campaign=campaign if isinstance(campaign, str) else None,
-            mode=mode if isinstance(mode, str) else "survey",
         )
 
 
@@ -134,7 +131,6 @@ class SessionState:
 @dataclass
 class Replay:
     seq: int
-    status: int
     body: dict[str, Any]
     until: float
 
@@ -200,9 +196,9 @@ class WebSessions:
 
     # --- records --------------------------------------------------------------------------
 
-    async def create(self, *, locale: str, campaign: str | None, mode: str) -> str:
+    async def create(self, *, locale: str, campaign: str | None) -> str:
         token = new_token()
-        record = Record(seq=0, next_ref=1, locale=locale, campaign=campaign, mode=mode)
+        record = Record(seq=0, next_ref=1, locale=locale, campaign=campaign)
         await self.storage.set_data(self.storage_key(token), SessionState(record, {}).stored())
         return token
 
@@ -220,7 +216,7 @@ class WebSessions:
 
     async def put_aside(self, code: str, core: dict[str, Any]) -> None:
         """Keep a draft under a resume code's key until DRAFT_TTL."""
-        aside = Record(seq=0, next_ref=0, locale="", campaign=None, mode="aside")
+        aside = Record(seq=0, next_ref=0, locale="", campaign=None)
         await self.storage.set_data(self.resume_key(code), SessionState(aside, core).stored())
 
     async def take_back(self, code: str) -> dict[str, Any] | None:
@@ -238,9 +234,9 @@ class WebSessions:
 
     # --- replays --------------------------------------------------------------------------
 
-    def remember(self, key: ConversationKey, seq: int, status: int, body: dict[str, Any]) -> None:
+    def remember(self, key: ConversationKey, seq: int, body: dict[str, Any]) -> None:
         now = self._monotonic()
-        self._replays[key] = Replay(seq, status, body, now + self._replay_ttl)
+        self._replays[key] = Replay(seq, body, now + self._replay_ttl)
         self._replays.move_to_end(key)
         while self._replays and (
             len(self._replays) > self._replay_size or next(iter(self._replays.values())).until < now

@@ -118,7 +118,7 @@ async def _audit(audited_bot: OfflineBot, caplog: pytest.LogCaptureFixture) -> N
         # After submit the core keeps nothing of the draft in the session.
         after = await session_data(audited_bot, again.token)
         assert after["c"] == {}
-        assert set(after["w"]) == {"seq", "ref", "locale", "campaign", "mode"}
+        assert set(after["w"]) == {"seq", "ref", "locale", "campaign"}
 
         quitter = WebCadre(http)
         await begin(quitter)

@@ -336,7 +336,7 @@ def _sessions(monotonic: Clock | None = None) -> WebSessions:
 
 async def test_a_session_record_is_kept_under_a_keyed_hash_of_the_token() -> None:
     sessions = _sessions()
-    token = await sessions.create(locale="en", campaign=None, mode="survey")
+    token = await sessions.create(locale="en", campaign=None)
     key = sessions.storage_key(token)
     assert token not in repr(key)
     assert key != sessions.storage_key(new_token())
@@ -356,11 +356,11 @@ async def test_a_remembered_answer_is_replayed_for_its_seq_until_it_expires() ->
     clock = Clock(0)
     sessions = _sessions(clock)
     key = sessions.conversation_key(sessions.storage_key(new_token()))
-    sessions.remember(key, 3, 200, {"seq": 3})
+    sessions.remember(key, 3, {"seq": 3})
     kept = sessions.replay(key, 3)
     assert kept is not None and kept.body == {"seq": 3}
     assert sessions.replay(key, 2) is None
-    sessions.remember(key, 4, 200, {"seq": 4})
+    sessions.remember(key, 4, {"seq": 4})
     assert sessions.replay(key, 3) is None, "only the last answer is kept"
     clock.advance(119)
     assert sessions.replay(key, 4) is not None
