@@ -16,7 +16,7 @@ import logging
 import math
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -155,6 +155,54 @@ class SqlStorage(BaseStorage):
             current.update(data)
             await self._write(row_key, "data_enc", self._encrypt(row_key, current))
             return current.copy()
+
+    async def set_many(self, items: Sequence[tuple[StorageKey, Mapping[str, Any]]]) -> None:
+        """Several keys' data in one transaction (one upsert run for all of them), each key's
+        state kept as `set_data` keeps it. For a write-behind flush of many small changes:
+        one commit instead of one per key. Empty data is refused: clearing deletes rows and
+        goes through `set_data`."""
+        if not items:
+            return
+        now = self._now()
+        expires = self._expiry(now)
+        rows: dict[str, bytes] = {}
+        for key, data in items:
+            if not isinstance(data, dict) or not data:
+                raise DataNotDictLikeError("set_many takes non-empty dicts only")
+            row_key = self._row_key(key)
+            blob = self._encrypt(row_key, data)
+            assert blob is not None
+            rows[row_key] = blob  # the last one wins, as with one set_data after another
+        table = fsm_entries
+        upsert = self._db.insert(table)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "data_enc": upsert.excluded.data_enc,
+                "state": case((table.c.expires_at <= now, None), else_=table.c.state),
+                "expires_at": upsert.excluded.expires_at,
+            },
+        )
+        known = {row_key: await self._read(row_key) for row_key in rows}
+        self._write_events += 1
+        self._writes_in_flight += 1
+        for row_key in rows:
+            self._cache.pop(row_key, None)
+        try:
+            async with self._db.engine.begin() as connection:
+                await connection.execute(
+                    statement,
+                    [
+                        {"key": row_key, "data_enc": blob, "expires_at": expires}
+                        for row_key, blob in rows.items()
+                    ],
+                )
+            for row_key, blob in rows.items():
+                row = known[row_key]
+                self._remember(row_key, None if row is None else row[0], blob)
+        finally:
+            self._writes_in_flight -= 1
+            self._write_events += 1
 
     async def purge_expired(self) -> int:
         """Delete every expired entry; returns how many went."""

@@ -44,9 +44,11 @@ class WebFeature:
         return self.port
 
     async def stop(self) -> None:
+        """Stop listening, then write the sessions' last steps."""
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        await self.channel.sessions.close()
 
 
 def build_web(

@@ -17,7 +17,9 @@ shown once and stored nowhere else; entering it moves the draft back into a sess
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
+import logging
 import re
 import secrets
 import time
@@ -35,6 +37,8 @@ from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.receipt import ALPHABET
 from bot.conversation.model import Cadre, Channel, ConversationKey
 from storage.fsm import storage_key_pseudonym
+
+logger = logging.getLogger(__name__)
 
 SESSION_PURPOSE = "web-session"
 RESUME_PURPOSE = "web-resume"
@@ -102,12 +106,14 @@ class Record:
 
 
 class SessionState:
-    """The core's `ConversationState` for one request: read once, written once (`flush`)."""
+    """The core's `ConversationState` for one request: read once, written once at its end.
+    `cleared`: the core deleted its state (submit, cancel), which must reach storage at once."""
 
     def __init__(self, record: Record, core: dict[str, Any]) -> None:
         self.record = record
         self._core = core
         self.changed = False
+        self.cleared = False
 
     async def load(self) -> dict[str, Any]:
         return copy.deepcopy(self._core)
@@ -119,6 +125,7 @@ class SessionState:
     async def clear(self) -> None:
         self._core = {}
         self.changed = True
+        self.cleared = True
 
     @property
     def core(self) -> dict[str, Any]:
@@ -126,6 +133,84 @@ class SessionState:
 
     def stored(self) -> dict[str, Any]:
         return {RECORD: self.record.to_json(), CORE: self._core}
+
+
+class WriteBehind:
+    """Session records reach storage in batches, a moment after each action: one commit for
+    many sessions' steps instead of one per step, and no write on the answer's path.
+
+    What is waiting is read back first, so a session always sees its own last step. A
+    deletion (the draft gone on submit or cancel) is written at once, after any batch that
+    could still carry the older state. A clean stop writes what is waiting; a crash loses at
+    most the last `delay` seconds of steps, which the page then asks again (its sequence
+    number is ahead of the stored one)."""
+
+    def __init__(self, storage: BaseStorage, *, delay: float = 0.05) -> None:
+        self.storage = storage
+        self.delay = delay
+        self._pending: dict[StorageKey, dict[str, Any]] = {}
+        self._flushing: dict[StorageKey, dict[str, Any]] = {}
+        self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0  # how many batches were written (for tests and the benchmark)
+
+    def peek(self, key: StorageKey) -> dict[str, Any] | None:
+        found = self._pending.get(key)
+        return found if found is not None else self._flushing.get(key)
+
+    def put(self, key: StorageKey, data: dict[str, Any]) -> None:
+        self._pending[key] = data
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="web-session-writes")
+        self._wake.set()
+
+    async def write_now(self, key: StorageKey, data: dict[str, Any]) -> None:
+        async with self._flush_lock:  # a batch in flight must not land after this
+            self._pending.pop(key, None)
+            await self.storage.set_data(key, data)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self.delay)
+            try:
+                await self.flush()
+            except Exception as exc:  # kept for the next batch; the log says only its type
+                logger.error("Web session batch not written: %s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            if not self._pending:
+                return
+            self._flushing, self._pending = self._pending, {}
+            try:
+                items = list(self._flushing.items())
+                set_many = getattr(self.storage, "set_many", None)
+                if set_many is not None:
+                    await set_many(items)
+                else:
+                    for key, data in items:
+                        await self.storage.set_data(key, data)
+                self.batches += 1
+            except BaseException:
+                for key, data in self._flushing.items():
+                    self._pending.setdefault(key, data)  # a newer step stays newer
+                raise
+            finally:
+                self._flushing = {}
+
+    async def close(self) -> None:
+        """Write what is waiting, and stop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
 
 
 @dataclass
@@ -147,8 +232,10 @@ class WebSessions:
         replay_ttl: float = 120.0,
         monotonic: Callable[[], float] = time.monotonic,
         replay_size: int = 50_000,
+        write_delay: float = 0.05,
     ) -> None:
         self.storage = storage
+        self.writes = WriteBehind(storage, delay=write_delay)
         self._pseudonymizer = pseudonymizer
         self._replay_ttl = replay_ttl
         self._monotonic = monotonic
@@ -204,7 +291,8 @@ class WebSessions:
 
     async def open(self, key: StorageKey) -> SessionState | None:
         """The session's state, or None when no such session is kept."""
-        data = await self.storage.get_data(key)
+        waiting = self.writes.peek(key)
+        data = waiting if waiting is not None else await self.storage.get_data(key)
         record = Record.from_json(data.get(RECORD))
         if record is None:
             return None
@@ -212,7 +300,14 @@ class WebSessions:
         return SessionState(record, core if isinstance(core, dict) else {})
 
     async def write(self, key: StorageKey, state: SessionState) -> None:
-        await self.storage.set_data(key, state.stored())
+        """At once when the core deleted its state (the draft must go now), else batched."""
+        if state.cleared:
+            await self.writes.write_now(key, state.stored())
+        else:
+            self.writes.put(key, state.stored())
+
+    async def close(self) -> None:
+        await self.writes.close()
 
     async def put_aside(self, code: str, core: dict[str, Any]) -> None:
         """Keep a draft under a resume code's key until DRAFT_TTL."""

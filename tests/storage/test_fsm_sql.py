@@ -235,3 +235,30 @@ async def test_a_draft_under_a_retired_key_reads_as_expired(
     assert await rotated.get_data(KEY) == {}  # the cadre starts again; no error
     assert await rotated.get_state(KEY) == Survey.answering.state
     assert await rotated.update_data(KEY, {"msg": 3}) == {"msg": 3}
+
+
+async def test_set_many_writes_several_keys_in_one_go_and_keeps_each_state(
+    storage: SqlStorage, database: Database, clock: ManualClock
+) -> None:
+    other = StorageKey(bot_id=BOT_ID, chat_id=USER_ID + 1, user_id=USER_ID + 1)
+    expired = StorageKey(bot_id=BOT_ID, chat_id=USER_ID + 2, user_id=USER_ID + 2)
+    await storage.set_state(KEY, Survey.answering)
+    await storage.set_state(expired, Survey.answering)
+    clock.now += TTL + EXPIRY_GRANULARITY
+    await storage.set_state(KEY, Survey.answering)  # still in use: its state must survive
+    await storage.set_many(
+        [(KEY, DRAFT), (other, {"n": 1}), (expired, {"n": 2}), (other, {"n": 3})]
+    )
+    storage.forget_cache()  # what the table holds, not what the cache remembers
+    assert await storage.get_data(KEY) == DRAFT
+    assert await storage.get_state(KEY) == Survey.answering.state
+    assert await storage.get_data(other) == {"n": 3}  # the last one for a key wins
+    assert await storage.get_data(expired) == {"n": 2}
+    assert await storage.get_state(expired) is None  # an expired row's state does not revive
+    assert await rows(database) == 3
+    await assert_not_at_rest(database, "县里每周开三次会")
+
+
+async def test_set_many_refuses_empty_data(storage: SqlStorage) -> None:
+    with pytest.raises(DataNotDictLikeError):
+        await storage.set_many([(KEY, {})])

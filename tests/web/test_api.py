@@ -66,6 +66,8 @@ def refusal(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 
 async def fsm_rows(bot: OfflineBot) -> int:
+    assert bot.web is not None
+    await bot.web.channel.sessions.writes.flush()  # the rows as stored, batch included
     async with services_of(bot).database.engine.connect() as connection:
         return int(await connection.scalar(select(func.count()).select_from(fsm_entries)) or 0)
 
@@ -288,6 +290,7 @@ async def test_a_stale_token_is_refused_once_its_record_is_gone(
     assert web_bot.web is not None
     sessions = web_bot.web.channel.sessions
     row_key = storage_key_pseudonym(services_of(web_bot).pseudonymizer, sessions.storage_key(token))
+    await sessions.writes.flush()  # the session's last step is stored before its row goes
     async with services_of(web_bot).database.engine.begin() as connection:
         if how == "deleted":  # the daily purge, or the row lost
             statement: Any = delete(fsm_entries).where(fsm_entries.c.key == row_key)

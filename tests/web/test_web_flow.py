@@ -156,9 +156,11 @@ async def submit(cadre: WebCadre) -> str:
 
 
 async def session_data(bot: OfflineBot, token: str) -> dict[str, Any]:
-    """What the storage holds for a session: its record ("w") and the core's state ("c")."""
+    """What the storage holds for a session: its record ("w") and the core's state ("c"),
+    once the steps waiting to be written in a batch are written."""
     assert bot.web is not None
     sessions = bot.web.channel.sessions
+    await sessions.writes.flush()
     return await sessions.storage.get_data(sessions.storage_key(token))
 
 
