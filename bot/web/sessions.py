@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import re
 import secrets
@@ -105,6 +104,21 @@ class Record:
         )
 
 
+def _copied(data: dict[str, Any]) -> dict[str, Any]:
+    """A copy of JSON-safe data, as a storage round trip would give (containers copied,
+    values shared: they are immutable); several times cheaper than `copy.deepcopy`."""
+
+    def copy_of(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: copy_of(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [copy_of(item) for item in value]
+        return value
+
+    copied: dict[str, Any] = copy_of(data)
+    return copied
+
+
 class SessionState:
     """The core's `ConversationState` for one request: read once, written once at its end.
     `cleared`: the core deleted its state (submit, cancel), which must reach storage at once."""
@@ -116,10 +130,10 @@ class SessionState:
         self.cleared = False
 
     async def load(self) -> dict[str, Any]:
-        return copy.deepcopy(self._core)
+        return _copied(self._core)
 
     async def save(self, data: dict[str, Any]) -> None:
-        self._core = copy.deepcopy(data)
+        self._core = _copied(data)
         self.changed = True
 
     async def clear(self) -> None:
