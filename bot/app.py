@@ -352,12 +352,12 @@ async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) 
     try:
         await asyncio.wait({polling, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        if web_channel is not None:  # first: its last steps go to the storage polling closes
+            await web_channel.stop()
         if not polling.done():
             await dp.stop_polling()
             await polling
         waiter.cancel()
-        if web_channel is not None:
-            await web_channel.stop()
         await services.close()
         logger.info("Stopped cleanly")
 

@@ -132,16 +132,17 @@ class OfflineBot:
             await asyncio.sleep(0.01)
 
     async def stop_bot(self) -> None:
-        """Stop polling and close the app, as SIGTERM would."""
+        """Stop the web channel and polling and close the app, as SIGTERM would (the web
+        channel first: its last steps go to the storage that polling closes)."""
+        if self.web is not None:
+            await self.web.stop()
+            self.web = None
         if self._polling is not None and self.dispatcher is not None:
             with contextlib.suppress(RuntimeError):
                 await self.dispatcher.stop_polling()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._polling
         self._polling = None
-        if self.web is not None:
-            await self.web.stop()
-            self.web = None
         if self.services is not None:
             await self.services.close()
         self.services = None

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
 
+from bot.app import FeatureOptions
 from bot.harness.offline import OfflineBot
-from bot.harness.web_client import WebCadre
+from bot.harness.web_client import SESSION_HEADER, WebCadre
 from bot.web.sessions import WriteBehind
+from tests.web.conftest import POW_FOR_TESTS
 
 
 def key(n: int) -> StorageKey:
@@ -135,3 +139,40 @@ async def test_the_web_channel_batches_steps_and_deletes_a_cancelled_draft_at_on
     await sessions.close()  # what a clean stop does
     stored = await sessions.storage.get_data(stored_key)
     assert stored["w"]["seq"] == 6 and stored["c"]["draft"]
+
+
+async def test_a_clean_restart_beside_the_bot_keeps_the_last_steps_on_redis(
+    tmp_path: Path, migrated_data_dir: Callable[[Path], Path], redis_url: str
+) -> None:
+    """A clean restart writes what waits, so the steps just taken are there after it; with
+    drafts in Redis, which has no batch write (each session is written on its own)."""
+    offline = await OfflineBot.start(
+        migrated_data_dir(tmp_path / "data"),
+        web=True,
+        options=FeatureOptions(digest_loop=False, retention_job=False),
+        fsm_storage="redis",
+        redis_url=redis_url,
+        web_pow_max_number=POW_FOR_TESTS,
+    )
+    try:
+        assert offline.web is not None
+        offline.web.channel.sessions.writes.delay = 60  # only the stop writes the batch
+        async with httpx.AsyncClient(base_url=offline.web_url, timeout=30) as http:
+            cadre = WebCadre(http)
+            await cadre.open()
+            await cadre.act({"type": "start"})
+            await cadre.press_act("go")
+        token = cadre.token
+        assert token is not None
+        await offline.restart_bot()
+        async with httpx.AsyncClient(base_url=offline.web_url, timeout=30) as http:
+            state = await http.post("/api/state", json={}, headers={SESSION_HEADER: token})
+            assert state.json() == {"seq": 2}
+            resumed = WebCadre(http, token=token, seq=2)
+            await resumed.act({"type": "start"})
+            assert any(o["action"]["a"] == "res" for o in resumed.current().options)
+            await resumed.act({"type": "cancel"})
+        sessions = offline.web.channel.sessions
+        await sessions.storage.set_data(sessions.storage_key(token), {})  # nothing left in Redis
+    finally:
+        await offline.close()
