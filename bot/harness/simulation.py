@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import random
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -53,6 +54,56 @@ class Via(StrEnum):
 
     TELEGRAM = "telegram"
     WEB = "web"
+
+
+class Move(StrEnum):
+    """What a simulated cadre does next on a question or the review."""
+
+    CANCEL = "cancel"
+    INTERRUPT = "interrupt"  # walks away and comes back: /start, or a reload of the page
+    REVIEW = "review"
+    BACK = "back"
+    SKIP = "skip"
+    ANSWER = "answer"
+
+
+class Temperament:
+    """What a simulated cadre decides at each step, whatever the channel it answers through:
+    the same behaviour and seed make the same choices in Telegram and on the web page.
+    `offered` holds the acts of the current screen's options."""
+
+    def __init__(self, behaviour: Behaviour, rng: random.Random) -> None:
+        self.behaviour = behaviour
+        self.rng = rng
+        self.cancel_at = rng.randint(3, 12)
+        self.interrupted = False
+        self.edited = False
+
+    def next_move(self, steps: int, offered: Collection[str]) -> Move:
+        if self.behaviour is Behaviour.CANCELLING and steps >= self.cancel_at:
+            return Move.CANCEL
+        resuming = self.behaviour is Behaviour.RESUMING
+        if resuming and not self.interrupted and steps >= self.cancel_at:
+            self.interrupted = True
+            return Move.INTERRUPT
+        if Act.SUBMIT in offered:
+            return Move.REVIEW
+        wandering = self.behaviour is Behaviour.WANDERING
+        if wandering and Act.BACK in offered and self.rng.random() < 0.08:
+            return Move.BACK
+        hurried = self.behaviour is Behaviour.HURRIED
+        if Act.SKIP in offered and (
+            hurried or (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
+        ):
+            return Move.SKIP
+        return Move.ANSWER
+
+    def edits_at_review(self, offered: Collection[str]) -> bool:
+        """Whether to change an answer from the review (once, when wandering) first."""
+        if self.behaviour is Behaviour.WANDERING and not self.edited and Act.EDIT in offered:
+            self.edited = True
+            return True
+        return False
 
 
 @dataclass
@@ -114,9 +165,7 @@ class Cadre:
         self.rng = rng
         self.behaviour = behaviour
         self.result = CadreResult(behaviour)
-        self._edited = False
-        self._interrupted = False
-        self._cancel_at = rng.randint(3, 12)
+        self.mind = Temperament(behaviour, rng)
         self.subscribes = rng.random() < 0.3  # announcements are a choice; most do not
 
     async def press(self, button: InlineButton, message: ChatMessage) -> None:
@@ -194,38 +243,29 @@ class Cadre:
         by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]] = {}
         for button, data in buttons:
             by_action.setdefault(data.a, []).append((button, data))
-        if self.behaviour is Behaviour.CANCELLING and self.result.steps >= self._cancel_at:
-            cancel = by_action[Act.CANCEL][0][0]
-            await self.press(cancel, message)
+        move = self.mind.next_move(self.result.steps, by_action)
+        if move is Move.CANCEL:
+            await self.press(by_action[Act.CANCEL][0][0], message)
             self.result.cancelled = True
             return True
-        if (
-            self.behaviour is Behaviour.RESUMING
-            and not self._interrupted
-            and self.result.steps >= self._cancel_at
-        ):
-            self._interrupted = True
+        if move is Move.INTERRUPT:
             sent = await self.user.send_command("/start")
             resume = await self.user.wait_for_message(after=sent, timeout=WAIT)
             button = next(b for b, d in _buttons(resume) if d.a == Act.RESUME)
             await self.press(button, resume)
             return False
-        if Act.SUBMIT in by_action:
+        if move is Move.REVIEW:
             return await self._review(message, by_action)
+        if move is Move.BACK:
+            await self.press(by_action[Act.BACK][0][0], message)
+            return False
+        if move is Move.SKIP:
+            await self.press(by_action[Act.SKIP][0][0], message)
+            return False
         question_id = next((d.q for _, d in buttons if d.q), None)
         if question_id is None:
             raise AssertionError(f"no question id on the buttons\n{self.user.transcript()}")
         question = self.questionnaire.question(question_id)
-        wandering = self.behaviour is Behaviour.WANDERING
-        if wandering and Act.BACK in by_action and self.rng.random() < 0.08:
-            await self.press(by_action[Act.BACK][0][0], message)
-            return False
-        hurried = self.behaviour is Behaviour.HURRIED
-        if Act.SKIP in by_action and (
-            hurried or (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
-        ):
-            await self.press(by_action[Act.SKIP][0][0], message)
-            return False
         await self._answer(question, message, by_action)
         return False
 
@@ -262,8 +302,7 @@ class Cadre:
         message: ChatMessage,
         by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]],
     ) -> bool:
-        if self.behaviour is Behaviour.WANDERING and not self._edited and Act.EDIT in by_action:
-            self._edited = True
+        if self.mind.edits_at_review(by_action):
             edit_button, _ = self.rng.choice(by_action[Act.EDIT])
             await self.press(edit_button, message)
             return False
@@ -314,9 +353,7 @@ class WebRespondent:
         self.rng = rng
         self.behaviour = behaviour
         self.result = CadreResult(behaviour, via=Via.WEB)
-        self._edited = False
-        self._interrupted = False
-        self._cancel_at = rng.randint(3, 12)
+        self.mind = Temperament(behaviour, rng)
 
     async def act(self, event: dict[str, Any]) -> dict[str, Any]:
         """Send one action; a 429 is retried with the same sequence number after the wait
@@ -369,34 +406,26 @@ class WebRespondent:
 
     async def _step(self, bubble: Bubble) -> bool:
         by_act = _by_act(bubble)
-        if self.behaviour is Behaviour.CANCELLING and self.result.steps >= self._cancel_at:
+        move = self.mind.next_move(self.result.steps, by_act)
+        if move is Move.CANCEL:
             await self.press(by_act["cxl"][0], bubble)
             self.result.cancelled = True
             return True
-        if (
-            self.behaviour is Behaviour.RESUMING
-            and not self._interrupted
-            and self.result.steps >= self._cancel_at
-        ):
-            self._interrupted = True
+        if move is Move.INTERRUPT:
             await self.reload()
             return False
-        if "sub" in by_act:
+        if move is Move.REVIEW:
             return await self._review(bubble, by_act)
+        if move is Move.BACK:
+            await self.press(by_act["back"][0], bubble)
+            return False
+        if move is Move.SKIP:
+            await self.press(by_act["skip"][0], bubble)
+            return False
         question_id = next((o["action"]["q"] for o in bubble.options if o["action"]["q"]), "")
         if not question_id:
             raise AssertionError(f"no question id on the chips\n{self.page.chat_text()}")
         question = self.questionnaire.question(question_id)
-        wandering = self.behaviour is Behaviour.WANDERING
-        if wandering and "back" in by_act and self.rng.random() < 0.08:
-            await self.press(by_act["back"][0], bubble)
-            return False
-        hurried = self.behaviour is Behaviour.HURRIED
-        if "skip" in by_act and (
-            hurried or (wandering and self.rng.random() < 0.4) or self.rng.random() < 0.15
-        ):
-            await self.press(by_act["skip"][0], bubble)
-            return False
         await self._answer(question, bubble, by_act)
         return False
 
@@ -419,8 +448,7 @@ class WebRespondent:
             await self.type(self.rng.choice(EXAMPLES))
 
     async def _review(self, bubble: Bubble, by_act: Options) -> bool:
-        if self.behaviour is Behaviour.WANDERING and not self._edited and "edit" in by_act:
-            self._edited = True
+        if self.mind.edits_at_review(by_act):
             await self.press(self.rng.choice(by_act["edit"]), bubble)
             return False
         await self.press(by_act["sub"][0], bubble)
