@@ -4,6 +4,7 @@ that need no identity, the rendering of screens into runs, and sessions and resu
 from __future__ import annotations
 
 import re
+import sys
 from datetime import date, timedelta
 from typing import Any
 
@@ -376,3 +377,28 @@ async def test_a_draft_put_aside_comes_back_once_by_its_code() -> None:
     assert await sessions.take_back(code.lower().replace("-", " ")) == {"draft": {"a": 1}}
     assert await sessions.take_back(code) is None, "a code works only once"
     assert await sessions.take_back("not a code") is None
+
+
+def test_aiohttp_server_log_lines_keep_only_the_error_type() -> None:
+    """aiohttp logs "Error handling request from ADDRESS" with the request in a traceback;
+    after the filter the line names neither, only what kind of error it was."""
+    import logging
+
+    from bot.web.app import WithoutClientDetails
+
+    try:
+        raise ValueError("GET /c/x from 203.0.113.7 User-Agent: AuditUA/1")
+    except ValueError:
+        record = logging.LogRecord(
+            "aiohttp.server",
+            logging.ERROR,
+            __file__,
+            1,
+            "Error handling request from %s",
+            ("203.0.113.7",),
+            sys.exc_info(),
+        )
+    assert WithoutClientDetails().filter(record)
+    line = logging.Formatter("%(name)s: %(message)s").format(record)
+    assert line == "aiohttp.server: Web server: ValueError"
+    assert "203.0.113.7" not in line and "AuditUA" not in line
