@@ -3,7 +3,9 @@
 A `Screen` of the conversation core becomes one message: notices, then the title in bold and
 the progress line, then the body (already in Telegram's HTML subset). Every option becomes a
 button whose callback data keeps the formats of buttons already in chats
-(`bot.respondent.callbacks`, `bot.cases.callbacks`), all within Telegram's 64 bytes.
+(`bot.respondent.callbacks`, `bot.cases.callbacks`), all within Telegram's 64 bytes. A grid
+question's cells come first, one keyboard row per grid row (the body lists the rows by number),
+then the screen's navigation rows.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.cases.callbacks import FollowupAct, FollowupCallback
 from bot.conversation import screens
-from bot.conversation.model import Act, Action, Option, Screen
+from bot.conversation.model import Act, Action, GridRow, Option, Screen
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LOCALES
 from bot.respondent.callbacks import (
     AnnouncementsCallback,
@@ -27,6 +29,7 @@ from bot.respondent.callbacks import (
 )
 
 CALLBACK_DATA_LIMIT = 64  # bytes, Telegram's limit
+BUTTON_LIMIT = 100  # buttons in one inline keyboard, Telegram's limit
 
 _FOLLOWUP_ACTS = {
     Act.FOLLOWUP_ANSWER: FollowupAct.ANSWER,
@@ -81,6 +84,27 @@ def button(option: Option) -> InlineKeyboardButton:
     )
 
 
+def cell_text(row: GridRow, position: int, option: Option) -> str:
+    """A grid cell marked like any choice; the row's first cell carries the row's number,
+    which the body's list of rows goes by ("3 经常"; "3 · 1" where the cells are numbers,
+    so the row's number does not read as part of the first one)."""
+    label = button_text(option)
+    if position:
+        return label
+    separator = " · " if option.label.isdigit() else " "
+    return f"{row.number}{separator}{label}"
+
+
+def grid_buttons(row: GridRow) -> list[InlineKeyboardButton]:
+    return [
+        InlineKeyboardButton(
+            text=cell_text(row, position, option),
+            callback_data=callback_data(option.action).pack(),
+        )
+        for position, option in enumerate(row.options)
+    ]
+
+
 def text(screen: Screen) -> str:
     head = [f"<b>{escape(screen.title)}</b>"] if screen.title else []
     if screen.progress is not None:
@@ -90,11 +114,11 @@ def text(screen: Screen) -> str:
 
 
 def markup(screen: Screen) -> InlineKeyboardMarkup | None:
-    if not screen.rows:
+    keyboard = [grid_buttons(row) for row in screen.grid if row.options]
+    keyboard += [[button(option) for option in row] for row in screen.rows if row]
+    if not keyboard:
         return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[button(option) for option in row] for row in screen.rows]
-    )
+    return InlineKeyboardMarkup(inline_keyboard=keyboard)
 
 
 def render(screen: Screen) -> Message:

@@ -14,10 +14,13 @@ pseudonymous, encrypted, expiring storage): the draft, the current screen's refe
 first message of the session, the campaign, the preview flag and the last typed answer. An
 open follow-up lives only in the `Sessions` store (memory or Redis).
 
-Screen tracking: while buttons are pressed the current screen is replaced in place; after a
-typed answer it is retired and shown anew below. The channel reports the reference of every
-`Show(current=True)` it carried out with `screen_shown`; a press on any other screen is
-stale.
+Cancel asks once; a discarded draft leaves the state at once and is kept for a minute in this
+process's memory only (`bot.conversation.restore`), for the cancelled screen's restore button.
+
+Screen tracking: while buttons are pressed (a grid's cells too) the current screen is replaced
+in place; after a typed answer the next one is shown below, then the old one retired. The
+channel reports the reference of every `Show(current=True)` it carried out with
+`screen_shown`; a press on any other screen is stale.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ from bot.conversation.ports import (
     Survey,
     TooManyTries,
 )
+from bot.conversation.restore import CancelledDrafts
 from bot.i18n.text import use_locale
 from bot.questionnaire.engine import Draft, Engine, InputError, Outcome, QuestionStep, ReviewStep
 
@@ -78,6 +82,8 @@ SURVEY_ACTS = frozenset(
     {
         Act.ANSWER,
         Act.TOGGLE,
+        Act.CELL,
+        Act.FILL,
         Act.DONE,
         Act.SKIP,
         Act.BACK,
@@ -85,8 +91,16 @@ SURVEY_ACTS = frozenset(
         Act.REVIEW,
         Act.SUBMIT,
         Act.CANCEL,
+        Act.CANCEL_CONFIRM,
+        Act.CANCEL_KEEP,
+        Act.RESTORE,
     }
 )
+"""The questionnaire's own buttons (a channel routes them to the core). `RESTORE` is pressed
+when there is no draft any more, and is handled before the others."""
+
+# Kept only while the draft is in the state: not restored with it.
+_NOT_RESTORED = (MESSAGE_KEY, TYPED_KEY)
 
 
 def _number(value: str, default: MessageRef) -> MessageRef:
@@ -100,15 +114,23 @@ def _quiet(screen: Screen) -> Show:
 
 class Conversation:
     """One instance serves every cadre of every channel; it keeps nothing between events
-    except through `Cadre.state` and the follow-up `Sessions`."""
+    except through `Cadre.state`, the follow-up `Sessions`, and for one minute a cancelled
+    draft in `cancelled` (this process's memory only)."""
 
     def __init__(
-        self, survey: Survey, followup: Followup, sessions: Sessions, *, k_anonymity: int
+        self,
+        survey: Survey,
+        followup: Followup,
+        sessions: Sessions,
+        *,
+        k_anonymity: int,
+        cancelled: CancelledDrafts | None = None,
     ) -> None:
         self.survey = survey
         self.followup = followup
         self.sessions = sessions
         self.k_anonymity = k_anonymity
+        self.cancelled = CancelledDrafts() if cancelled is None else cancelled
 
     async def handle(self, event: Event, cadre: Cadre) -> list[Effect]:
         """What the channel is to do about `event`, in order."""
@@ -142,29 +164,34 @@ class Conversation:
 
     # --- the questionnaire ------------------------------------------------------------------
 
+    @staticmethod
     def _screen(
-        self,
         engine: Engine,
         step: QuestionStep | ReviewStep,
-        locale: str,
+        cadre: Cadre,
         *,
         notice: str | None = None,
         error: InputError | None = None,
     ) -> Screen:
         if isinstance(step, ReviewStep):
-            return screens.review_screen(step, locale, notice=notice)
+            return screens.review_screen(step, cadre.locale, notice=notice)
         return screens.question_screen(
-            step, engine.questionnaire, locale, notice=notice, error=error
+            step,
+            engine.questionnaire,
+            cadre.locale,
+            notice=notice,
+            error=error,
+            channel=cadre.channel,
         )
 
     @staticmethod
     def _at_bottom(data: dict[str, Any], screen: Screen) -> list[Effect]:
-        """Retire the previous current screen and show this one below the cadre's message."""
-        effects: list[Effect] = []
+        """Show this screen below the cadre's message, then retire the previous current one:
+        the next question is there before the old one's buttons go."""
+        effects: list[Effect] = [Show(screen, current=True)]
         previous = data.get(MESSAGE_KEY)
         if isinstance(previous, int):
             effects.append(Retire(previous))
-        effects.append(Show(screen, current=True))
         return effects
 
     async def _begin(
@@ -172,7 +199,7 @@ class Conversation:
     ) -> list[Effect]:
         outcome = engine.start()
         await cadre.state.save({DRAFT_KEY: outcome.draft.to_json(), FIRST_KEY: first, **kept})
-        return [Show(self._screen(engine, outcome.step, cadre.locale), current=True)]
+        return [Show(self._screen(engine, outcome.step, cadre), current=True)]
 
     async def _start(self, event: Start, cadre: Cadre) -> list[Effect]:
         """Welcome (or offer to resume); a follow-up still open ends. Subscribes nobody."""
@@ -192,6 +219,7 @@ class Conversation:
             event.ref,
             subscribed=event.subscribed,
             channel=cadre.channel,
+            minutes=engine.estimated_minutes(),
         )
         return [Show(welcome)]
 
@@ -201,6 +229,8 @@ class Conversation:
             return await self._consent(event, cadre)
         if act in (Act.RESUME, Act.RESTART):
             return await self._resume_or_restart(event, cadre)
+        if act == Act.RESTORE:
+            return await self._restore(event, cadre)
         if act in SURVEY_ACTS:
             return await self._survey_press(event, cadre)
         if act == Act.RECEIPT_SAVED:
@@ -255,7 +285,7 @@ class Conversation:
             start_at = first if isinstance(first, int) else 0
             effects += await self._begin(cadre, engine, start_at, **kept)
         else:
-            screen = self._screen(engine, engine.step(draft), cadre.locale)
+            screen = self._screen(engine, engine.step(draft), cadre)
             effects += self._at_bottom(data, screen)
         effects.append(AnswerPress())
         return effects
@@ -268,6 +298,11 @@ class Conversation:
                 return engine.answer(draft, action.value, question_id=question)
             case Act.TOGGLE:
                 return engine.toggle(draft, action.value, question_id=question)
+            case Act.CELL:  # question: the row's key "grid.row"
+                grid = action.question.split(".", 1)[0] or None
+                return engine.answer_cell(draft, action.question, action.value, question_id=grid)
+            case Act.FILL:
+                return engine.fill(draft, question_id=question)
             case Act.DONE:
                 return engine.confirm(draft, question_id=question)
             case Act.SKIP:
@@ -289,13 +324,16 @@ class Conversation:
             ]
         if event.ref != data.get(MESSAGE_KEY):
             return [AnswerPress(screens.stale_button_text())]
-        if event.action.act == Act.CANCEL:
-            await cadre.state.clear()
-            cancelled = screens.cancelled_text(channel=cadre.channel)
-            return [Replace(screens.notice(cancelled)), AnswerPress()]
-        if event.action.act == Act.SUBMIT:
-            return await self._submit(event, cadre, draft, data)
         engine = self.survey.engine_of(draft)
+        match event.action.act:
+            case Act.CANCEL:  # asked once: the draft goes only on "discard"
+                return [Replace(screens.cancel_confirm_screen()), AnswerPress()]
+            case Act.CANCEL_KEEP:
+                return [Replace(self._screen(engine, engine.step(draft), cadre)), AnswerPress()]
+            case Act.CANCEL_CONFIRM:
+                return [*await self._discard(cadre, data), AnswerPress()]
+            case Act.SUBMIT:
+                return await self._submit(event, cadre, draft, data)
         outcome = self._apply(engine, draft, event.action)
         if outcome.error is not None:
             if outcome.error.code == "stale":
@@ -304,7 +342,7 @@ class Conversation:
         # A button moves past the last typed answer: an edit of it is no longer taken.
         data.update({DRAFT_KEY: outcome.draft.to_json(), TYPED_KEY: None})
         await cadre.state.save(data)
-        return [Replace(self._screen(engine, outcome.step, cadre.locale)), AnswerPress()]
+        return [Replace(self._screen(engine, outcome.step, cadre)), AnswerPress()]
 
     async def _submit(
         self, event: Press, cadre: Cadre, draft: Draft, data: dict[str, Any]
@@ -351,17 +389,16 @@ class Conversation:
             return [*effects, Show(screens.notice(reply))]
         engine = self.survey.engine_of(draft)
         step = engine.step(draft)
-        locale = cadre.locale
         if contains_receipt(event.body):
             refusal = screens.receipt_in_answer_text(channel=cadre.channel)
             effects.append(Show(screens.notice(refusal)))
-            return effects + self._at_bottom(data, self._screen(engine, step, locale))
+            return effects + self._at_bottom(data, self._screen(engine, step, cadre))
         if isinstance(step, ReviewStep):
             effects.append(Show(screens.notice(screens.use_buttons_review_text())))
-            return effects + self._at_bottom(data, self._screen(engine, step, locale))
+            return effects + self._at_bottom(data, self._screen(engine, step, cadre))
         question = step.question
-        if question.type in ("single", "multi"):
-            screen = self._screen(engine, step, locale, notice=screens.use_buttons_text())
+        if question.type in ("single", "multi", "grid"):
+            screen = self._screen(engine, step, cadre, notice=screens.use_buttons_text())
             return effects + self._at_bottom(data, screen)
         masked: tuple[str, ...] = ()
         value = event.body
@@ -373,13 +410,13 @@ class Conversation:
             if outcome.error.code == "too_long":
                 copy = screens.too_long_copy_text(outcome.error, value)
                 effects.append(Show(screens.notice(copy)))
-            screen = self._screen(engine, step, locale, error=outcome.error)
+            screen = self._screen(engine, step, cadre, error=outcome.error)
             return effects + self._at_bottom(data, screen)
         stored = outcome.draft.answers.get(question.id)
         typed = {"m": event.ref, "q": question.id, "before": draft.to_json()}
         await cadre.state.save({**data, DRAFT_KEY: outcome.draft.to_json(), TYPED_KEY: typed})
         effects.append(Show(screens.notice(screens.recorded_text(str(stored), masked))))
-        return effects + self._at_bottom(data, self._screen(engine, outcome.step, locale))
+        return effects + self._at_bottom(data, self._screen(engine, outcome.step, cadre))
 
     @staticmethod
     def _editable_answer(
@@ -420,7 +457,6 @@ class Conversation:
         if draft is None:
             return [*effects, Show(screens.notice(screens.edit_not_taken_text()))]
         engine = self.survey.engine_of(draft)
-        locale = cadre.locale
         editable = self._editable_answer(data, event.ref, draft, engine)
         if contains_receipt(event.body) or editable is None or not event.text:
             refusal = (
@@ -429,7 +465,7 @@ class Conversation:
                 else screens.edit_not_taken_text()
             )
             effects.append(Show(screens.notice(refusal)))
-            return effects + self._at_bottom(data, self._screen(engine, engine.step(draft), locale))
+            return effects + self._at_bottom(data, self._screen(engine, engine.step(draft), cadre))
         before, question_id = editable
         question = engine.questionnaire.question(question_id)
         masked: tuple[str, ...] = ()
@@ -440,11 +476,11 @@ class Conversation:
         outcome = engine.answer(before, value, question_id=question_id)
         if outcome.error is not None:
             effects.append(Show(screens.notice(screens.edit_refused_text(outcome.error))))
-            return effects + self._at_bottom(data, self._screen(engine, engine.step(draft), locale))
+            return effects + self._at_bottom(data, self._screen(engine, engine.step(draft), cadre))
         await cadre.state.save({**data, DRAFT_KEY: outcome.draft.to_json()})
         stored = outcome.draft.answers.get(question_id)
         effects.append(Show(screens.notice(screens.edit_recorded_text(str(stored), masked))))
-        return effects + self._at_bottom(data, self._screen(engine, outcome.step, locale))
+        return effects + self._at_bottom(data, self._screen(engine, outcome.step, cadre))
 
     async def _media(self, event: Media, cadre: Cadre) -> list[Effect]:
         """Voice, photos, files, stickers, locations, contacts: removed from the chat,
@@ -461,7 +497,7 @@ class Conversation:
         draft = await self.survey.draft_in(data)
         if draft is not None:
             engine = self.survey.engine_of(draft)
-            screen = self._screen(engine, engine.step(draft), cadre.locale)
+            screen = self._screen(engine, engine.step(draft), cadre)
             effects += self._at_bottom(data, screen)
         return effects
 
@@ -481,13 +517,33 @@ class Conversation:
         data = await cadre.state.load()
         if not data:
             return [Show(screens.notice(screens.nothing_to_cancel_text(channel=cadre.channel)))]
+        if await self.survey.draft_in(data) is None:  # nothing that could be restored
+            await cadre.state.clear()
+            return [Show(screens.notice(screens.cancelled_text(channel=cadre.channel)))]
+        return self._at_bottom(data, screens.cancel_confirm_screen())
+
+    async def _discard(self, cadre: Cadre, data: dict[str, Any]) -> list[Effect]:
+        """The draft leaves the state; for a minute this process remembers it, in memory
+        only, so that the cancelled screen can bring it back."""
         await cadre.state.clear()
-        effects: list[Effect] = []
-        previous = data.get(MESSAGE_KEY)
-        if isinstance(previous, int):
-            effects.append(Retire(previous))
-        effects.append(Show(screens.notice(screens.cancelled_text(channel=cadre.channel))))
-        return effects
+        kept = {key: value for key, value in data.items() if key not in _NOT_RESTORED}
+        self.cancelled.put(cadre.key, kept)
+        return [Replace(screens.cancelled_screen(channel=cadre.channel))]
+
+    async def _restore(self, event: Press, cadre: Cadre) -> list[Effect]:
+        """Put a draft cancelled less than a minute ago back, at the question it was on."""
+        kept = self.cancelled.take(cadre.key)
+        data = await cadre.state.load()
+        if await self.survey.draft_in(data) is not None:
+            return [AnswerPress(screens.restore_refused_text()), Retire(event.ref)]
+        draft = None if kept is None else await self.survey.draft_in(kept)
+        if kept is None or draft is None:
+            gone = screens.restore_gone_text(channel=cadre.channel)
+            return [AnswerPress(gone), Retire(event.ref)]
+        await cadre.state.save({**kept, MESSAGE_KEY: event.ref})
+        engine = self.survey.engine_of(draft)
+        screen = self._screen(engine, engine.step(draft), cadre)
+        return [Replace(screen), AnswerPress(screens.restored_text())]
 
     async def _preview(self, event: Command, cadre: Cadre) -> list[Effect]:
         """`questionnaire_preview QID vN`: walk a stored version; nothing is stored.

@@ -9,6 +9,7 @@ from typing import TypedDict
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.conversation.core import Conversation
 from bot.conversation.ports import Followup, Sessions, Survey
+from bot.conversation.restore import CancelledDrafts, Sweeper
 
 
 class ConversationData(TypedDict):
@@ -23,16 +24,20 @@ class ConversationData(TypedDict):
 class ConversationFeature:
     conversation: Conversation
     pseudonymizer: Pseudonymizer
+    sweeper: Sweeper
 
     def handler_data(self) -> ConversationData:
         return {"conversation": self.conversation, "pseudonymizer": self.pseudonymizer}
 
     async def on_startup(self) -> None:
-        """Nothing to start: the core keeps no state of its own, and the follow-up session
-        store is started (and swept) by its owner, the cases feature."""
+        """Start sweeping the drafts cancelled a moment ago (kept a minute, in memory), so
+        one nobody comes back for goes on time. The follow-up session store is started (and
+        swept) by its owner, the cases feature."""
+        self.sweeper.start()
 
     async def on_shutdown(self) -> None:
-        """Nothing to stop, for the same reason."""
+        """Stop the sweep and forget every cancelled draft still kept."""
+        await self.sweeper.stop()
 
 
 def build_conversation(
@@ -43,5 +48,6 @@ def build_conversation(
     pseudonymizer: Pseudonymizer,
     k_anonymity: int,
 ) -> ConversationFeature:
-    core = Conversation(survey, followup, sessions, k_anonymity=k_anonymity)
-    return ConversationFeature(core, pseudonymizer)
+    cancelled = CancelledDrafts()
+    core = Conversation(survey, followup, sessions, k_anonymity=k_anonymity, cancelled=cancelled)
+    return ConversationFeature(core, pseudonymizer, Sweeper(cancelled))

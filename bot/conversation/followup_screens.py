@@ -60,10 +60,10 @@ def plain_links_html(text: str) -> tuple[str, bool]:
 def status_name(status: str) -> str:
     names: dict[str, str] = {
         CaseStatus.NEW: _("New"),
-        CaseStatus.VERIFYING: _("Verifying"),
+        CaseStatus.VERIFYING: _("Checking"),
         CaseStatus.VERIFIED: _("Verified"),
         CaseStatus.CLOSED: _("Closed"),
-        CaseStatus.REJECTED: _("Not accepted"),
+        CaseStatus.REJECTED: _("Not taken up"),
     }
     return names.get(status, status)
 

@@ -47,6 +47,11 @@ class Act(StrEnum):
     SUBMIT = "sub"
     RECEIPT_SAVED = "rcpt"  # value: the first message of the session
     CLEAR_CHAT = "clr"  # value: the first message of the session
+    CELL = "cell"  # question: the row's key "grid.row"; value: a choice id or an integer
+    FILL = "fill"  # question: the grid; the rest of its rows take the grid's `fill` choice
+    CANCEL_CONFIRM = "cxl-y"  # yes, discard the draft
+    CANCEL_KEEP = "cxl-n"  # no, keep going: the question again
+    RESTORE = "cxl-r"  # bring back the draft cancelled a moment ago
     FOLLOWUP_ANSWER = "fu-ans"
     FOLLOWUP_REFRESH = "fu-ref"
     FOLLOWUP_END = "fu-end"
@@ -87,15 +92,31 @@ class TextInput:
 
 @dataclass(frozen=True)
 class Progress:
+    """Where the cadre is: `position` of `total` sections, and `fraction` (0..1) of the
+    questions seen, which never decreases in a forward walk."""
+
     position: int
     total: int
-    label: str  # e.g. "Question 3 of 9", translated
+    label: str  # e.g. "Part 2 of 5", translated
+    fraction: float = 0.0
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """One row of a grid question: its `number` (the body's list and the keyboard go by it),
+    its plain-text `label`, and a cell per choice or integer (`selected` on the chosen one)."""
+
+    number: int
+    label: str
+    options: tuple[Option, ...]
+    required: bool
+    answered: bool
 
 
 @dataclass(frozen=True)
 class Screen:
-    """One screen: notices first, then the title and progress, then the body; options in
-    grid rows below."""
+    """One screen: notices first, then the title and progress, then the body; a grid
+    question's cells (`grid`) below it, then the rows of other options (navigation)."""
 
     body: str
     rows: tuple[tuple[Option, ...], ...] = ()
@@ -103,10 +124,13 @@ class Screen:
     progress: Progress | None = None
     notices: tuple[str, ...] = ()
     input: TextInput | None = None
+    grid: tuple[GridRow, ...] = ()
 
     @property
     def options(self) -> tuple[Option, ...]:
-        return tuple(option for row in self.rows for option in row)
+        """Every option, the grid's cells first."""
+        cells = tuple(option for row in self.grid for option in row.options)
+        return cells + tuple(option for row in self.rows for option in row)
 
 
 # --- events ---------------------------------------------------------------------------------

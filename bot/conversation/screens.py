@@ -14,13 +14,13 @@ no account, and nothing left on the phone's screen once the tab is closed.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from html import escape
 
 from bot.conversation.model import (
     Act,
     Action,
     Channel,
+    GridRow,
     InputKind,
     Option,
     Progress,
@@ -29,7 +29,7 @@ from bot.conversation.model import (
 )
 from bot.i18n.text import gettext as _
 from bot.questionnaire import AnswerValue, Question, Questionnaire
-from bot.questionnaire.engine import InputError, QuestionStep, ReviewStep
+from bot.questionnaire.engine import Engine, InputError, QuestionStep, ReviewItem, ReviewStep
 
 MESSAGE_LIMIT = 4096
 REVIEW_BUDGET = 3800
@@ -50,25 +50,6 @@ def _option(label: str, act: Act, question: str = "", value: str = "") -> Option
 
 
 # --- welcome, privacy, help -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class QuestionnaireLength:
-    """How many questions a cadre meets: `fewest` are asked of everyone (no condition),
-    `most` is every question; `typed` of them need typing (numbers or words)."""
-
-    fewest: int
-    most: int
-    typed: int
-
-
-def questionnaire_length(questionnaire: Questionnaire) -> QuestionnaireLength:
-    questions = questionnaire.questions
-    return QuestionnaireLength(
-        fewest=sum(1 for q in questions if q.condition is None),
-        most=len(questions),
-        typed=sum(1 for q in questions if q.type in ("text", "number")),
-    )
 
 
 def announcements_statement() -> str:
@@ -130,16 +111,11 @@ def announcements_option(subscribed: bool) -> Option:
     return _option(_("🔔 Receive announcements"), Act.ANNOUNCEMENTS, value="on")
 
 
-def length_text(length: QuestionnaireLength) -> str:
-    if length.fewest == length.most:
-        return _(
-            "📋 {count} questions; at most {typed} of them ask you to type, the others are a "
-            "tap on a button."
-        ).format(count=length.most, typed=length.typed)
-    return _(
-        "📋 {fewest}–{most} questions, depending on your answers; at most {typed} of them ask "
-        "you to type, the others are a tap on a button."
-    ).format(fewest=length.fewest, most=length.most, typed=length.typed)
+def length_text(minutes: int) -> str:
+    """The honest length of a typical walk (the engine's estimate)."""
+    return _("📋 About {minutes} min; most questions take a tap on a button.").format(
+        minutes=max(1, minutes)
+    )
 
 
 def welcome_screen(
@@ -150,17 +126,20 @@ def welcome_screen(
     *,
     subscribed: bool | None,
     channel: Channel = Channel.TELEGRAM,
+    minutes: int | None = None,
 ) -> Screen:
-    """Who we are, the questionnaire's own intro and real length, what is kept; start, and
-    the announcements switch (when the channel has announcements: `subscribed` not None;
-    the web has none)."""
+    """Who we are, the questionnaire's own intro and real length (`minutes`, else the
+    engine's estimate), what is kept; start, and the announcements switch (when the channel
+    has announcements: `subscribed` not None; the web has none)."""
+    if minutes is None:
+        minutes = Engine(questionnaire).estimated_minutes()
     text = (
         _("👋 Hello! This is <b>Qingfeng (清风)</b>.")
         + "\n\n"
         + f"<b>{escape(questionnaire.title_for(locale))}</b>\n"
         + escape(questionnaire.intro_for(locale))
         + "\n\n"
-        + length_text(questionnaire_length(questionnaire))
+        + length_text(minutes)
         + "\n\n"
         + privacy_text(k, channel=channel)
     )
@@ -194,8 +173,8 @@ def not_subscribed_text() -> str:
 
 def resume_screen(step: QuestionStep | ReviewStep) -> Screen:
     if isinstance(step, QuestionStep):
-        where = _("You stopped at question {position} of {total}.").format(
-            position=step.position, total=step.total
+        where = _("You stopped in part {position} of {total}.").format(
+            position=step.section_position, total=step.section_total
         )
     else:
         where = _("You had reached the review of your answers.")
@@ -248,6 +227,11 @@ def format_answer(question: Question, value: AnswerValue | None, locale: str) ->
         return "、".join(question.choice_label(v, locale) for v in value) or _("(none)")
     if question.type == "scale" and isinstance(value, int):
         return f"{value} / {question.max}"
+    if question.type == "grid":  # one row's answer: a choice, or an integer of the scale
+        if isinstance(value, str) and value in question.choice_ids:
+            return question.choice_label(value, locale)
+        if isinstance(value, int):
+            return f"{value} / {question.max}"
     return str(value)
 
 
@@ -369,6 +353,44 @@ def media_refusal(kind: str) -> str:
 
 # --- question and review ------------------------------------------------------------------
 
+PROGRESS_CELLS = 10
+
+
+def progress_bar(fraction: float) -> str:
+    """A short bar of the questions seen, for a chat message (the web draws its own):
+    ten cells read at a glance on a small screen and never wrap."""
+    filled = min(PROGRESS_CELLS, max(0, round(fraction * PROGRESS_CELLS)))
+    return "▓" * filled + "░" * (PROGRESS_CELLS - filled)
+
+
+def progress_of(step: QuestionStep) -> Progress:
+    """The part of the questionnaire the cadre is in, and how far through it they are."""
+    label = _("Part {position} of {total}").format(
+        position=step.section_position, total=step.section_total
+    )
+    return Progress(step.section_position, step.section_total, label, fraction=step.fraction)
+
+
+def _scale_line(q: Question, locale: str) -> str:
+    return escape(
+        _("{min} = {min_label} … {max} = {max_label}").format(
+            min=q.min,
+            max=q.max,
+            min_label=q.text("min_label", locale=locale),
+            max_label=q.text("max_label", locale=locale),
+        )
+    )
+
+
+def _text_instruction(q: Question) -> str:
+    """How to answer in words, and the one reminder that names are not wanted: said here, at
+    every written answer, and nowhere else on the screen (the questionnaire's help texts
+    describe the problem instead)."""
+    return _(
+        "✍️ Send your answer as a message (up to {max} characters). "
+        "Please leave out names and phone numbers."
+    ).format(max=q.max_length)
+
 
 def question_screen(
     step: QuestionStep,
@@ -377,31 +399,30 @@ def question_screen(
     *,
     notice: str | None = None,
     error: InputError | None = None,
+    channel: Channel = Channel.TELEGRAM,
 ) -> Screen:
+    """One question. A chat message gets a short progress bar and, for a grid, the numbered
+    list of its rows (its keyboard goes by the numbers); a web page draws its own bar and
+    shows each row's label beside its cells."""
     q = step.question
     section = questionnaire.section_of(q.id)
-    lines = [f"<b>{escape(q.label_for(locale))}</b>"]
+    lines: list[str] = []
+    if channel == Channel.TELEGRAM:
+        lines.append(progress_bar(step.fraction))
+    lines.append(f"<b>{escape(q.label_for(locale))}</b>")
     help_text_ = q.help_for(locale)
     if help_text_:
         lines.append(f"<i>{escape(help_text_)}</i>")
-    if q.type == "scale":
-        lines.append(
-            escape(
-                _("{min} = {min_label} … {max} = {max_label}").format(
-                    min=q.min,
-                    max=q.max,
-                    min_label=q.text("min_label", locale=locale),
-                    max_label=q.text("max_label", locale=locale),
-                )
-            )
-        )
+    if q.type == "scale" or (q.type == "grid" and not q.cells_are_choices):
+        lines.append(_scale_line(q, locale))
+    if q.type == "grid" and channel == Channel.TELEGRAM:
+        lines.append("")
+        lines += [
+            f"{number}. {escape(_shorten(row.row.label_for(locale), 120))}"
+            for number, row in enumerate(step.rows, start=1)
+        ]
     elif q.type == "text":
-        lines.append(
-            _(
-                "✍️ Send your answer as a message (up to {max} characters). "
-                "Please leave out names and phone numbers."
-            ).format(max=q.max_length)
-        )
+        lines.append(_text_instruction(q))
     elif q.type == "number":
         lines.append(_("🔢 Send a whole number from {min} to {max}.").format(min=q.min, max=q.max))
     elif q.type == "multi":
@@ -418,11 +439,6 @@ def question_screen(
         )
     if error is not None:
         lines += ["", "⚠️ " + escape(error_text(error))]
-    progress = Progress(
-        step.position,
-        step.total,
-        _("Question {position} of {total}").format(position=step.position, total=step.total),
-    )
     typed: TextInput | None = None
     if q.type == "text":
         typed = TextInput(InputKind.TEXT, q.max_length or ECHO_LIMIT)
@@ -430,29 +446,73 @@ def question_screen(
         bounds = [len(str(bound)) for bound in (q.min, q.max) if bound is not None]
         typed = TextInput(InputKind.NUMBER, max(bounds, default=12))
     return Screen(
-        "\n".join(lines),
+        _fit("\n".join(lines)),
         question_rows(step, locale),
         title=section.title_for(locale),
-        progress=progress,
+        progress=progress_of(step),
         notices=(notice,) if notice else (),
         input=typed,
+        grid=grid_rows(step, locale),
     )
 
 
+def grid_rows(step: QuestionStep, locale: str) -> tuple[GridRow, ...]:
+    """A grid's offered rows, each with a cell per choice or per integer min..max."""
+    q = step.question
+    if q.type != "grid":
+        return ()
+    grid: list[GridRow] = []
+    for number, row in enumerate(step.rows, start=1):
+        if q.cells_are_choices:
+            cells = tuple(
+                Option(
+                    q.choice_label(choice.id, locale),
+                    Action(Act.CELL, row.key, choice.id),
+                    selected=row.current == choice.id,
+                )
+                for choice in q.choices
+            )
+        else:
+            assert q.min is not None and q.max is not None
+            cells = tuple(
+                Option(
+                    str(value), Action(Act.CELL, row.key, str(value)), selected=row.current == value
+                )
+                for value in range(q.min, q.max + 1)
+            )
+        label = row.row.label_for(locale)
+        grid.append(GridRow(number, label, cells, row.required, row.current is not None))
+    return tuple(grid)
+
+
+def _grid_navigation(step: QuestionStep, locale: str) -> list[tuple[Option, ...]]:
+    """ "The rest: <fill choice>" while a row is open, and Done once the grid may be left."""
+    q = step.question
+    rows: list[tuple[Option, ...]] = []
+    if q.fill is not None and any(row.current is None for row in step.rows):
+        label = _("The rest: “{choice}”").format(choice=q.choice_label(q.fill, locale))
+        rows.append((_option(label, Act.FILL, q.id),))
+    if step.can_finish:
+        rows.append((_option(_("✅ Done"), Act.DONE, q.id),))
+    return rows
+
+
 def question_rows(step: QuestionStep, locale: str) -> tuple[tuple[Option, ...], ...]:
+    """The options below a question (a grid's cells are in `grid_rows`): its choices, Done,
+    then Back, Skip, back to the review and Cancel. Only the choices offered now."""
     q = step.question
     rows: list[tuple[Option, ...]] = []
     if q.type == "single":
-        for choice in q.choices:
-            label = q.choice_label(choice.id, locale)
-            action = Action(Act.ANSWER, q.id, choice.id)
-            rows.append((Option(label, action, selected=step.current == choice.id),))
+        for choice_id in step.offered:
+            label = q.choice_label(choice_id, locale)
+            action = Action(Act.ANSWER, q.id, choice_id)
+            rows.append((Option(label, action, selected=step.current == choice_id),))
     elif q.type == "multi":
         ticked = set(step.pending)
-        for choice in q.choices:
-            label = q.choice_label(choice.id, locale)
-            action = Action(Act.TOGGLE, q.id, choice.id)
-            rows.append((Option(label, action, selected=choice.id in ticked),))
+        for choice_id in step.offered:
+            label = q.choice_label(choice_id, locale)
+            action = Action(Act.TOGGLE, q.id, choice_id)
+            rows.append((Option(label, action, selected=choice_id in ticked),))
         rows.append((_option(_("✅ Done"), Act.DONE, q.id),))
     elif q.type == "scale":
         assert q.min is not None and q.max is not None
@@ -462,6 +522,8 @@ def question_rows(step: QuestionStep, locale: str) -> tuple[tuple[Option, ...], 
         ]
         for start in range(0, len(scale_row), 6):
             rows.append(tuple(scale_row[start : start + 6]))
+    elif q.type == "grid":
+        rows += _grid_navigation(step, locale)
     nav: list[Option] = []
     if step.can_go_back:
         nav.append(_option(_("⬅️ Back"), Act.BACK, q.id))
@@ -475,8 +537,71 @@ def question_rows(step: QuestionStep, locale: str) -> tuple[tuple[Option, ...], 
     return tuple(rows)
 
 
+BUTTON_LIMIT = 100  # Telegram's inline keyboard; the web lays out as many as it gets
+EDITS_PER_ROW = 6
+
+
+def format_item(item: ReviewItem, locale: str) -> str:
+    """One item's answer (not escaped)."""
+    return format_answer(item.question, item.value, locale)
+
+
+def _review_lines(step: ReviewStep, locale: str, answer_limit: int) -> list[str]:
+    """The review's lines: a heading per section, a grid's label once above its rows (each
+    row named by its own label, which names the problem), every item numbered."""
+    lines: list[str] = []
+    number = 0
+    for section, items in step.sections:
+        lines += ["", f"<b>{escape(_shorten(section.title_for(locale), 60))}</b>"]
+        grid_shown: str | None = None
+        for item in items:
+            number += 1
+            answer = escape(_shorten(format_item(item, locale), answer_limit))
+            if item.row is None:
+                grid_shown = None
+                label = escape(_shorten(item.question.label_for(locale), 40))
+                lines.append(f"{number}. {label}\n   → {answer}")
+                continue
+            if grid_shown != item.question.id:
+                grid_shown = item.question.id
+                lines.append(f"<i>{escape(_shorten(item.question.label_for(locale), 60))}</i>")
+            label = escape(_shorten(item.row.label_for(locale), 40))
+            lines.append(f"{number}. {label} → {answer}")
+    return lines
+
+
+def _within(header: str, lines: list[str], budget: int) -> str:
+    """Header and lines within `budget` characters, whole lines only (a cut never splits a
+    tag or an entity), "…" where lines were left out."""
+    text = header + "\n" + "\n".join(lines)
+    if len(text) <= budget:
+        return text
+    kept = list(lines)
+    while kept and len(header) + 1 + len("\n".join(kept)) + 2 > budget:
+        kept.pop()
+    return header + "\n" + "\n".join([*kept, "…"])
+
+
+def _edit_options(step: ReviewStep) -> list[Option]:
+    """An edit option per item (a grid's rows edit the grid); one per question where that
+    would be more than a keyboard holds."""
+    items = [item for _section, items in step.sections for item in items]
+    edits = [
+        _option(f"✏️{number}", Act.EDIT, item.key) for number, item in enumerate(items, start=1)
+    ]
+    room = BUTTON_LIMIT - 2  # Submit and Cancel
+    if len(edits) <= room:
+        return edits
+    first_of: dict[str, int] = {}
+    for number, item in enumerate(items, start=1):
+        first_of.setdefault(item.question.id, number)
+    edits = [_option(f"✏️{number}", Act.EDIT, qid) for qid, number in first_of.items()]
+    return edits[:room]
+
+
 def review_screen(step: ReviewStep, locale: str, *, notice: str | None = None) -> Screen:
-    """Every relevant answer, numbered, with an edit option per question and Submit."""
+    """Every relevant answer by section, numbered, with an edit option per item and Submit;
+    long answers are shortened with "…" so that the message stays within Telegram's limit."""
     header = (
         _("📋 <b>Please check your answers</b>")
         + "\n"
@@ -484,25 +609,73 @@ def review_screen(step: ReviewStep, locale: str, *, notice: str | None = None) -
     )
     answer_limit = 120
     while True:
-        items = []
-        for number, (question, value) in enumerate(step.items, start=1):
-            label = _shorten(question.label_for(locale), 40)
-            answer = _shorten(format_answer(question, value, locale), answer_limit)
-            items.append(f"{number}. {escape(label)}\n   → {escape(answer)}")
-        text = header + "\n\n" + "\n".join(items)
+        lines = _review_lines(step, locale, answer_limit)
+        text = header + "\n" + "\n".join(lines)
         if len(text) <= REVIEW_BUDGET or answer_limit <= 20:
             break
         answer_limit -= 20
-    if len(text) > REVIEW_BUDGET:
-        text = text[: REVIEW_BUDGET - 1] + "…"
-    edits = [
-        _option(f"✏️{number}", Act.EDIT, question.id)
-        for number, (question, _value) in enumerate(step.items, start=1)
+    text = _within(header, lines, REVIEW_BUDGET)
+    edits = _edit_options(step)
+    rows: list[tuple[Option, ...]] = [
+        tuple(edits[i : i + EDITS_PER_ROW]) for i in range(0, len(edits), EDITS_PER_ROW)
     ]
-    rows: list[tuple[Option, ...]] = [tuple(edits[i : i + 6]) for i in range(0, len(edits), 6)]
     rows.append((_option(_("📨 Submit"), Act.SUBMIT),))
     rows.append((_option(_("✖️ Cancel"), Act.CANCEL),))
     return Screen(text, tuple(rows), notices=(notice,) if notice else ())
+
+
+# --- cancel, and a minute to change one's mind --------------------------------------------
+
+
+def cancel_confirm_screen() -> Screen:
+    """Asked once before a draft is discarded."""
+    return Screen(
+        _("Discard what you have filled in?"),
+        (
+            (_option(_("🗑 Discard"), Act.CANCEL_CONFIRM),),
+            (_option(_("▶️ Keep going"), Act.CANCEL_KEEP),),
+        ),
+    )
+
+
+def restore_option() -> Option:
+    return _option(_("↩️ Restore what I filled in"), Act.RESTORE)
+
+
+def cancelled_screen(*, channel: Channel = Channel.TELEGRAM) -> Screen:
+    """Right after a cancel: the draft can still be restored for a minute."""
+    if channel == Channel.WEB:
+        text = _(
+            "Cancelled. What you filled in is deleted for good in a minute; until then, "
+            "“↩️ Restore what I filled in” brings it back. To begin again, tap “Start over” at "
+            "the top of the page."
+        )
+    else:
+        text = _(
+            "Cancelled. What you filled in is deleted for good in a minute; until then, "
+            "“↩️ Restore what I filled in” brings it back. Send /start to begin again."
+        )
+    return Screen(text, ((restore_option(),),))
+
+
+def restore_gone_text(*, channel: Channel = Channel.TELEGRAM) -> str:
+    if channel == Channel.WEB:
+        return _(
+            "Sorry, more than a minute has passed and it is deleted for good. Tap “Start over” "
+            "at the top of the page to begin again."
+        )
+    return _(
+        "Sorry, more than a minute has passed and it is deleted for good. Send /start to "
+        "begin again."
+    )
+
+
+def restore_refused_text() -> str:
+    return _("You have already started again, so the earlier answers cannot be brought back.")
+
+
+def restored_text() -> str:
+    return _("Restored. Carry on where you were.")
 
 
 # --- after submitting ---------------------------------------------------------------------

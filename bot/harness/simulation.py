@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import random
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -67,6 +67,26 @@ class Move(StrEnum):
     ANSWER = "answer"
 
 
+@dataclass(frozen=True)
+class GridLine:
+    """One row of a grid question as the cadre sees it: its answer key ("grid.row"), the
+    values of its cells in order, whether it must be answered, and the value chosen so far."""
+
+    key: str
+    values: tuple[str, ...]
+    required: bool
+    chosen: str | None = None
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """How to answer a grid: the cells to press (row key, value) in order, then whether to
+    press "the rest: …" before Done."""
+
+    presses: tuple[tuple[str, str], ...]
+    fill: bool = False
+
+
 class Temperament:
     """What a simulated cadre decides at each step, whatever the channel it answers through:
     the same behaviour and seed make the same choices in Telegram and on the web page.
@@ -97,6 +117,32 @@ class Temperament:
         ):
             return Move.SKIP
         return Move.ANSWER
+
+    def picks(self, offered: Sequence[str], max_choices: int | None) -> list[str]:
+        """The choices to tick on a multiple choice: one to three of those offered now (a
+        choice whose condition does not hold is not on the screen), never more than allowed."""
+        limit = min(3, len(offered), max_choices or len(offered))
+        if limit < 1:
+            return []
+        return self.rng.sample(list(offered), k=self.rng.randint(1, limit))
+
+    def grid(self, lines: Sequence[GridLine], fill_offered: bool) -> GridPlan:
+        """A cell in every row still open; an optional row is left empty now and then (by a
+        hurried cadre always). Where "the rest: …" is offered, now and then a few rows by hand
+        and that button for the rest. Rows answered before (back, edit) are left as they are."""
+        open_lines = [line for line in lines if line.chosen is None]
+        hurried = self.behaviour is Behaviour.HURRIED
+        if fill_offered and open_lines and self.rng.random() < 0.35:
+            by_hand = [line for line in open_lines if self.rng.random() < 0.4]
+            return GridPlan(
+                tuple((line.key, self.rng.choice(line.values)) for line in by_hand), fill=True
+            )
+        presses = [
+            (line.key, self.rng.choice(line.values))
+            for line in open_lines
+            if line.values and (line.required or (not hurried and self.rng.random() < 0.8))
+        ]
+        return GridPlan(tuple(presses))
 
     def edits_at_review(self, offered: Collection[str]) -> bool:
         """Whether to change an answer from the review (once, when wandering) first."""
@@ -148,6 +194,40 @@ def _active_message(user: EmulatedUser) -> ChatMessage | None:
         if message.from_bot and _buttons(message):
             return message
     return None
+
+
+Buttons = dict[Act, list[tuple[InlineButton, SurveyCallback]]]
+
+
+def _by_action(message: ChatMessage) -> Buttons:
+    found: Buttons = {}
+    for button, data in _buttons(message):
+        found.setdefault(data.a, []).append((button, data))
+    return found
+
+
+CHOSEN_MARK = "🔘"  # how Telegram buttons mark the current answer
+
+
+def grid_lines(question: Question, cells: Sequence[tuple[str, SurveyCallback]]) -> list[GridLine]:
+    """The rows of a grid from its cell buttons (text, callback data) in keyboard order; the
+    chosen cell is the one marked. Whether a row is required comes from the questionnaire,
+    which the cadre has in front of them as the body's numbered list."""
+    values: dict[str, list[str]] = {}
+    chosen: dict[str, str] = {}
+    for text, data in cells:
+        values.setdefault(data.q, []).append(data.v)
+        if CHOSEN_MARK in text:
+            chosen[data.q] = data.v
+    return [
+        GridLine(
+            key,
+            tuple(row_values),
+            question.row_required(question.row(key.split(".", 1)[1])),
+            chosen.get(key),
+        )
+        for key, row_values in values.items()
+    ]
 
 
 class Cadre:
@@ -240,12 +320,14 @@ class Cadre:
 
     async def _step(self, message: ChatMessage) -> bool:
         buttons = _buttons(message)
-        by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]] = {}
-        for button, data in buttons:
-            by_action.setdefault(data.a, []).append((button, data))
+        by_action = _by_action(message)
         move = self.mind.next_move(self.result.steps, by_action)
         if move is Move.CANCEL:
             await self.press(by_action[Act.CANCEL][0][0], message)
+            asked = _active_message(self.user)  # "discard what you filled in?"
+            confirm = _by_action(asked).get(Act.CANCEL_CONFIRM) if asked is not None else None
+            if asked is not None and confirm:
+                await self.press(confirm[0][0], asked)
             self.result.cancelled = True
             return True
         if move is Move.INTERRUPT:
@@ -265,31 +347,61 @@ class Cadre:
         question_id = next((d.q for _, d in buttons if d.q), None)
         if question_id is None:
             raise AssertionError(f"no question id on the buttons\n{self.user.transcript()}")
-        question = self.questionnaire.question(question_id)
-        await self._answer(question, message, by_action)
+        question = self.questionnaire.question(question_id.split(".", 1)[0])
+        if Act.CELL in by_action:
+            await self._answer_grid(question, message, by_action)
+        else:
+            await self._answer(question, message, by_action)
         return False
+
+    async def _answer_grid(
+        self, question: Question, message: ChatMessage, by_action: Buttons
+    ) -> None:
+        """Press a cell per row as the temperament plans it (each press redraws the keyboard
+        in place), maybe "the rest: …", then Done."""
+        cells = [(button.text, data) for button, data in by_action[Act.CELL]]
+        plan = self.mind.grid(grid_lines(question, cells), Act.FILL in by_action)
+        for key, value in plan.presses:
+            message = _active_message(self.user) or message
+            button = next(
+                (
+                    b
+                    for b, d in _by_action(message).get(Act.CELL, [])
+                    if d.q == key and d.v == value
+                ),
+                None,
+            )
+            if button is not None:
+                await self.press(button, message)
+        message = _active_message(self.user) or message
+        by_action = _by_action(message)
+        if plan.fill and Act.FILL in by_action:
+            await self.press(by_action[Act.FILL][0][0], message)
+            message = _active_message(self.user) or message
+            by_action = _by_action(message)
+        await self.press(by_action[Act.DONE][0][0], message)
 
     async def _answer(
         self,
         question: Question,
         message: ChatMessage,
-        by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]],
+        by_action: Buttons,
     ) -> None:
         if question.type in ("single", "scale"):
             button, _ = self.rng.choice(by_action[Act.ANSWER])
             await self.press(button, message)
         elif question.type == "multi":
-            options = by_action.get(Act.TOGGLE, [])
-            limit = question.max_choices or len(options)
-            for button, _ in self.rng.sample(options, k=self.rng.randint(1, min(3, limit))):
-                await self.press(button, _active_message(self.user) or message)
+            offered = [data.v for _, data in by_action.get(Act.TOGGLE, [])]
+            for choice in self.mind.picks(offered, question.max_choices):
                 message = _active_message(self.user) or message
-                # the keyboard changed: find the same choice's button again on the next press
-                by_action = {}
-                for b, d in _buttons(message):
-                    by_action.setdefault(d.a, []).append((b, d))
-                options = by_action.get(Act.TOGGLE, [])
-            await self.press(by_action[Act.DONE][0][0], message)
+                # the keyboard changed: find the same choice's button again on each press
+                toggle = next(
+                    (b for b, d in _by_action(message).get(Act.TOGGLE, []) if d.v == choice), None
+                )
+                if toggle is not None:
+                    await self.press(toggle, message)
+            message = _active_message(self.user) or message
+            await self.press(_by_action(message)[Act.DONE][0][0], message)
         elif question.type == "number":
             low, high = question.min or 0, question.max or 0
             value = int(self.rng.triangular(low, min(high, low + 40), low + 6))
@@ -300,7 +412,7 @@ class Cadre:
     async def _review(
         self,
         message: ChatMessage,
-        by_action: dict[Act, list[tuple[InlineButton, SurveyCallback]]],
+        by_action: Buttons,
     ) -> bool:
         if self.mind.edits_at_review(by_action):
             edit_button, _ = self.rng.choice(by_action[Act.EDIT])
@@ -332,6 +444,25 @@ def _by_act(bubble: Bubble) -> Options:
     for option in bubble.options:
         found.setdefault(option["action"]["a"], []).append(option)
     return found
+
+
+def web_grid_lines(bubble: Bubble) -> list[GridLine]:
+    """The rows of a grid as the page draws them."""
+    lines = []
+    for line in bubble.grid:
+        options = line["options"]
+        if not options:
+            continue
+        chosen = next((o["action"]["v"] for o in options if o.get("selected")), None)
+        lines.append(
+            GridLine(
+                options[0]["action"]["q"],
+                tuple(o["action"]["v"] for o in options),
+                bool(line["required"]),
+                chosen,
+            )
+        )
+    return lines
 
 
 class WebRespondent:
@@ -409,6 +540,10 @@ class WebRespondent:
         move = self.mind.next_move(self.result.steps, by_act)
         if move is Move.CANCEL:
             await self.press(by_act["cxl"][0], bubble)
+            asked = self.page.current()  # "discard what you filled in?"
+            confirm = _by_act(asked).get(Act.CANCEL_CONFIRM.value)
+            if confirm:
+                await self.press(confirm[0], asked)
             self.result.cancelled = True
             return True
         if move is Move.INTERRUPT:
@@ -422,6 +557,9 @@ class WebRespondent:
         if move is Move.SKIP:
             await self.press(by_act["skip"][0], bubble)
             return False
+        if bubble.grid:
+            await self._answer_grid(bubble, by_act)
+            return False
         question_id = next((o["action"]["q"] for o in bubble.options if o["action"]["q"]), "")
         if not question_id:
             raise AssertionError(f"no question id on the chips\n{self.page.chat_text()}")
@@ -429,13 +567,36 @@ class WebRespondent:
         await self._answer(question, bubble, by_act)
         return False
 
+    async def _answer_grid(self, bubble: Bubble, by_act: Options) -> None:
+        """Tap a chip per row as the temperament plans it (each tap redraws the table in
+        place), maybe "the rest: …", then Done."""
+        plan = self.mind.grid(web_grid_lines(bubble), "fill" in by_act)
+        for key, value in plan.presses:
+            shown = self.page.current()
+            chip = next(
+                (
+                    o
+                    for o in shown.options
+                    if o["action"]["a"] == "cell"
+                    and o["action"]["q"] == key
+                    and o["action"]["v"] == value
+                ),
+                None,
+            )
+            if chip is not None:
+                await self.press(chip, shown)
+        shown = self.page.current()
+        if plan.fill and "fill" in _by_act(shown):
+            await self.press(_by_act(shown)["fill"][0], shown)
+            shown = self.page.current()
+        await self.press(_by_act(shown)["done"][0], shown)
+
     async def _answer(self, question: Question, bubble: Bubble, by_act: Options) -> None:
         if question.type in ("single", "scale"):
             await self.press(self.rng.choice(by_act["ans"]), bubble)
         elif question.type == "multi":
             values = [o["action"]["v"] for o in by_act.get("tog", [])]
-            limit = question.max_choices or len(values)
-            for value in self.rng.sample(values, k=self.rng.randint(1, min(3, limit))):
+            for value in self.mind.picks(values, question.max_choices):
                 shown = self.page.current()  # a toggle redraws the chips in place
                 chip = next(o for o in shown.options if o["action"]["v"] == value)
                 await self.press(chip, shown)

@@ -38,8 +38,16 @@ class Bubble:
         return "\n\n".join(p for p in parts if p)
 
     @property
+    def grid(self) -> list[dict[str, Any]]:
+        """A grid question's lines (number, label, required, answered, options); else []."""
+        grid: list[dict[str, Any]] = self.screen.get("grid") or []
+        return grid
+
+    @property
     def options(self) -> list[dict[str, Any]]:
-        return [option for row in self.screen["rows"] for option in row]
+        """Every option, a grid's cells first (as `Screen.options` has them)."""
+        cells = [option for line in self.grid for option in line["options"]]
+        return cells + [option for row in self.screen["rows"] for option in row]
 
 
 @dataclass
@@ -89,7 +97,7 @@ class WebCadre:
                 case "retire":
                     old = self.bubbles.get(op["ref"])
                     if old is not None:
-                        old.screen = {**old.screen, "rows": []}
+                        old.screen = {**old.screen, "grid": [], "rows": []}
                 case "delete":
                     self.bubbles.pop(op["ref"], None)
                 case "clear":

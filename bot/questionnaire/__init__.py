@@ -16,10 +16,21 @@ from bot.questionnaire.engine import (
     InputError,
     Outcome,
     QuestionStep,
+    ReviewItem,
     ReviewStep,
+    RowStep,
     Step,
 )
-from bot.questionnaire.model import Choice, Question, Questionnaire, QuestionType, Section
+from bot.questionnaire.model import (
+    AnswerField,
+    Choice,
+    Question,
+    Questionnaire,
+    QuestionType,
+    Row,
+    Section,
+    row_key,
+)
 from bot.questionnaire.problems import Problem, QuestionnaireError
 from bot.questionnaire.validate import (
     collect_problems,
@@ -31,6 +42,7 @@ from bot.questionnaire.validate import (
 )
 
 __all__ = [
+    "AnswerField",
     "AnswerValue",
     "Choice",
     "Condition",
@@ -46,7 +58,10 @@ __all__ = [
     "QuestionType",
     "Questionnaire",
     "QuestionnaireError",
+    "ReviewItem",
     "ReviewStep",
+    "Row",
+    "RowStep",
     "Section",
     "Step",
     "collect_problems",
@@ -55,6 +70,7 @@ __all__ = [
     "parse_condition",
     "parse_questionnaire",
     "parse_questionnaire_text",
+    "row_key",
     "summarize",
     "validate_command",
 ]

@@ -34,6 +34,7 @@ from bot.questionnaire.parts import (
     Question,
     _QuestionnaireFields,
     _SectionFields,
+    row_key,
 )
 from bot.questionnaire.problems import Problem
 
@@ -45,6 +46,13 @@ MAX_MAPPING_KEYS: Final = 1000
 MAX_NUMBER_DIGITS: Final = 15
 MAX_TEXT_LENGTH: Final = 4000  # a Telegram message holds 4096 characters
 MAX_SCALE_POINTS: Final = 11  # one button per point, 0–10 at most
+#: Telegram: at most 100 buttons on one message, callback data of at most 64 bytes. A grid's
+#: screen holds every cell plus up to six navigation buttons (fill, Done, Back, Skip, …); a
+#: cell's callback data is "s:cell:<grid>.<row>:<value>".
+MAX_BUTTONS: Final = 100
+GRID_NAVIGATION_BUTTONS: Final = 6
+MAX_CALLBACK_BYTES: Final = 64
+CELL_CALLBACK_PREFIX: Final = "s:cell:"
 _LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 # Which optional fields each question type uses; anything else set on it is a mistake.
@@ -54,9 +62,10 @@ _TYPE_FIELDS: Final[dict[str, frozenset[str]]] = {
     "scale": frozenset({"min", "max", "min_label", "max_label"}),
     "number": frozenset({"min", "max"}),
     "text": frozenset({"max_length"}),
+    "grid": frozenset({"rows", "fill", "choices", "min", "max", "min_label", "max_label"}),
 }
 _OPTIONAL_FIELDS: Final = ("choices", "max_choices", "min", "max", "min_label", "max_label")
-_OPTIONAL_FIELDS_ALL: Final = (*_OPTIONAL_FIELDS, "max_length")
+_OPTIONAL_FIELDS_ALL: Final = (*_OPTIONAL_FIELDS, "max_length", "rows", "fill")
 
 
 def _short(value: object, limit: int = 40) -> str:
@@ -164,6 +173,8 @@ class _Collector:
             self._check_choices(question)
         elif question.type in ("scale", "number"):
             self._check_range(question)
+        elif question.type == "grid":
+            self._check_grid(question)
         elif question.type == "text":
             if question.max_length is None or question.max_length <= 0:
                 self.add(qid, "text question needs a positive max_length")
@@ -198,65 +209,175 @@ class _Collector:
             return
         if question.min > question.max:
             self.add(qid, f"range min {question.min} > max {question.max}")
-        elif question.type == "scale":
+        elif question.type in ("scale", "grid"):
             points = question.max - question.min + 1
             if points < 2:
                 self.add(qid, "a scale needs at least two points (min < max)")
             elif points > MAX_SCALE_POINTS:
                 self.add(qid, f"a scale of {points} points is too long; at most 11 fit")
-        if question.type == "scale":
+        if question.type in ("scale", "grid"):
             self.check_text(question.min_label, "min_label", qid)
             self.check_text(question.max_label, "max_label", qid)
+
+    def _check_grid(self, question: Question) -> None:
+        """Rows, one kind of cell (choices or min..max), `fill`, and what fits on Telegram."""
+        qid = question.id
+        has_range = question.min is not None or question.max is not None
+        if not question.rows:
+            self.add(qid, "grid question has no rows")
+        for index, row in enumerate(question.rows):
+            self.check_text(row.label, f"rows[{index}] {row.id!r} label", qid)
+            if row.id in KEYWORDS:
+                self.add(qid, f"row id {row.id!r} is a reserved word; rename it")
+        for row_id, count in Counter(row.id for row in question.rows).items():
+            if count > 1:
+                self.add(qid, f"duplicate row id {row_id!r}")
+        earlier = Counter(row.same_as for row in question.rows if row.same_as is not None)
+        for key, count in earlier.items():
+            if count > 1:
+                self.add(qid, f"two rows are the same_as {key!r}; an earlier answer is one row's")
+        if question.choices and has_range:
+            self.add(qid, "grid question has both choices and min/max; cells are one or the other")
+            return
+        if not question.choices and not has_range:
+            self.add(qid, "grid question needs either choices or min and max for its cells")
+            return
+        if question.choices:
+            self._check_choices(question)
+            for index, choice in enumerate(question.choices):
+                if choice.relevant is not None:
+                    self.add(
+                        qid,
+                        f"choices[{index}] {choice.id!r}: the cells of a grid cannot have a "
+                        "condition; put it on the row",
+                    )
+            cells = [choice.id for choice in question.choices]
+            if question.fill is not None and question.fill not in question.choice_ids:
+                self.add(qid, f"fill {question.fill!r} is not one of the choices")
+        else:
+            self._check_range(question)
+            if question.min is None or question.max is None or question.min > question.max:
+                return
+            cells = [str(number) for number in range(question.min, question.max + 1)]
+            if question.fill is not None:
+                self.add(qid, "fill only works on grids with choices, not on min/max grids")
+        self._check_grid_screen(question, cells)
+
+    def _check_grid_screen(self, question: Question, cells: Sequence[str]) -> None:
+        """Every cell is one Telegram button carrying its row and value in callback data."""
+        qid = question.id
+        buttons = len(question.rows) * len(cells) + GRID_NAVIGATION_BUTTONS
+        if question.rows and buttons > MAX_BUTTONS:
+            self.add(
+                qid,
+                f"grid of {len(question.rows)} rows × {len(cells)} cells needs {buttons} "
+                f"buttons with navigation; Telegram shows at most {MAX_BUTTONS}: use fewer "
+                "rows or cells, or split the grid",
+            )
+        longest = max((len(cell.encode()) for cell in cells), default=0)
+        for row in question.rows:
+            size = len(CELL_CALLBACK_PREFIX) + len(row_key(qid, row.id).encode()) + 1 + longest
+            if size > MAX_CALLBACK_BYTES:
+                self.add(
+                    qid,
+                    f"row {row.id!r}: its buttons need {size} bytes of callback data; Telegram "
+                    f"allows {MAX_CALLBACK_BYTES}: shorten the grid, row or choice ids",
+                )
 
     # -- conditions --
 
     def check_condition(
         self, question: Question, order: Mapping[str, int], known: Mapping[str, Question]
     ) -> None:
-        """Syntax, and that every test names an earlier question and fits its type."""
-        if question.relevant is None:
-            return
+        """The conditions of a question, of its rows and of its choices: syntax, and that
+        every test names an earlier question (or a row of an earlier grid) and fits its type."""
         qid = question.id
+        if question.relevant is not None:
+            self._check_expression(qid, "relevant", question.relevant, order, known)
+        for index, row in enumerate(question.rows):
+            if row.relevant is not None:
+                what = f"rows[{index}] {row.id!r} relevant"
+                self._check_expression(qid, what, row.relevant, order, known)
+        if question.type != "grid":
+            for index, choice in enumerate(question.choices):
+                if choice.relevant is not None:
+                    what = f"choices[{index}] {choice.id!r} relevant"
+                    self._check_expression(qid, what, choice.relevant, order, known)
+
+    def _check_expression(
+        self,
+        qid: str,
+        what: str,
+        text: str,
+        order: Mapping[str, int],
+        known: Mapping[str, Question],
+    ) -> None:
         try:
-            condition = parse_condition(question.relevant)
+            condition = parse_condition(text)
         except ConditionSyntaxError as error:
-            self.add(qid, f"relevant: syntax error: {error}")
+            self.add(qid, f"{what}: syntax error: {error}")
             return
         own_index = order[qid]
         for test in tests_in(condition):
-            target_id = test.question_id
+            reference = test.question_id
+            target_id, _, row_id = reference.partition(".")
             if target_id not in order:
-                self.add(qid, f"relevant: unknown question {target_id!r}")
+                self.add(qid, f"{what}: unknown question {target_id!r}")
                 continue
             if target_id == qid:
-                self.add(qid, "relevant: a question cannot depend on itself")
+                if row_id or what.startswith("rows["):
+                    self.add(qid, f"{what}: a row cannot depend on its own grid")
+                else:
+                    self.add(qid, f"{what}: a question cannot depend on itself")
                 continue
             if order[target_id] > own_index:
                 self.add(
                     qid,
-                    f"relevant: {target_id!r} comes later; conditions may only use "
+                    f"{what}: {target_id!r} comes later; conditions may only use "
                     "questions asked before",
                 )
                 continue
             target = known.get(target_id)
-            if target is not None:
-                for message in _test_mismatches(test, target):
-                    self.add(qid, f"relevant: {message}")
+            if target is None:
+                continue  # a broken question: its own problems are reported
+            for message in _reference_mismatches(test, target, row_id):
+                self.add(qid, f"{what}: {message}")
 
 
-def _test_mismatches(test: Test, target: Question) -> Iterable[str]:
+def _reference_mismatches(test: Test, target: Question, row_id: str) -> Iterable[str]:
+    """Why a test does not fit what it reads: a grid is read row by row ("grid.row"), a row
+    of a choice grid like a single question, a row of an integer grid like a scale."""
+    if target.type != "grid":
+        if row_id:
+            yield (
+                f"{target.id!r} is not a grid; only a row of a grid question is named "
+                f"as {target.id}.<row>"
+            )
+            return
+        yield from _test_mismatches(test, target.id, target.type, target.choice_ids)
+        return
+    if not row_id:
+        example = row_key(target.id, target.rows[0].id) if target.rows else f"{target.id}.<row>"
+        yield f"{target.id!r} is a grid; name one of its rows, e.g. {example}"
+        return
+    if row_id not in {row.id for row in target.rows}:
+        yield f"grid {target.id!r} has no row {row_id!r}"
+        return
+    kind = "single" if target.choices else "scale"
+    yield from _test_mismatches(test, row_key(target.id, row_id), kind, target.choice_ids)
+
+
+def _test_mismatches(test: Test, name: str, kind: str, choice_ids: Sequence[str]) -> Iterable[str]:
     """Why a test does not fit the type of the question it reads (nothing if it fits)."""
     if isinstance(test, Answered):
         return
-    name = target.id
-    kind = target.type
     if kind == "text":
         yield f"{name!r} is a text question; only answered({name}) can test it"
         return
     if isinstance(test, Contains):
         if kind != "multi":
             yield f"'has' only works on multi-choice questions; {name!r} is {kind}"
-        elif test.choice_id not in target.choice_ids:
+        elif test.choice_id not in choice_ids:
             yield f"{name!r} has no choice {test.choice_id!r}"
         return
     if kind == "multi":
@@ -270,7 +391,7 @@ def _test_mismatches(test: Test, target: Question) -> Iterable[str]:
     for value in values:
         if kind == "single" and isinstance(value, int):
             yield f"{name!r} is a choice question and cannot be compared with the number {value}"
-        elif kind == "single" and value not in target.choice_ids:
+        elif kind == "single" and value not in choice_ids:
             yield f"{name!r} has no choice {value!r}"
         elif kind in ("scale", "number") and isinstance(value, str):
             yield f"{name!r} is a {kind} question; compare it with a number, not {value!r}"
@@ -381,7 +502,15 @@ def collect_problems(data: object, source: str) -> list[Problem]:
             out.check_question(question)
             if order.get(question.id) == position - 1:
                 out.check_condition(question, order, known)
-            elif question.relevant is not None:
+            else:
                 # A duplicate: its position is ambiguous, so check syntax only.
                 out.check_condition(question, {**order, question.id: position - 1}, known)
+    for question in known.values():
+        for row in question.rows:
+            if row.same_as is not None and row.same_as in order:
+                out.add(
+                    question.id,
+                    f"row {row.id!r}: same_as {row.same_as!r} is a question of this version; "
+                    "it must name an earlier version's question",
+                )
     return out.problems

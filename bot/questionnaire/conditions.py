@@ -5,12 +5,13 @@ Grammar (`not` binds tighter than `and`, which binds tighter than `or`)::
     condition  := or_expr
     or_expr    := and_expr ("or" and_expr)*
     and_expr   := not_expr ("and" not_expr)*
-    not_expr   := "not" not_expr | "(" or_expr ")" | "answered" "(" ID ")" | test
-    test       := ID ("==" | "!=") value
-                | ID ["not"] "in" "[" value ("," value)* "]"
-                | ID "has" ID
-                | ID ("<" | "<=" | ">" | ">=") INTEGER
+    not_expr   := "not" not_expr | "(" or_expr ")" | "answered" "(" KEY ")" | test
+    test       := KEY ("==" | "!=") value
+                | KEY ["not"] "in" "[" value ("," value)* "]"
+                | KEY "has" ID
+                | KEY ("<" | "<=" | ">" | ">=") INTEGER
     value      := ID | INTEGER
+    KEY        := ID | ID "." ID       (a question, or one row of a grid: freq.p3)
 
 Evaluation uses Kleene's three-valued logic: a test on a question that has no answer (skipped,
 not yet asked, or no longer relevant) is *unknown*, `not unknown` is still unknown, and a
@@ -119,7 +120,7 @@ class Token:
 _TOKEN = re.compile(
     r"(?P<space>\s+)"
     r"|(?P<int>-?[0-9]+)"
-    r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<id>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)"
     r"|(?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)"
 )
 
@@ -227,7 +228,7 @@ class _Parser:
             if self._is("answered") and self.tokens[self.index + 1].text == "(":
                 self._advance()
                 self._advance()
-                question_id = self._identifier("a question id inside answered(…)")
+                question_id = self._key("a question id inside answered(…)")
                 self._expect(")", "')' after the question id")
                 return Answered(question_id)
             return self._test()
@@ -235,8 +236,16 @@ class _Parser:
             self.depth -= 1
 
     def _identifier(self, expected: str) -> str:
+        """A plain id (a choice): no keyword, no dot."""
         token = self.current
-        if token.kind != "id" or token.text in KEYWORDS:
+        if token.kind != "id" or token.text in KEYWORDS or "." in token.text:
+            raise self._fail(expected)
+        return self._advance().text
+
+    def _key(self, expected: str) -> str:
+        """What a test reads: a question id, or a grid row as "grid.row"."""
+        token = self.current
+        if token.kind != "id" or any(part in KEYWORDS for part in token.text.split(".")):
             raise self._fail(expected)
         return self._advance().text
 
@@ -245,13 +254,13 @@ class _Parser:
         if token.kind == "int":
             self._advance()
             return int(token.text)
-        if token.kind == "id" and token.text not in KEYWORDS:
+        if token.kind == "id" and token.text not in KEYWORDS and "." not in token.text:
             self._advance()
             return token.text
         raise self._fail(f"a choice id or an integer after {after!r}")
 
     def _test(self) -> Test:
-        question_id = self._identifier("a question id, 'not', 'answered(…)' or '('")
+        question_id = self._key("a question id, 'not', 'answered(…)' or '('")
         token = self.current
         if token.text in ("==", "!=") and token.kind == "op":
             self._advance()
@@ -389,6 +398,7 @@ def tests_in(condition: Condition) -> Iterator[Test]:
 
 
 def referenced_questions(condition: Condition) -> frozenset[str]:
+    """Every key the condition reads, as written: question ids and grid rows ("freq.p3")."""
     return frozenset(test.question_id for test in tests_in(condition))
 
 

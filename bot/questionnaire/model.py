@@ -7,6 +7,7 @@ and run whenever a `Questionnaire` is validated, so no unchecked questionnaire e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import PrivateAttr, ValidationInfo, model_validator
@@ -22,10 +23,12 @@ from bot.questionnaire.parts import (
     LocalizedText,
     Question,
     QuestionType,
+    Row,
     Section,
     TextField,
     _QuestionnaireFields,
     localized,
+    row_key,
 )
 from bot.questionnaire.problems import QuestionnaireError
 
@@ -34,16 +37,64 @@ __all__ = [
     "ID_PATTERN",
     "QUESTIONNAIRE_ID_PATTERN",
     "QUESTION_TYPES",
+    "AnswerField",
     "Choice",
     "Identifier",
     "LocalizedText",
     "Question",
     "QuestionType",
     "Questionnaire",
+    "Row",
     "Section",
     "TextField",
     "localized",
+    "row_key",
 ]
+
+
+@dataclass(frozen=True)
+class AnswerField:
+    """One key a submission may hold: a question, or one row of a grid ("grid.row").
+
+    What digests and exports iterate over, so that a grid row reads like the single or
+    scale question it is answered as."""
+
+    key: str
+    question: Question
+    row: Row | None
+    section: Section
+
+    @property
+    def type(self) -> str:
+        """ "single" for a row of a choice grid, "scale" for a row of an integer grid."""
+        if self.row is None:
+            return self.question.type
+        return "single" if self.question.cells_are_choices else "scale"
+
+    @property
+    def choice_ids(self) -> tuple[str, ...]:
+        return self.question.choice_ids
+
+    @property
+    def same_as(self) -> str | None:
+        """An earlier version's key for the same answer (a grid row's `same_as`), or None."""
+        return None if self.row is None else self.row.same_as
+
+    @property
+    def min(self) -> int | None:
+        return self.question.min
+
+    @property
+    def max(self) -> int | None:
+        return self.question.max
+
+    def label_for(self, locale: str) -> str:
+        """The row's label for a grid row, else the question's."""
+        return self.question.label_for(locale) if self.row is None else self.row.label_for(locale)
+
+    def choice_label(self, choice_id: str, locale: str) -> str:
+        """Label of one choice; KeyError for an id the question does not offer."""
+        return self.question.choice_label(choice_id, locale)
 
 
 class Questionnaire(_QuestionnaireFields):
@@ -55,11 +106,14 @@ class Questionnaire(_QuestionnaireFields):
     _by_id: dict[str, Question] = PrivateAttr(default_factory=dict)
     _section_by_question: dict[str, Section] = PrivateAttr(default_factory=dict)
     _index: dict[str, int] = PrivateAttr(default_factory=dict)
+    _fields: tuple[AnswerField, ...] = PrivateAttr(default=())
+    _field_by_key: dict[str, AnswerField] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
         """Index questions and tell every text owner which locale to fall back to."""
         default_locale = self.locales[0] if self.locales else ""
         questions: list[Question] = []
+        fields: list[AnswerField] = []
         for section in self.sections:
             section._default_locale = default_locale
             for question in section.questions:
@@ -68,7 +122,15 @@ class Questionnaire(_QuestionnaireFields):
                 self._by_id.setdefault(question.id, question)
                 self._section_by_question.setdefault(question.id, section)
                 self._index.setdefault(question.id, len(questions) - 1)
+                if question.type != "grid":
+                    fields.append(AnswerField(question.id, question, None, section))
+                for row in question.rows:
+                    row._default_locale = default_locale
+                    fields.append(AnswerField(row_key(question.id, row.id), question, row, section))
         self._questions = tuple(questions)
+        self._fields = tuple(fields)
+        for answer_field in fields:
+            self._field_by_key.setdefault(answer_field.key, answer_field)
 
     @model_validator(mode="after")
     def _check(self, info: ValidationInfo) -> Questionnaire:
@@ -95,6 +157,22 @@ class Questionnaire(_QuestionnaireFields):
     def text_question_ids(self) -> frozenset[str]:
         """Questions holding free text (to be scrubbed and encrypted, never shown raw)."""
         return frozenset(q.id for q in self._questions if q.type == "text")
+
+    @property
+    def answer_fields(self) -> tuple[AnswerField, ...]:
+        """Every key a submission may hold, in asking order (a grid's rows in row order; a
+        grid question itself holds no answer)."""
+        return self._fields
+
+    def answer_field(self, key: str) -> AnswerField:
+        """The field stored under this key; KeyError if there is none."""
+        try:
+            return self._field_by_key[key]
+        except KeyError:
+            raise KeyError(f"questionnaire {self.id!r} has no answer field {key!r}") from None
+
+    def has_answer_field(self, key: str) -> bool:
+        return key in self._field_by_key
 
     def question(self, question_id: str) -> Question:
         """The question with this id; KeyError if there is none."""

@@ -32,8 +32,8 @@ Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 """Question, choice and section ids: short because they travel in 64-byte callback data."""
 
 LocalizedText: TypeAlias = dict[str, str]
-QuestionType: TypeAlias = Literal["single", "multi", "scale", "text", "number"]
-QUESTION_TYPES: Final[tuple[str, ...]] = ("single", "multi", "scale", "text", "number")
+QuestionType: TypeAlias = Literal["single", "multi", "scale", "text", "number", "grid"]
+QUESTION_TYPES: Final[tuple[str, ...]] = ("single", "multi", "scale", "text", "number", "grid")
 TextField: TypeAlias = Literal["label", "help", "min_label", "max_label"]
 
 _PRIMARY_LANGUAGE = re.compile(r"[-_]")
@@ -56,15 +56,13 @@ def localized(texts: Mapping[str, str], locale: str, default_locale: str) -> str
     return next(iter(texts.values()), "")
 
 
+def row_key(question_id: str, row_id: str) -> str:
+    """The answer key of one row of a grid: "grid.row" (ids never contain a dot)."""
+    return f"{question_id}.{row_id}"
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Choice(_Frozen):
-    """One option of a single/multi question."""
-
-    id: Identifier
-    label: LocalizedText
 
 
 class _NotParsed:
@@ -72,6 +70,57 @@ class _NotParsed:
 
 
 _NOT_PARSED: Final = _NotParsed()
+
+
+def _parsed_once(owner: Choice | Row | Question) -> Condition | None:
+    """The owner's `relevant:` expression, parsed on first use and kept."""
+    cached = owner._condition
+    if isinstance(cached, _NotParsed):
+        cached = None if owner.relevant is None else parse_condition(owner.relevant)
+        owner._condition = cached
+    return cached
+
+
+class Choice(_Frozen):
+    """One option of a single/multi question (or one cell of a choice grid). A choice with a
+    `relevant:` condition is offered only while it holds."""
+
+    id: Identifier
+    label: LocalizedText
+    relevant: str | None = None
+
+    _condition: Condition | _NotParsed | None = PrivateAttr(default=_NOT_PARSED)
+
+    @property
+    def condition(self) -> Condition | None:
+        """The parsed `relevant:` expression (parsed once, on first use)."""
+        return _parsed_once(self)
+
+
+class Row(_Frozen):
+    """One row of a grid question: answered like a `single` (choice grid) or a `scale`
+    (integer grid). `required` None means the grid's own `required`.
+
+    `same_as`: the answer key under which an earlier version of the questionnaire asked the
+    same thing with the same choice ids (e.g. `p1_freq`), so that a digest counts both
+    together and its trend does not break when the version changes."""
+
+    id: Identifier
+    label: LocalizedText
+    relevant: str | None = None
+    required: StrictBool | None = None
+    same_as: Identifier | None = None
+
+    _default_locale: str = PrivateAttr(default="")
+    _condition: Condition | _NotParsed | None = PrivateAttr(default=_NOT_PARSED)
+
+    @property
+    def condition(self) -> Condition | None:
+        """The parsed `relevant:` expression (parsed once, on first use)."""
+        return _parsed_once(self)
+
+    def label_for(self, locale: str) -> str:
+        return localized(self.label, locale, self._default_locale)
 
 
 class Question(_Frozen):
@@ -90,6 +139,8 @@ class Question(_Frozen):
     max_label: LocalizedText | None = None
     max_length: StrictInt | None = None
     max_choices: StrictInt | None = None
+    rows: tuple[Row, ...] = ()
+    fill: Identifier | None = None
 
     _default_locale: str = PrivateAttr(default="")
     _condition: Condition | _NotParsed | None = PrivateAttr(default=_NOT_PARSED)
@@ -97,13 +148,35 @@ class Question(_Frozen):
     @property
     def condition(self) -> Condition | None:
         """The parsed `relevant:` expression (parsed once, on first use)."""
-        if isinstance(self._condition, _NotParsed):
-            self._condition = None if self.relevant is None else parse_condition(self.relevant)
-        return self._condition
+        return _parsed_once(self)
 
     @property
     def choice_ids(self) -> tuple[str, ...]:
         return tuple(choice.id for choice in self.choices)
+
+    @property
+    def row_keys(self) -> tuple[str, ...]:
+        """Answer keys of the rows of a grid ("grid.row"), in row order; () for other types."""
+        return tuple(row_key(self.id, row.id) for row in self.rows)
+
+    @property
+    def cells_are_choices(self) -> bool:
+        """A grid whose cells are its choices (else integers min..max)."""
+        return self.type == "grid" and bool(self.choices)
+
+    def row(self, row_id: str) -> Row:
+        """The row with this id; KeyError for an id this question does not have."""
+        for row in self.rows:
+            if row.id == row_id:
+                return row
+        raise KeyError(f"question {self.id!r} has no row {row_id!r}")
+
+    def row_label(self, row_id: str, locale: str) -> str:
+        return self.row(row_id).label_for(locale)
+
+    def row_required(self, row: Row) -> bool:
+        """Whether this row must be answered: its own `required`, else the grid's."""
+        return self.required if row.required is None else row.required
 
     def text(self, field: TextField = "label", *, locale: str) -> str:
         """A localized text of this question; "" when the question has no such text."""

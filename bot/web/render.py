@@ -16,6 +16,7 @@ from bot.conversation.model import (
     DeleteMessage,
     DeleteSession,
     Effect,
+    GridRow,
     MessageRef,
     Option,
     Replace,
@@ -92,15 +93,32 @@ def option_json(option: Option) -> dict[str, Any]:
     }
 
 
+def grid_row_json(row: GridRow) -> dict[str, Any]:
+    """One line of a grid question: the page shows its number and label, then its cells."""
+    return {
+        "number": row.number,
+        "label": row.label,
+        "required": row.required,
+        "answered": row.answered,
+        "options": [option_json(option) for option in row.options],
+    }
+
+
 def screen_json(screen: Screen) -> dict[str, Any]:
     progress = screen.progress
     return {
         "title": screen.title,
         "progress": None
         if progress is None
-        else {"position": progress.position, "total": progress.total, "label": progress.label},
+        else {
+            "position": progress.position,
+            "total": progress.total,
+            "label": progress.label,
+            "fraction": progress.fraction,
+        },
         "notices": [runs(notice) for notice in screen.notices],
         "body": runs(screen.body),
+        "grid": [grid_row_json(row) for row in screen.grid],
         "rows": [[option_json(option) for option in row] for row in screen.rows],
         "input": None
         if screen.input is None

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 
 from bot.anonymity.receipt import normalize_receipt, receipt_hash
-from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.conversation import followup_screens, screens
 from bot.conversation.model import Act, Cadre, Channel, Screen, Show
 from bot.conversation.state import MemoryStates
 from bot.i18n import SUPPORTED_LOCALES
 from bot.i18n.text import use_locale
-from bot.questionnaire import load_questionnaire
+from bot.questionnaire.engine import Engine
 from bot.statuses import FollowupOrigin
 from tests.conversation import test_core
+from tests.conversation.questionnaires import grid_questionnaire
 from tests.conversation.test_core import NOW, Chat, Services, Shown, _answer_to
 
 services = test_core.services  # the fixture: real services on a migrated SQLite database
@@ -144,9 +144,11 @@ async def test_web_cancel_expired_buttons_and_stray_text_name_the_page_controls(
     chat = _chat(services, locale)
     await chat.start()
     await chat.press(Act.CONSENT)
-    cancelled_on = await chat.press(Act.CANCEL)  # the 「✖️ 取消」 chip
+    cancelled_on = await chat.press(Act.CANCEL)  # the 「✖️ 取消」 chip: asked once
+    await chat.press(Act.CANCEL_CONFIRM)
     cancelled = chat.messages[cancelled_on]  # the question, replaced in place
-    assert isinstance(cancelled, Shown) and cancelled.screen.rows == ()
+    assert isinstance(cancelled, Shown)
+    assert [o.action.act for o in cancelled.screen.options] == [Act.RESTORE]
     assert START_OVER[locale] in cancelled.screen.body
 
     nothing = _shown(await chat.command("cancel"))
@@ -163,6 +165,7 @@ async def test_web_cancel_expired_buttons_and_stray_text_name_the_page_controls(
     offer = chat.newest_with_options()
     assert Act.RESUME in {o.action.act for o in chat.screen(offer).options}
     await chat.command("cancel")
+    await chat.press(Act.CANCEL_CONFIRM)
     await chat.press(Act.RESUME, on=offer)
     expired = chat.answers[-1].text
     assert expired is not None and START_OVER[locale] in expired
@@ -214,10 +217,17 @@ async def test_a_web_follow_up_speaks_of_typing_below_and_of_the_page(
 
 # --- Telegram reads exactly what it read before --------------------------------------------
 
-TELEGRAM_CANCELLED = {
-    "en": "Cancelled. Your unfinished answers have been deleted. Send /start to begin again.",
-    "zh-CN": "已取消，您未完成的回答已全部删除。发送 /start 可重新开始。",
+TELEGRAM_ASK_CANCEL = {
+    "en": ("Discard what you have filled in?", "🗑 Discard", "▶️ Keep going"),
+    "zh-CN": ("确定放弃已填写的内容吗？", "🗑 放弃", "▶️ 继续填写"),
 }
+TELEGRAM_CANCELLED = {
+    "en": "Cancelled. What you filled in is deleted for good in a minute; until then, "
+    "“↩️ Restore what I filled in” brings it back. Send /start to begin again.",
+    "zh-CN": "已取消。已填写的内容 1 分钟后彻底删除，在此之前点「↩️ 恢复刚才的内容」还能找回。"
+    "发送 /start 可重新开始。",
+}
+TELEGRAM_RESTORE = {"en": "↩️ Restore what I filled in", "zh-CN": "↩️ 恢复刚才的内容"}
 TELEGRAM_ASK_CODE = {
     "en": "🔑 Please send your receipt code (for example XXXX-XXXX-XXXX-XXXX-XXXX). I will "
     "delete your message with the code right after reading it. /cancel to stop.",
@@ -251,8 +261,12 @@ async def test_a_telegram_cadre_reads_what_they_read_before(
     assert Act.ANNOUNCEMENTS in {o.action.act for o in welcome.options}
     await chat.press(Act.CONSENT)
     cancelled_on = await chat.press(Act.CANCEL)
+    confirm = chat.screen(cancelled_on)
+    assert (confirm.body, *(o.label for o in confirm.options)) == TELEGRAM_ASK_CANCEL[locale]
+    await chat.press(Act.CANCEL_CONFIRM)
     shown = chat.messages[cancelled_on]
     assert isinstance(shown, Shown) and shown.screen.body == TELEGRAM_CANCELLED[locale]
+    assert [o.label for o in shown.screen.options] == [TELEGRAM_RESTORE[locale]]
 
     code = await _submit(chat)
     assert TELEGRAM_RECEIPT_BUTTONS[locale] in chat.screen().body
@@ -267,8 +281,10 @@ async def test_a_telegram_cadre_reads_what_they_read_before(
 
 # --- every text that takes a channel -------------------------------------------------------
 
-QUESTIONNAIRE = load_questionnaire(DEFAULT_QUESTIONNAIRE)
+QUESTIONNAIRE = grid_questionnaire()
+_ENGINE = Engine(QUESTIONNAIRE)
 SAMPLES: dict[str, Any] = {
+    "step": _ENGINE.answer(_ENGINE.start().draft, "town").step,  # the grid
     "k": 5,
     "limit": 3,
     "code": CODE,
@@ -295,8 +311,9 @@ def _texts(function: Callable[..., str | Screen], locale: str, channel: Channel)
     parameters = inspect.signature(function).parameters
     arguments = {
         name: locale if name == "locale" else SAMPLES[name]
-        for name in parameters
+        for name, parameter in parameters.items()
         if name != "channel"
+        and (name in SAMPLES or name == "locale" or parameter.default is parameter.empty)
     }
     with use_locale(locale):
         said = function(**arguments, channel=channel)
@@ -327,6 +344,9 @@ def test_the_scan_finds_the_channel_texts() -> None:
         "session_ended_text",
         "session_ended_screen",
         "write_answer_screen",
+        "question_screen",
+        "cancelled_screen",
+        "restore_gone_text",
     } <= names
 
 

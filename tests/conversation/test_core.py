@@ -1,9 +1,11 @@
 """The conversation core driven directly, as a channel would, with no chat framework: a whole
-questionnaire, a resume after a restart, scrubbing, a refused receipt code, cancel, and a
-follow-up by receipt code — on the real services and a real (SQLite) database."""
+questionnaire with grids, a resume after a restart, scrubbing, a refused receipt code, cancel,
+and a follow-up by receipt code — on the real services and a real (SQLite) database, with the
+small questionnaire of `tests.conversation.questionnaires` (not the shipped one)."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -18,7 +20,6 @@ from bot.anonymity.receipt import normalize_receipt, receipt_hash
 from bot.campaigns.service import CampaignService
 from bot.cases.followup import FollowupService
 from bot.cases.sessions import MemorySessions
-from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.conversation.core import DRAFT_KEY, Conversation
 from bot.conversation.model import (
     Act,
@@ -39,8 +40,9 @@ from bot.conversation.model import (
     Start,
     Text,
 )
+from bot.conversation.restore import CancelledDrafts
 from bot.conversation.state import MemoryStates
-from bot.questionnaire import load_questionnaire
+from bot.questionnaire import Questionnaire
 from bot.respondent.survey import SurveyService
 from bot.staff.audited import AuditedActions
 from bot.statuses import FollowupOrigin
@@ -53,6 +55,7 @@ from storage.repositories import (
 )
 from storage.repositories.campaigns import CampaignRepository
 from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
+from tests.conversation.questionnaires import grid_questionnaire
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
@@ -68,15 +71,25 @@ class Services:
     cases: CaseRepository
     submissions: SubmissionRepository
     pseudonymizer: Pseudonymizer
+    database: Database
+    clock: list[float] = field(default_factory=lambda: [1000.0])
+
+    def monotonic(self) -> float:
+        return self.clock[0]
 
     def core(self) -> Conversation:
-        """A new core instance, as after a restart: it keeps nothing itself."""
-        return Conversation(self.survey, self.followup, self.sessions, k_anonymity=5)
+        """A new core instance, as after a restart: it keeps nothing itself (a cancelled
+        draft lives in its own memory only, on the settable clock)."""
+        cancelled = CancelledDrafts(clock=self.monotonic)
+        return Conversation(
+            self.survey, self.followup, self.sessions, k_anonymity=5, cancelled=cancelled
+        )
 
 
-@pytest.fixture
-async def services(migrated_sqlite_url: str) -> AsyncIterator[Services]:
-    database = await Database.connect(migrated_sqlite_url)
+@contextlib.asynccontextmanager
+async def open_services(url: str, questionnaire: Questionnaire) -> AsyncIterator[Services]:
+    """Real services on the migrated database at `url`, for `questionnaire`."""
+    database = await Database.connect(url)
     secret = secrets.token_bytes(32)
     cipher = TextCipher(secrets.token_bytes(32))
     pseudonymizer = Pseudonymizer(secret)
@@ -94,7 +107,7 @@ async def services(migrated_sqlite_url: str) -> AsyncIterator[Services]:
         today,
     )
     survey = SurveyService(
-        load_questionnaire(DEFAULT_QUESTIONNAIRE),
+        questionnaire,
         database,
         submissions,
         rate_limits,
@@ -117,9 +130,15 @@ async def services(migrated_sqlite_url: str) -> AsyncIterator[Services]:
     )
     sessions = MemorySessions(pseudonymizer, clock=lambda: NOW)
     try:
-        yield Services(survey, followup, sessions, cases, submissions, pseudonymizer)
+        yield Services(survey, followup, sessions, cases, submissions, pseudonymizer, database)
     finally:
         await database.dispose()
+
+
+@pytest.fixture
+async def services(migrated_sqlite_url: str) -> AsyncIterator[Services]:
+    async with open_services(migrated_sqlite_url, grid_questionnaire()) as opened:
+        yield opened
 
 
 @dataclass
@@ -170,7 +189,8 @@ class Chat:
                 case Retire():
                     old = self.messages[effect.ref]
                     assert isinstance(old, Shown)
-                    self.messages[effect.ref] = replace(old, screen=replace(old.screen, rows=()))
+                    retired = replace(old.screen, rows=(), grid=())
+                    self.messages[effect.ref] = replace(old, screen=retired)
                 case DeleteMessage():
                     self.deleted.add(ref)
                 case DeleteSession():
@@ -221,11 +241,12 @@ class Chat:
         return shown.screen
 
     def question(self) -> str | None:
-        """The question id on the current screen; None on the review."""
+        """The question id on the current screen (a grid's, not a row's); None on the
+        review."""
         options = self.screen().options
         if any(o.action.act == Act.SUBMIT for o in options):
             return None
-        return next(o.action.question for o in options if o.action.question)
+        return next(o.action.question for o in options if o.action.question).split(".")[0]
 
     def bot_texts(self) -> list[str]:
         return [m.screen.body for m in self.messages.values() if isinstance(m, Shown)]
@@ -241,40 +262,75 @@ async def _consent(chat: Chat) -> None:
     assert chat.question() == "unit_type"
 
 
+async def _press_on(chat: Chat) -> None:
+    """One plain press: a grid's fill (else its first open row's first cell), Done, the
+    first choice, or Skip where nothing else goes."""
+    acts = {o.action.act for o in chat.screen().options}
+    if Act.FILL in acts:
+        await chat.press(Act.FILL)
+    elif Act.CELL in acts and Act.DONE not in acts:
+        row = next(r for r in chat.screen().grid if not r.answered)
+        await chat.press(Act.CELL, row.options[0].action.value)
+    elif Act.DONE in acts:
+        await chat.press(Act.DONE)
+    elif Act.ANSWER in acts:
+        await chat.press(Act.ANSWER)
+    else:
+        await chat.press(Act.SKIP)
+
+
 async def _answer_to(chat: Chat, question: str) -> None:
     """Press plain answers until `question` is the current one."""
     while chat.question() != question:
-        current = chat.question()
-        assert current is not None, "reached the review first"
-        acts = {o.action.act for o in chat.screen().options}
-        if current.endswith("_freq"):
-            await chat.press(Act.ANSWER, "never")
-        elif Act.ANSWER in acts:
-            await chat.press(Act.ANSWER)
-        else:
-            await chat.press(Act.SKIP)
+        assert chat.question() is not None, "reached the review first"
+        await _press_on(chat)
 
 
 async def test_a_whole_questionnaire_through_the_core(services: Services) -> None:
     chat = _chat(services)
     await _consent(chat)
-    await chat.press(Act.ANSWER, "village_community")
-    await chat.press(Act.ANSWER, "staff")
-    await chat.press(Act.ANSWER, "often")  # p1_freq: the branch with impact and example
-    assert chat.question() == "p1_impact"
-    assert chat.screen().progress is not None and chat.screen().title
-    await chat.press(Act.ANSWER, "4")
+    await chat.press(Act.ANSWER, "village")
+    assert chat.question() == "freq"
+    grid_on = chat.newest_with_options()
+    screen = chat.screen()
+    assert screen.progress is not None and screen.progress.label == "Part 2 of 4"
+    assert [row.label for row in screen.grid] == [
+        "Meetings about meetings",
+        "Piling on targets",
+        "Paper trails over results",
+    ]
+
+    # A cell: the grid is replaced in place, the press answered, nothing new shown.
+    before = len(chat.messages)
+    cell = next(o for o in screen.grid[0].options if o.action.value == "often")
+    pressed = await chat._run(Press(cell.action, grid_on), grid_on)
+    assert [type(e) for e in pressed] == [Replace, AnswerPress]
+    assert len(chat.messages) == before and chat.newest_with_options() == grid_on
+    assert chat.screen().grid[0].options[2].selected is True
+    await chat.press(Act.FILL)  # the rest: never
+    assert all(row.answered for row in chat.screen().grid)
+    await chat.press(Act.DONE)
+    assert chat.question() == "impact"
+    impact = chat.screen()
+    assert [row.label for row in impact.grid] == ["Meetings about meetings"]
+    await chat.press(Act.CELL, "4")
+    await chat.press(Act.DONE)
+    assert chat.question() == "examples"
+    assert [o.action.value for o in chat.screen().options if o.action.act == Act.TOGGLE] == ["p1"]
+    await chat.press(Act.TOGGLE, "p1")
+    await chat.press(Act.DONE)
     assert chat.question() == "p1_example"
     pressed_on = chat.newest_with_options()
 
     # A typed answer with a phone number: scrubbed before it is stored, the cadre is told,
-    # their message deleted, and the next question shown below (the old one retired).
+    # their message deleted, and the next question shown below before the old one retires.
     typed = await chat.type(f"会议太多，有事打{PHONE}")
     assert typed[0] == DeleteMessage() and max(chat.deleted) == pressed_on + 1
     notice = next(e for e in typed if isinstance(e, Show) and not e.current)
     assert "a phone number" in notice.screen.body and PHONE not in notice.screen.body
-    assert Retire(pressed_on) in typed
-    assert chat.question() == "p2_freq"
+    shown = next(i for i, e in enumerate(typed) if isinstance(e, Show) and e.current)
+    assert typed.index(Retire(pressed_on)) > shown
+    assert chat.question() == "meetings_month"
     stored = await chat.states.stored(KEY)
     assert PHONE not in str(stored) and "会议太多" in str(stored)
 
@@ -283,7 +339,7 @@ async def test_a_whole_questionnaire_through_the_core(services: Services) -> Non
     assert chat.question() == "p1_example"
     assert "Current answer" in chat.screen().body
     await chat.press(Act.SKIP)
-    assert chat.question() == "p2_freq"
+    assert chat.question() == "meetings_month"
 
     # A press on a retired screen is stale.
     before = len(chat.answers)
@@ -291,25 +347,14 @@ async def test_a_whole_questionnaire_through_the_core(services: Services) -> Non
     refusal = chat.answers[before].text
     assert refusal is not None and "older message" in refusal
 
-    await _answer_to(chat, "meetings_month")
-    await chat.type("12")
-    assert chat.question() == "inspections_month"
-
     # A receipt code typed into an answer: deleted, refused, nothing stored from it.
     draft_before = (await chat.states.stored(KEY))[DRAFT_KEY]
     refused = await chat.type("ABCD-EFGH-JKMN-PQRS-TVWX")
     assert DeleteMessage() in refused
     assert any(isinstance(e, Show) and "receipt code" in e.screen.body for e in refused)
     assert (await chat.states.stored(KEY))[DRAFT_KEY] == draft_before
-    assert chat.question() == "inspections_month"
-    await chat.type("3")
-
-    assert chat.question() == "deadline_share"
-    await chat.press(Act.ANSWER, "over_50")
-    assert chat.question() == "measures"
-    await chat.press(Act.TOGGLE, "fewer_meetings_docs")
-    await chat.press(Act.TOGGLE, "fewer_inspections")
-    await chat.press(Act.DONE)
+    assert chat.question() == "meetings_month"
+    await chat.type("12")
     assert chat.question() == "suggestion"
     await chat.press(Act.SKIP)
     assert chat.question() is None  # the review
@@ -325,8 +370,8 @@ async def test_a_whole_questionnaire_through_the_core(services: Services) -> Non
     assert "15" in chat.screen().body
 
     receipt_on = await chat.press(Act.SUBMIT)
-    shown = chat.messages[receipt_on]
-    assert isinstance(shown, Shown) and "Submitted" in shown.screen.body
+    submitted = chat.messages[receipt_on]
+    assert isinstance(submitted, Shown) and "Submitted" in submitted.screen.body
     receipt = chat.messages[chat.last_ref]
     assert isinstance(receipt, Shown) and receipt.protect
     code = receipt.screen.body.split("<code>")[1].split("</code>")[0]
@@ -341,10 +386,11 @@ async def test_a_whole_questionnaire_through_the_core(services: Services) -> Non
     stored_submission = await services.submissions.get(submission_id)
     assert stored_submission is not None
     answers = stored_submission.answers
-    assert answers["p1_freq"] == "often" and answers["p1_impact"] == 4
+    assert answers["freq.p1"] == "often" and answers["freq.p2"] == "never"
+    assert answers["impact.p1"] == 4 and "impact.p2" not in answers
+    assert answers["examples"] == ["p1"]
     assert "p1_example" not in answers  # skipped after going back
-    assert answers["meetings_month"] == 15 and answers["inspections_month"] == 3
-    assert answers["measures"] == ["fewer_meetings_docs", "fewer_inspections"]
+    assert answers["meetings_month"] == 15
 
     # The receipt's buttons: delete it, then clear the conversation from its first message.
     first = min(ref for ref, m in chat.messages.items() if m == "/start")
@@ -358,8 +404,8 @@ async def test_resume_after_a_restart(services: Services) -> None:
     states = MemoryStates()
     chat = _chat(services, states)
     await _consent(chat)
-    await chat.press(Act.ANSWER, "town_street")
-    await chat.press(Act.ANSWER, "middle")
+    await chat.press(Act.ANSWER, "town")
+    await chat.press(Act.FILL)
     old_screen = chat.newest_with_options()
 
     # A new core on the same storage, in the same chat.
@@ -373,22 +419,27 @@ async def test_resume_after_a_restart(services: Services) -> None:
     await restarted.start()
     resume = restarted.screen()
     assert "unfinished questionnaire" in resume.body
-    assert "question 3" in resume.body
+    assert "part 2 of 4" in resume.body
     await restarted.press(Act.RESUME)
-    assert restarted.question() == "p1_freq"
+    assert restarted.question() == "freq"
+    assert all(row.answered for row in restarted.screen().grid)  # the grid as it was left
     assert restarted.newest_with_options() != old_screen
     stale = restarted.screen(old_screen)
-    assert stale.rows == ()  # the previous screen lost its buttons
-    await restarted.press(Act.ANSWER, "never")
-    assert restarted.question() == "p2_freq"
+    assert stale.rows == () and stale.grid == ()  # the previous screen lost its buttons
+    await restarted.press(Act.DONE)  # every problem never met: no impact, no examples
+    assert restarted.question() == "meetings_month"
 
 
-async def test_cancel_deletes_the_draft(services: Services) -> None:
+async def test_cancel_asks_first_then_deletes_the_draft(services: Services) -> None:
     chat = _chat(services)
     await _consent(chat)
-    await chat.press(Act.ANSWER, "other")
-    effects = await chat.command("cancel")
-    assert any(isinstance(e, Show) and "Cancelled" in e.screen.body for e in effects)
+    await chat.press(Act.ANSWER, "town")
+    asked = await chat.command("cancel")
+    confirm = next(e for e in asked if isinstance(e, Show))
+    assert confirm.current and "Discard" in confirm.screen.body
+    assert (await chat.states.stored(KEY))[DRAFT_KEY]  # nothing deleted yet
+    await chat.press(Act.CANCEL_CONFIRM)
+    assert "Cancelled" in chat.screen().body
     assert await chat.states.stored(KEY) == {}
     again = await chat.command("cancel")
     assert any(isinstance(e, Show) and "nothing to cancel" in e.screen.body for e in again)
@@ -404,14 +455,10 @@ async def test_a_preview_is_walked_as_delivered_and_stores_nothing(services: Ser
     assert any(isinstance(e, Show) and "Preview of" in e.screen.body for e in started)
     assert chat.question() == "unit_type"
     while chat.question() is not None:
-        current = chat.question()
-        acts = {o.action.act for o in chat.screen().options}
-        if current is not None and current.endswith("_month"):
+        if chat.question() == "meetings_month":
             await chat.type("3")
-        elif Act.ANSWER in acts:
-            await chat.press(Act.ANSWER)
         else:
-            await chat.press(Act.SKIP)
+            await _press_on(chat)
     await chat.press(Act.SUBMIT)
     assert "nothing stored" in chat.bot_texts()[-1]
     assert await services.submissions.count() == 0

@@ -192,13 +192,19 @@ def test_referenced_questions() -> None:
 
 
 @WALKS
-@given(questionnaires())
+@given(questionnaires(with_grids=True))
 def test_format_round_trips_generated_conditions(questionnaire: Questionnaire) -> None:
     for question in questionnaire.questions:
-        if question.condition is not None:
-            text = format_condition(question.condition)
-            assert parse_condition(text) == question.condition
-            assert format_condition(parse_condition(text)) == text
+        conditions = [
+            question.condition,
+            *(row.condition for row in question.rows),
+            *(choice.condition for choice in question.choices),
+        ]
+        for condition in conditions:
+            if condition is not None:
+                text = format_condition(condition)
+                assert parse_condition(text) == condition
+                assert format_condition(parse_condition(text)) == text
 
 
 @WALKS
@@ -236,3 +242,46 @@ def test_negation_flips_known_results_and_format_round_trips(
     assert evaluate(Not(condition), answers) == (None if plain is None else not plain)
     # format_condition parenthesises every nested group, so the exact tree comes back
     assert parse_condition(format_condition(condition)) == condition
+
+
+# --- grid rows ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("freq.p3 in [often, very_often]", Membership("freq.p3", ("often", "very_often"))),
+        ("freq.p3 != never", Comparison("freq.p3", "!=", "never")),
+        ("answered(freq.p3)", Answered("freq.p3")),
+        ("impact.p3 >= 4", Comparison("impact.p3", ">=", 4)),
+    ],
+)
+def test_a_grid_row_is_named_like_a_question(text: str, expected: Condition) -> None:
+    assert parse_condition(text) == expected
+    assert format_condition(expected) == text
+    assert referenced_questions(expected) == {expected.question_id}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "column"),
+    [
+        ("freq.p3.x == a", "unexpected character '.'", 8),
+        ("freq. == a", "unexpected character '.'", 5),
+        ("freq.and == a", "expected a question id", 1),
+        ("q has a.b", "expected a choice id after 'has'", 7),
+        ("q in [a.b]", "expected a choice id or an integer after '['", 7),
+    ],
+)
+def test_a_dot_belongs_only_between_a_grid_and_its_row(text: str, reason: str, column: int) -> None:
+    with pytest.raises(ConditionSyntaxError) as caught:
+        parse_condition(text)
+    assert reason in str(caught.value)
+    assert caught.value.column == column
+
+
+def test_row_answers_are_read_under_their_row_key() -> None:
+    answers: dict[str, AnswerValue] = {"freq.p3": "often", "impact.p3": 2}
+    assert evaluate(parse_condition("freq.p3 in [often, very_often]"), answers) is True
+    assert evaluate(parse_condition("impact.p3 >= 4"), answers) is False
+    assert evaluate(parse_condition("answered(freq.p1)"), answers) is False
+    assert evaluate(parse_condition("answered(freq.p3)"), answers, {"freq.p3"}) is None

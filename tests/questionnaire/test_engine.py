@@ -25,7 +25,7 @@ from bot.questionnaire import (
     parse_questionnaire,
 )
 from bot.questionnaire.engine import REVIEW_MARK, clean_text, parse_integer
-from tests.questionnaire.builders import SHIPPED, small, small_data, text
+from tests.questionnaire.builders import SHIPPED_V1, small, small_data, text
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def asked_id(outcome: Outcome) -> str:
 def review(outcome: Outcome) -> dict[str, Any]:
     assert outcome.error is None, outcome.error
     assert isinstance(outcome.step, ReviewStep)
-    return {question.id: value for question, value in outcome.step.items}
+    return {item.key: item.value for item in outcome.step.items}
 
 
 def refused(outcome: Outcome, before: Draft, code: str) -> InputError:
@@ -441,7 +441,7 @@ def test_to_review_is_refused_while_questions_are_left(engine: Engine) -> None:
 def test_review_holds_every_relevant_question_in_order(engine: Engine) -> None:
     o = walk_to_review(engine)
     assert isinstance(o.step, ReviewStep)
-    assert [q.id for q, _ in o.step.items] == ["freq", "impact", "example", "count", "measures"]
+    assert [item.key for item in o.step.items] == ["freq", "impact", "example", "count", "measures"]
 
 
 # --- drafts ---------------------------------------------------------------------------------
@@ -524,7 +524,7 @@ def test_resume_of_an_incomplete_review_asks_what_is_missing(engine: Engine) -> 
 
 
 def test_shipped_walk_never_everywhere_is_short() -> None:
-    engine = Engine(load_questionnaire(SHIPPED))
+    engine = Engine(load_questionnaire(SHIPPED_V1))
     o = engine.start()
     positions = []
     while isinstance(o.step, QuestionStep):
@@ -548,7 +548,7 @@ def test_shipped_walk_never_everywhere_is_short() -> None:
 
 
 def test_shipped_follow_ups_only_when_the_problem_was_met() -> None:
-    engine = Engine(load_questionnaire(SHIPPED))
+    engine = Engine(load_questionnaire(SHIPPED_V1))
     draft = engine.skip(engine.skip(engine.start().draft).draft).draft
     o = engine.answer(draft, "often")
     assert asked_id(o) == "p1_impact"

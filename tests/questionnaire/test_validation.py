@@ -195,7 +195,7 @@ def test_condition_on_a_broken_question_is_not_called_unknown() -> None:
     # impact and example test freq: they must not also be told that freq does not exist
     assert problems(data) == [
         "small.yaml: freq: unknown type 'radio'; expected one of single, multi, scale, text, "
-        "number",
+        "number, grid",
     ]
 
 
@@ -346,7 +346,8 @@ def test_unknown_type() -> None:
     data = small_data()
     question(data, "count")["type"] = "date"
     assert problems(data) == [
-        "small.yaml: count: unknown type 'date'; expected one of single, multi, scale, text, number"
+        "small.yaml: count: unknown type 'date'; expected one of single, multi, scale, text, "
+        "number, grid"
     ]
 
 
@@ -441,7 +442,7 @@ def test_every_problem_in_a_broken_file_is_reported_in_file_order() -> None:
         "questions asked before",
         "many_problems.yaml: section 'first': duplicate section id",
         "many_problems.yaml: kind: unknown type 'radio'; expected one of single, multi, scale, "
-        "text, number",
+        "text, number, grid",
         "many_problems.yaml: empty: unknown key 'colour'",
         "many_problems.yaml: empty: multi question has no choices",
         "many_problems.yaml: notes: relevant: syntax error: expected a question id, 'not', "

@@ -17,12 +17,19 @@
  *   .chip[data-act][data-q][data-v]  an option (a, q, v of its action); .chip.on / .off and
  *                                 aria-pressed for a choice's state; .chip.primary
  *   .row.scale / .row.nav / .row.edit / .row.split   how a row of options is laid out
+ *   .grid                         a grid question's table of chips, inside .chips; each of
+ *                                 its rows .grid-row[data-number=N] (.required, .answered)
+ *                                 holds a .grid-label (the row's number and label) and a
+ *                                 .grid-cells group (.scale for numbers) of
+ *                                 .chip[data-act=cell], the chosen one .on, aria-pressed;
+ *                                 .grid.stacked where a row's chips did not fit on one line
  *   .link[data-act=resume]        "continue with a code" under the welcome
  *   .sys.connecting / .sys.error  setting up the session; network trouble, with
  *                                 .chip[data-act=retry]; .sys.again with .chip[data-act=again]
  *   #text #send #counter(.over)   the input bar and its character counter
  *   #restart #later #lang         top bar: start over, save for later, language switch
- *   #progress #progress-label     top bar: progress of the current screen ("3/34")
+ *   #progress #progress-label     top bar: progress of the current screen ("3/34"); the
+ *                                 #progress-bar follows the screen's fraction when it has one
  *   #elsewhere                    top bar link to /followup (to / on the follow-up page)
  *   .toast                        a passing note; .overlay .dialog: a dialog, its buttons
  *                                 [data-act=ok] and [data-act=cancel]; #resume-code its input
@@ -52,7 +59,9 @@
   var TOKEN_KEY = 'qingfeng.token';
   var SERVER_TEXT_MAX = 4000;
   var TRIES = 5;
-  var SURVEY_ACTS = { ans: 1, tog: 1, done: 1, skip: 1, back: 1, edit: 1, rev: 1, sub: 1, cxl: 1 };
+  var SURVEY_ACTS = {
+    ans: 1, tog: 1, cell: 1, fill: 1, done: 1, skip: 1, back: 1, edit: 1, rev: 1, sub: 1, cxl: 1
+  };
   var NAV_ACTS = { back: 1, skip: 1, cxl: 1, rev: 1 };
   var PRIMARY_ACTS = { go: 1, res: 1, done: 1, sub: 1, 'fu-ans': 1 };
   var MARKS = /^(?:\u2611\uFE0F?|\u2B1C|\uD83D\uDD18)\s*/; // ☑️ ⬜ 🔘: a choice's state
@@ -511,6 +520,7 @@
     }
     if (context.bubble) release(context.bubble);
     if (context.toggle) unflip(context);
+    if (context.cell) unpick(context);
     showToast(message, result.status !== 429 && result.data.error !== 'text_too_long');
   }
 
@@ -530,7 +540,7 @@
     var ops = response.ops || [];
     for (var i = 0; i < ops.length; i++) {
       var op = ops[i] || {};
-      var pressed = context.ref != null && Number(op.ref) === context.ref && !context.toggle;
+      var pressed = context.ref != null && Number(op.ref) === context.ref && !context.inPlace;
       if (op.op === 'show') {
         var shown = bubble(op.screen || {}, op.ref);
         var existing = byRef(op.ref);
@@ -550,6 +560,7 @@
           log.replaceChild(fresh, old);
           if (current === old) current = fresh;
           replayToggles(fresh, op.ref);
+          replayCells(fresh, op.ref);
         } else {
           log.appendChild(fresh);
         }
@@ -570,7 +581,9 @@
       }
     }
     if (context.bubble && context.bubble.parentNode) release(context.bubble);
+    fitGrids(log);
     if (context.toggle && !redrawn(ops, context.ref)) unflip(context);
+    if (context.cell && !redrawn(ops, context.ref)) unpick(context);
     if (!body.classList.contains('ready')) {
       body.classList.add('ready');
       if (window.performance && performance.mark) performance.mark('qingfeng:first-screen');
@@ -589,6 +602,50 @@
     var chips = node ? node.querySelectorAll('.chip[data-act="tog"]') : [];
     for (var i = 0; i < chips.length; i++) {
       if (chips[i].getAttribute('data-v') === context.value) flip(chips[i]);
+    }
+  }
+
+  /* A grid cell pressed shows at once: the chosen cell of its row on, the others off (the
+     chosen one again on an optional row: none). Returns the row's choice before and after. */
+  function pick(button) {
+    var cells = button.parentNode ? button.parentNode.querySelectorAll('.chip[data-act="cell"]') : [];
+    var before = null;
+    for (var i = 0; i < cells.length; i++) if (cells[i].classList.contains('on')) before = cells[i].getAttribute('data-v');
+    var line = button.closest('.grid-row');
+    var clears = before === button.getAttribute('data-v') && !(line && line.classList.contains('required'));
+    var after = clears ? null : button.getAttribute('data-v');
+    choose(cells, after);
+    return { before: before, after: after };
+  }
+
+  function choose(cells, value) {
+    var line = cells.length ? cells[0].closest('.grid-row') : null;
+    if (line) line.classList.toggle('answered', value !== null);
+    for (var i = 0; i < cells.length; i++) {
+      var on = value !== null && cells[i].getAttribute('data-v') === value;
+      cells[i].classList.toggle('on', on);
+      cells[i].classList.toggle('off', !on);
+      cells[i].setAttribute('aria-pressed', on ? 'true' : 'false');
+    }
+  }
+
+  function rowCells(node, question) {
+    var found = [];
+    var cells = node ? node.querySelectorAll('.chip[data-act="cell"]') : [];
+    for (var i = 0; i < cells.length; i++) if (cells[i].getAttribute('data-q') === question) found.push(cells[i]);
+    return found;
+  }
+
+  /* A cell the server did not take goes back to what its row had. */
+  function unpick(context) {
+    choose(rowCells(byRef(context.ref), context.question), context.before);
+  }
+
+  /* Cells still waiting in the queue show on the re-drawn screen at once. */
+  function replayCells(node, ref) {
+    for (var i = 0; i < queue.length; i++) {
+      var context = queue[i].context;
+      if (context.cell && context.ref === Number(ref)) choose(rowCells(node, context.question), context.after);
     }
   }
 
@@ -665,10 +722,11 @@
     var text = el('div', 'text');
     runs(text, screen.body);
     node.appendChild(text);
-    var chips = options(screen.rows || []);
+    var chips = options(screen.rows || [], screen.grid || []);
     if (chips) {
       node.appendChild(chips);
       node.classList.add('has-chips');
+      if (chips.querySelector('.grid')) node.classList.add('has-grid');
     }
     return node;
   }
@@ -688,12 +746,68 @@
     return option.action && typeof option.action.a === 'string' ? option.action.a : '';
   }
 
-  function options(rows) {
+  /* A grid question: one line per row, its number and label, then its cells (under the
+     label where the screen is narrow). */
+  function gridTable(lines) {
+    var table = el('div', 'grid');
+    var cells = 0;
+    for (var r = 0; r < lines.length; r++) {
+      var line = lines[r] || {};
+      var row = line.options || [];
+      if (!row.length) continue;
+      var item = el('div', 'grid-row');
+      var number = line.number == null ? '' : String(line.number);
+      item.setAttribute('data-number', number);
+      if (line.required) item.classList.add('required');
+      if (line.answered) item.classList.add('answered');
+      var label = el('div', 'grid-label');
+      if (number) label.appendChild(el('span', 'grid-number', number + '.'));
+      label.appendChild(document.createTextNode(String(line.label == null ? '' : line.label)));
+      item.appendChild(label);
+      var group = el('div', 'grid-cells');
+      group.setAttribute('role', 'group');
+      group.setAttribute('aria-label', (number ? number + '. ' : '') + String(line.label == null ? '' : line.label));
+      var digits = true;
+      for (var k = 0; k < row.length; k++) {
+        if (!/^\d+$/.test(choiceState(row[k]).label)) digits = false;
+        group.appendChild(chip(row[k]));
+      }
+      if (digits) group.classList.add('scale');
+      item.appendChild(group);
+      table.appendChild(item);
+      cells += row.length;
+    }
+    return cells ? table : null;
+  }
+
+  /* A grid whose chips' words do not fit side by side (long English words on a small phone)
+     puts them two to a line instead: measured, since fonts differ from phone to phone. */
+  function fitGrids(root) {
+    var grids = root.querySelectorAll('.grid');
+    for (var g = 0; g < grids.length; g++) {
+      var grid = grids[g];
+      grid.classList.remove('stacked');
+      var chips = grid.querySelectorAll('.chip');
+      for (var c = 0; c < chips.length; c++) {
+        if (chips[c].scrollWidth > chips[c].clientWidth + 1) {
+          grid.classList.add('stacked');
+          break;
+        }
+      }
+    }
+  }
+
+  function options(rows, grid) {
     var wrap = el('div', 'chips');
     var nav = [];
     var scale = [];
     var count = 0;
     var hasGo = false;
+    var table = grid && grid.length ? gridTable(grid) : null;
+    if (table) {
+      wrap.appendChild(table);
+      count += table.querySelectorAll('.chip').length;
+    }
     for (var r = 0; r < rows.length; r++) {
       var row = rows[r] || [];
       if (!row.length) continue;
@@ -780,7 +894,7 @@
   function spoken(button, node) {
     var a = button.getAttribute('data-act');
     var label = button.label || button.textContent;
-    if (a === 'done') {
+    if (a === 'done' && !node.querySelector('.grid')) {
       var picked = node.querySelectorAll('.chip.on');
       var names = [];
       for (var i = 0; i < picked.length; i++) names.push(picked[i].label || picked[i].textContent);
@@ -841,8 +955,13 @@
     var box = $('progress');
     if (progress && progress.total > 0) {
       var bar = $('progress-bar');
-      bar.max = progress.total;
-      bar.value = Math.min(progress.position, progress.total);
+      if (typeof progress.fraction === 'number' && progress.fraction >= 0) {
+        bar.max = 1;
+        bar.value = Math.min(progress.fraction, 1);
+      } else {
+        bar.max = progress.total;
+        bar.value = Math.min(progress.position, progress.total);
+      }
       var label = $('progress-label');
       label.textContent = progress.position + '/' + progress.total;
       label.title = progress.label || '';
@@ -941,12 +1060,20 @@
     };
     if (a === 'tog') {
       flip(button);
-      enqueue(event, { ref: ref, toggle: true, value: event.action.v });
+      enqueue(event, { ref: ref, toggle: true, inPlace: true, value: event.action.v });
+      return;
+    }
+    if (a === 'cell') {
+      var picked = pick(button);
+      enqueue(event, {
+        ref: ref, cell: true, inPlace: true, question: event.action.q, before: picked.before, after: picked.after
+      });
       return;
     }
     var label = spoken(button, node);
     hold(node);
-    enqueue(event, { ref: ref, label: label, bubble: node });
+    // "the rest: …" fills the grid where it is; everything else moves on
+    enqueue(event, { ref: ref, label: label, bubble: node, inPlace: a === 'fill' });
   }
 
   function onLogClick(e) {
@@ -1113,6 +1240,7 @@
       if (!laterButton.hidden) enqueue({ type: 'later' });
     });
     window.addEventListener('resize', function () {
+      fitGrids(log);
       var gap = log.scrollHeight - log.scrollTop - log.clientHeight;
       if (gap < 120) log.scrollTop = log.scrollHeight;
     });
