@@ -57,6 +57,28 @@ class CaseStatus(StoredValues):
     REJECTED = "rejected"
 
 
+#: How a case status reads, by language: the words of discipline-inspection work, where a
+#: report is 「反映」 (a 案件 is a formally opened case, which these are not). The Telegram
+#: screens say the same through gettext (msgids: the "en" names, capitalised); a test keeps
+#: the two in step. The stored values never change with these names.
+CASE_STATUS_NAMES: dict[str, dict[CaseStatus, str]] = {
+    "zh-CN": {
+        CaseStatus.NEW: "待处理",
+        CaseStatus.VERIFYING: "核实中",
+        CaseStatus.VERIFIED: "已核实",
+        CaseStatus.CLOSED: "已办结",
+        CaseStatus.REJECTED: "不予采纳",
+    },
+    "en": {
+        CaseStatus.NEW: "new",
+        CaseStatus.VERIFYING: "checking",
+        CaseStatus.VERIFIED: "verified",
+        CaseStatus.CLOSED: "closed",
+        CaseStatus.REJECTED: "not taken up",
+    },
+}
+
+
 class FollowupOrigin(StoredValues):
     """Who wrote a follow-up message: the cadre or an investigator, and nothing more."""
 

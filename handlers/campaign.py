@@ -9,6 +9,9 @@ uploaded as a YAML document (validated, problems shown by question id, stored).
     /campaign announce ID | remind ID              draft a broadcast to subscribers about it
     /campaign link ID                              its web link, QR code and A4 poster
 
+Arguments are read by `bot.staff.admin_input`: ｜ or commas between the fields, days such as
+2026年12月1日, 2026/12/1 or 12月1日, and ids in any case, with spaces or full-width digits.
+
 The `IsAdmin` router filter asks for the role on every message; every change (new, open,
 close, a drafted announce or remind, a stored questionnaire version) is written to the audit
 log in the same transaction as the change (`bot.campaigns.CampaignService`). With no
@@ -73,10 +76,9 @@ async def campaign_command(
     user = message.from_user
     if user is None:
         return
-    args = (command.args or "").strip()
-    verb, _sep, rest = args.partition(" ")
-    verb = verb.lower()
-    rest = rest.strip()
+    words = (command.args or "").split(maxsplit=1)  # any space, the ideographic one too
+    verb = words[0].lower() if words else ""
+    rest = words[1].strip() if len(words) > 1 else ""
     if verb in ("", "list"):
         found = await campaigns.list()
         if not found:
@@ -90,7 +92,7 @@ async def campaign_command(
         return
     if verb == "new":
         try:
-            new = parse_new_campaign(rest)
+            new = parse_new_campaign(rest, today=survey.today())
         except ValueError:
             await message.answer(usage_text())
             return
@@ -111,12 +113,11 @@ async def campaign_command(
         )
         return
     if verb in ("open", "close") and rest:
-        campaign_id = rest.split()[0]
         change = campaigns.open if verb == "open" else campaigns.close
-        if not await change(user.id, campaign_id):
-            await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
+        if not await change(user.id, rest):
+            await message.answer(_("No campaign {id}.").format(id=escape(rest[:64])))
             return
-        updated = await campaigns.get(campaign_id)
+        updated = await campaigns.get(rest)
         assert updated is not None
         text = campaign_line(updated)
         if verb == "open" and not updated.accepts_on(survey.today()):
@@ -127,15 +128,14 @@ async def campaign_command(
         await message.answer(text)
         return
     if verb in ("announce", "remind") and rest:
-        campaign_id = rest.split()[0]
-        subject = await campaigns.get(campaign_id)
+        subject = await campaigns.get(rest)
         if subject is None:
-            await message.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
+            await message.answer(_("No campaign {id}.").format(id=escape(rest[:64])))
             return
         if subject.status != CampaignStatus.OPEN:
             await message.answer(
                 _("Campaign {id} is not open: open it first, then tell subscribers.").format(
-                    id=escape(campaign_id)
+                    id=subject.id
                 )
             )
             return
@@ -144,11 +144,11 @@ async def campaign_command(
         link = campaign_link(settings.web_public_url, subject.id)
         with i18n.use_locale(settings.default_locale):
             content = announcement(subject, reminder=verb == "remind", link=link)
-        await campaigns.record_announcement(user.id, verb, campaign_id)
+        await campaigns.record_announcement(user.id, verb, subject.id)
         await offer_broadcast(bot, message.chat.id, state, content, subscribers)
         return
     if verb == "link" and rest:
-        await send_campaign_link(message, bot, campaigns, rest.split()[0], settings)
+        await send_campaign_link(message, bot, campaigns, rest, settings)
         return
     await message.answer(usage_text())
 
@@ -161,7 +161,9 @@ async def send_campaign_link(
     campaign = await campaigns.get(campaign_id)
     if campaign is None:
         await message.answer(
-            _("No campaign {id}. Send /campaign to see them all.").format(id=escape(campaign_id))
+            _("No campaign {id}. Send /campaign to see them all.").format(
+                id=escape(campaign_id[:64])
+            )
         )
         return
     chat_id = message.chat.id

@@ -59,7 +59,7 @@ async def _campaign_scope(
     after saying that there is no such campaign."""
     campaign = await campaigns.get(campaign_id)
     if campaign is None:
-        await answer.answer(_("No campaign {id}.").format(id=escape(campaign_id)))
+        await answer.answer(_("No campaign {id}.").format(id=escape(campaign_id[:64])))
         return None
     engine = await survey.engine_for(campaign.questionnaire_id, campaign.questionnaire_version)
     return _Scope(campaign.id, None if engine is None else engine.questionnaire)
@@ -77,8 +77,8 @@ async def digest_command(
     clock: WallClock,
 ) -> None:
     """`/digest [CAMPAIGN]` for staff (the router's filter)."""
-    words = (command.args or "").split()
-    scope = await _campaign_scope(message, words[0], campaigns, survey) if words else _Scope()
+    typed = (command.args or "").strip()  # the campaign id; its spaces are ignored
+    scope = await _campaign_scope(message, typed, campaigns, survey) if typed else _Scope()
     if scope is None or message.from_user is None:
         return
     schedule = digest_service.schedule
@@ -210,7 +210,7 @@ async def export_command(
     with_text = any(word.lower() in _TEXT_WORDS for word in words)
     rest = [word for word in words if word.lower() not in _TEXT_WORDS]
     request = await _export_request(
-        message, rest[0] if rest else None, with_text, questionnaire, campaigns, survey
+        message, " ".join(rest) or None, with_text, questionnaire, campaigns, survey
     )
     if request is None:
         return

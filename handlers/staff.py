@@ -2,7 +2,8 @@
 
 The admin commands and buttons sit behind the `IsAdmin` router filter, which asks for the
 sender's role on every update, button presses included: the user id in a revoke button is
-only a request. Everyone else gets the polite refusal of the router after it. Every change
+only a request. Removing a member asks first (a confirm and a cancel button); only the
+confirmation removes. Everyone else gets the polite refusal of the router after it. Every change
 (invite, join, revoke, digest_here, digest_off) is written to the audit log in the same
 transaction as the change itself (`AuditedActions`). Nothing here reads submissions.
 """
@@ -27,8 +28,14 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
 from bot.staff import InviteService, JoinResult, NotAllowed, RevokeResult, StaffEntry, StaffRoles
+from bot.staff.admin_input import parse_user_id
 from bot.staff.audited import AuditedActions
-from bot.staff.callbacks import RevokeCallback, StaffPageCallback
+from bot.staff.callbacks import (
+    RevokeCallback,
+    RevokeCancelCallback,
+    RevokeConfirmCallback,
+    StaffPageCallback,
+)
 from bot.staff.filters import GroupChat, IsAdmin, PrivateChat, restricted
 from bot.staff.menus import CommandMenus
 from bot.statuses import Role
@@ -44,19 +51,20 @@ def _not_allowed() -> str:
     return _("Only administrators can do this.")
 
 
-def _person(user_id: int) -> str:
-    """A tappable mention by id (staff are identified on purpose; we store no names)."""
-    return f'<a href="tg://user?id={user_id}">{user_id}</a>'
+def _person(user_id: int, full_name: str | None = None) -> str:
+    """The name Telegram gave at joining (escaped), beside a tappable mention by id: staff
+    are identified on purpose."""
+    mention = f'<a href="tg://user?id={user_id}">{user_id}</a>'
+    return f"{escape(full_name)} ({mention})" if full_name else mention
 
 
 def _staff_line(entry: StaffEntry) -> str:
+    person = _person(entry.user_id, entry.full_name)
     if entry.configured:
-        return _("{person} — administrator (ADMIN_IDS)").format(person=_person(entry.user_id))
+        return _("{person} — administrator (ADMIN_IDS)").format(person=person)
     role = _("administrator") if entry.role == Role.ADMIN else _("investigator")
     since = entry.added_day.isoformat() if entry.added_day else "?"
-    return _("{person} — {role}, since {day}").format(
-        person=_person(entry.user_id), role=role, day=since
-    )
+    return _("{person} — {role}, since {day}").format(person=person, role=role, day=since)
 
 
 def _page_of(entries: list[StaffEntry], page: int) -> tuple[list[StaffEntry], int, int]:
@@ -158,7 +166,9 @@ async def join_command(
         return
     user_id = message.from_user.id
     async with audited.transaction() as tx:
-        result = await invites.redeem(command.args, user_id, connection=tx.connection)
+        result = await invites.redeem(
+            command.args, user_id, full_name=message.from_user.full_name, connection=tx.connection
+        )
         if result is JoinResult.JOINED:
             await tx.record(user_id, "staff.join", str(user_id))
     if result is JoinResult.JOINED:
@@ -216,31 +226,61 @@ async def _revoke(
     return result
 
 
+def _not_removable(entries: list[StaffEntry], actor_id: int, target_id: int) -> RevokeResult | None:
+    """Why `target_id` cannot be removed by `actor_id`, or None when they can (asked before
+    the confirmation; `StaffRoles.revoke` checks again when it is pressed)."""
+    if target_id == actor_id:
+        return RevokeResult.SELF
+    entry = next((e for e in entries if e.user_id == target_id), None)
+    if entry is None:
+        return RevokeResult.NOT_STAFF
+    return RevokeResult.CONFIGURED if entry.configured else None
+
+
+def _confirm_screen(entry: StaffEntry, page: int) -> tuple[str, InlineKeyboardMarkup]:
+    """Remove this member? A confirm and a cancel button (callback data far below 64 bytes)."""
+    text = _("Remove {person} from the staff? They lose staff access at once.").format(
+        person=_person(entry.user_id, entry.full_name)
+    )
+    confirm = RevokeConfirmCallback(user_id=entry.user_id, page=page).pack()
+    cancel = RevokeCancelCallback(page=page).pack()
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=_("Yes, remove"), callback_data=confirm),
+                InlineKeyboardButton(text=_("Cancel"), callback_data=cancel),
+            ]
+        ]
+    )
+    return text, markup
+
+
 async def revoke_command(
     message: Message,
     command: CommandObject,
     staff_roles: StaffRoles,
     digest_groups: DigestGroupRepository,
-    command_menus: CommandMenus,
-    bot: Bot,
-    audited: AuditedActions,
 ) -> None:
-    """`/revoke` shows a button per removable member; `/revoke ID` removes one directly."""
+    """`/revoke` shows a button per removable member; `/revoke ID` asks to confirm removing
+    that one. Nothing is removed until the confirmation is pressed."""
     if message.from_user is None:
         return
     actor_id = message.from_user.id
+    members = await staff_roles.members()
     if command.args:
         try:
-            target_id = int(command.args.strip())
+            target_id = parse_user_id(command.args)
         except ValueError:
             await message.answer(_("Send /revoke, or /revoke followed by a Telegram user id."))
             return
-        result = await _revoke(staff_roles, audited, actor_id, target_id)
-        if result is RevokeResult.REVOKED:
-            await command_menus.hide_staff_menu(bot, target_id)
-        await message.answer(_revoke_outcome(result, target_id))
+        refused = _not_removable(members, actor_id, target_id)
+        if refused is not None:
+            await message.answer(_revoke_outcome(refused, target_id))
+            return
+        entry = next(e for e in members if e.user_id == target_id)
+        text, confirm = _confirm_screen(entry, 0)
+        await message.answer(text, reply_markup=confirm)
         return
-    members = await staff_roles.members()
     if not _removable(members, actor_id):
         await message.answer(_("Nobody can be removed: only you and ADMIN_IDS are staff."))
         return
@@ -251,30 +291,69 @@ async def revoke_command(
 
 
 async def revoke_pressed(
+    query: CallbackQuery, callback_data: RevokeCallback, staff_roles: StaffRoles
+) -> None:
+    """A member's Remove button: ask to confirm, in place of the list."""
+    target_id = callback_data.user_id
+    members = await staff_roles.members()
+    refused = _not_removable(members, query.from_user.id, target_id)
+    if refused is not None:
+        await query.answer(_revoke_outcome(refused, target_id))
+        return
+    message = query.message
+    if message is None or isinstance(message, InaccessibleMessage):
+        await query.answer()
+        return
+    entry = next(e for e in members if e.user_id == target_id)
+    text, markup = _confirm_screen(entry, callback_data.page)
+    with suppress(TelegramBadRequest):  # the same button pressed twice: "not modified"
+        await message.edit_text(text, reply_markup=markup)
+    await query.answer()
+
+
+async def revoke_confirmed(
     query: CallbackQuery,
-    callback_data: RevokeCallback,
+    callback_data: RevokeConfirmCallback,
     staff_roles: StaffRoles,
     digest_groups: DigestGroupRepository,
     command_menus: CommandMenus,
     bot: Bot,
     audited: AuditedActions,
 ) -> None:
+    """The confirmation: remove and audit in one transaction, then the list again."""
     result = await _revoke(staff_roles, audited, query.from_user.id, callback_data.user_id)
     if result is RevokeResult.NOT_ADMIN:
         await query.answer(_not_allowed(), show_alert=True)
         return
     if result is RevokeResult.REVOKED:
         await command_menus.hide_staff_menu(bot, callback_data.user_id)
-    await query.answer(_revoke_outcome(result, callback_data.user_id))
-    message = query.message
-    if message is None or isinstance(message, InaccessibleMessage):
-        return
-    text, markup = await _staff_screen(
-        staff_roles, digest_groups, query.from_user.id, callback_data.page
-    )
     outcome = _revoke_outcome(result, callback_data.user_id)
-    with suppress(TelegramBadRequest):  # e.g. "message is not modified" on a stale copy
-        await message.edit_text(outcome + "\n\n" + text, reply_markup=markup)
+    message = query.message
+    if message is not None and not isinstance(message, InaccessibleMessage):
+        text, markup = await _staff_screen(
+            staff_roles, digest_groups, query.from_user.id, callback_data.page
+        )
+        with suppress(TelegramBadRequest):  # e.g. "message is not modified" on a stale copy
+            await message.edit_text(outcome + "\n\n" + text, reply_markup=markup)
+    await query.answer(outcome)
+
+
+async def revoke_cancelled(
+    query: CallbackQuery,
+    callback_data: RevokeCancelCallback,
+    staff_roles: StaffRoles,
+    digest_groups: DigestGroupRepository,
+) -> None:
+    """Cancel: nobody is removed; the list again, on the page it was."""
+    nothing = _("Nobody was removed.")
+    message = query.message
+    if message is not None and not isinstance(message, InaccessibleMessage):
+        text, markup = await _staff_screen(
+            staff_roles, digest_groups, query.from_user.id, callback_data.page
+        )
+        with suppress(TelegramBadRequest):
+            await message.edit_text(nothing + "\n\n" + text, reply_markup=markup)
+    await query.answer(nothing)
 
 
 async def staff_page_pressed(
@@ -342,7 +421,12 @@ async def refuse_button(query: CallbackQuery) -> None:
 def create_router() -> Router:
     """A fresh Router (a Router can belong to one Dispatcher only): the admins' router, the
     group admins' router, what anyone may send, then the refusals for everyone else."""
-    buttons = or_f(RevokeCallback.filter(), StaffPageCallback.filter())
+    buttons = or_f(
+        RevokeCallback.filter(),
+        RevokeConfirmCallback.filter(),
+        RevokeCancelCallback.filter(),
+        StaffPageCallback.filter(),
+    )
     admin = restricted(
         "staff.admin", IsAdmin(), messages=Command(*ADMIN_COMMANDS), callbacks=buttons
     )
@@ -350,6 +434,8 @@ def create_router() -> Router:
     admin.message.register(staff_command, Command("staff"))
     admin.message.register(revoke_command, Command("revoke"))
     admin.callback_query.register(revoke_pressed, RevokeCallback.filter())
+    admin.callback_query.register(revoke_confirmed, RevokeConfirmCallback.filter())
+    admin.callback_query.register(revoke_cancelled, RevokeCancelCallback.filter())
     admin.callback_query.register(staff_page_pressed, StaffPageCallback.filter())
 
     group_admin = restricted(

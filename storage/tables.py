@@ -58,6 +58,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 SUBMISSION_ID_LENGTH = 32  # 16 random bytes, hex
 PSEUDONYM_LENGTH = 64  # HMAC-SHA256, hex
+STAFF_NAME_LENGTH = 129  # Telegram's first name (64) and last name (64), a space between
 
 submissions = Table(
     "submissions",
@@ -138,6 +139,8 @@ staff = Table(
     Column("user_id", BigInteger, primary_key=True, autoincrement=False),
     Column("role", String(16), nullable=False),
     Column("added_day", Date, nullable=False),
+    # The name Telegram gave when the member joined (staff are identified on purpose).
+    Column("full_name", String(STAFF_NAME_LENGTH), nullable=True),
     CheckConstraint(one_of("role", Role), name="known_role"),
     sqlite_with_rowid=False,
 )

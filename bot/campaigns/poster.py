@@ -70,8 +70,8 @@ class PosterFiles:
 
 
 def campaign_link(public_url: str, campaign_id: str) -> str:
-    """The public page of one campaign (`public_url` has no trailing slash). Campaign ids
-    are hex today; quoting keeps any other id a single path segment."""
+    """The public page of one campaign (`public_url` has no trailing slash), e.g. `…/c/2741`:
+    ids are short numbers now (8 hex digits before); quoting keeps any id one path segment."""
     return f"{public_url}/c/{quote(campaign_id, safe='')}"
 
 

@@ -22,13 +22,20 @@ MAX_YAML_BYTES = MAX_FILE_BYTES
 
 
 def usage_text() -> str:
-    return _(
-        "Usage:\n/campaign — list\n/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD\n"
-        "/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD | QID vN — on a stored version\n"
-        "/campaign open ID\n/campaign close ID\n"
-        "/campaign announce ID — tell subscribers it is open\n"
-        "/campaign remind ID — remind them before it closes\n"
-        "/campaign link ID — its link, QR code and poster"
+    return (
+        _(
+            "Usage:\n/campaign — list\n/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD\n"
+            "/campaign new TITLE | YYYY-MM-DD | YYYY-MM-DD | QID vN — on a stored version\n"
+            "/campaign open ID\n/campaign close ID\n"
+            "/campaign announce ID — tell subscribers it is open\n"
+            "/campaign remind ID — remind them before it closes\n"
+            "/campaign link ID — its link, QR code and poster"
+        )
+        + "\n\n"
+        + _(
+            "Days may also be written 2026/12/1, 2026年12月1日 or 12月1日 (this year); ｜ or "
+            "commas may stand between the parts. Capitals and spaces in an ID do not matter."
+        )
     )
 
 

@@ -14,6 +14,7 @@ from datetime import date
 from typing import Literal
 
 from bot.questionnaire import Questionnaire
+from bot.staff.admin_input import compact, leading_fields, parse_day, split_fields
 from bot.staff.audited import AuditedActions
 from storage.repositories.campaigns import Campaign, CampaignRepository
 from storage.repositories.questionnaire_versions import AddResult, QuestionnaireVersionRepository
@@ -40,20 +41,35 @@ class NewCampaign:
 def parse_version_key(text: str) -> tuple[str, int]:
     """`QID vN` (or `QID N`) → (QID, N); ValueError otherwise."""
     questionnaire_id, version = text.split()  # ValueError unless exactly two words
-    number = int(version.removeprefix("v").removeprefix("V"))
+    number = int(compact(version).removeprefix("v"))
     if number < 1:
         raise ValueError(text)
     return questionnaire_id, number
 
 
-def parse_new_campaign(rest: str) -> NewCampaign:
-    """ValueError unless `rest` is `TITLE | YYYY-MM-DD | YYYY-MM-DD [| QID vN]` with the
-    opening day not after the closing day."""
-    title, opens, closes, *chosen = (part.strip() for part in rest.split("|"))
-    opens_day, closes_day = date.fromisoformat(opens), date.fromisoformat(closes)
-    if not title or opens_day > closes_day or len(chosen) > 1:
+def parse_new_campaign(rest: str, *, today: date) -> NewCampaign:
+    """ValueError unless `rest` is `TITLE | OPENS | CLOSES [| QID vN]` with the opening day
+    not after the closing day.
+
+    Fields and days are read by `bot.staff.admin_input` (｜ or commas between the fields,
+    2026年12月1日 and other forms of a day). The fields are taken from the end, so a title
+    may itself hold the separator: `减负，第一轮，12月1日，12月31日` is titled `减负，第一轮`."""
+    fields = split_fields(rest)
+    version = None
+    if len(fields) >= 4:
+        try:
+            version = parse_version_key(fields[-1])
+        except ValueError:
+            version = None
+        else:
+            fields = fields[:-1]
+    if len(fields) < 3:
         raise ValueError(rest)
-    version = parse_version_key(chosen[0]) if chosen else None
+    opens_day = parse_day(fields[-2], today=today)
+    closes_day = parse_day(fields[-1], today=today, not_before=opens_day)
+    title = leading_fields(rest, len(fields) - 2)
+    if not title or opens_day > closes_day:
+        raise ValueError(rest)
     return NewCampaign(title, opens_day, closes_day, version)
 
 
@@ -78,7 +94,9 @@ class CampaignService:
         return await self.repository.list()
 
     async def get(self, campaign_id: str) -> Campaign | None:
-        return await self.repository.get(campaign_id)
+        """The campaign whose id is `campaign_id` as an admin typed it: any case, spaces and
+        full-width digits allowed (`bot.staff.admin_input.compact`)."""
+        return await self.repository.get(compact(campaign_id))
 
     async def current(self, day: date | None = None) -> Campaign | None:
         """The open campaign that accepts answers on `day` (default today), if any."""
@@ -115,7 +133,8 @@ class CampaignService:
         return campaign
 
     async def open(self, actor_user_id: int, campaign_id: str) -> bool:
-        """Open it (any other open one is closed); False when there is no such campaign."""
+        """Open it (any other open one is closed); False when there is no such campaign.
+        `campaign_id` as typed, like `get`."""
         return await self._change(actor_user_id, "open", campaign_id)
 
     async def close(self, actor_user_id: int, campaign_id: str) -> bool:
@@ -125,6 +144,7 @@ class CampaignService:
         self, actor_user_id: int, verb: Literal["open", "close"], campaign_id: str
     ) -> bool:
         change = self.repository.open if verb == "open" else self.repository.close
+        campaign_id = compact(campaign_id)
         async with self._audited.transaction() as tx:
             done = await change(campaign_id, connection=tx.connection)
             if done:

@@ -24,30 +24,14 @@ from typing import Protocol
 from sqlalchemy import and_, func, select
 
 from bot.anonymity.crypto import TextCipher
-from bot.statuses import CaseStatus, FollowupOrigin
+from bot.statuses import CASE_STATUS_NAMES, CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.repositories import CaseRepository
 from storage.tables import cases, followup_messages, submissions
 
-STATUS_NAMES: dict[str, dict[CaseStatus, str]] = {
-    "zh-CN": {
-        CaseStatus.NEW: "新建",
-        CaseStatus.VERIFYING: "核实中",
-        CaseStatus.VERIFIED: "已核实",
-        CaseStatus.CLOSED: "已办结",
-        CaseStatus.REJECTED: "不予采纳",
-    },
-    "en": {
-        CaseStatus.NEW: "new",
-        CaseStatus.VERIFYING: "verifying",
-        CaseStatus.VERIFIED: "verified",
-        CaseStatus.CLOSED: "closed",
-        CaseStatus.REJECTED: "not accepted",
-    },
-}
 _WORDS = {
-    "zh-CN": ("本期案件处理情况", "回访答复（本期）", " 件"),
-    "en": ("This period's cases", "Follow-up answers this period", ""),
+    "zh-CN": ("本期反映办理情况", "回访答复（本期）", " 件"),
+    "en": ("This period's reports", "Follow-up answers this period", ""),
 }
 _FEWER = {"zh-CN": "少于 {k}", "en": "fewer than {k}"}
 _HIDDEN = {
@@ -131,7 +115,7 @@ def render_case_section(figures: CaseFigures | None, *, k: int, locale: str = "z
     separator = "：" if language == "zh-CN" else ": "
     if figures is None:
         return [f"{title}{separator}{_HIDDEN[language].format(k=k)}"]
-    names = STATUS_NAMES[language]
+    names = CASE_STATUS_NAMES[language]
     statuses = ("，" if language == "zh-CN" else ", ").join(
         f"{names[s]} {_shown(figures.by_status.get(s, 0), k, language)}{unit}" for s in CaseStatus
     )

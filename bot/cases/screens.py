@@ -100,7 +100,7 @@ def _case_button(text: str, data: CaseCallback) -> InlineKeyboardButton:
 
 
 def overview_screen(counts: dict[str, int]) -> Screen:
-    lines = [_("<b>Cases</b> by status:")]
+    lines = [_("<b>Reports</b> by status:")]
     rows = []
     for status in CaseStatus:
         label = f"{status_name(status)} ({counts.get(status, 0)})"
@@ -111,7 +111,7 @@ def overview_screen(counts: dict[str, int]) -> Screen:
 
 def list_screen(status: CaseStatus, page: int, items: Sequence[CaseSummary], total: int) -> Screen:
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
-    text = _("<b>{status}</b>: {total} case(s), page {page} of {pages}, newest first.").format(
+    text = _("<b>{status}</b>: {total} report(s), page {page} of {pages}, newest first.").format(
         status=status_name(status), total=total, page=page + 1, pages=pages
     )
     rows = [
@@ -135,23 +135,24 @@ def list_screen(status: CaseStatus, page: int, items: Sequence[CaseSummary], tot
 
 
 def _answer_lines(submission: StoredSubmission | None, questionnaire: Questionnaire) -> list[str]:
-    """One item per answer (a long free-text answer continues over several items)."""
+    """One item per answer, in asking order, a grid row under its own label (a long
+    free-text answer continues over several items)."""
     if submission is None:
         return []
     lines = []
-    known = questionnaire.has_question
+    position = {field.key: index for index, field in enumerate(questionnaire.answer_fields)}
     order = sorted(
         submission.answers,
-        key=lambda q: (0, questionnaire.index_of(q), q) if known(q) else (1, 0, q),
+        key=lambda key: (0, position[key], key) if key in position else (1, 0, key),
     )
-    for question_id in order:
-        value = submission.answers[question_id]
-        if questionnaire.has_question(question_id):
-            question = questionnaire.question(question_id)
-            label = question.label_for(CASE_LOCALE)
-            shown = format_answer(question, value, CASE_LOCALE)
+    for key in order:
+        value = submission.answers[key]
+        if questionnaire.has_answer_field(key):
+            field = questionnaire.answer_field(key)
+            label = field.label_for(CASE_LOCALE)
+            shown = format_answer(field.question, value, CASE_LOCALE)
         else:
-            label, shown = question_id, str(value)
+            label, shown = key, str(value)
         head = f"• {escape(label)}: "
         for index, chunk in enumerate(_html_chunks(shown, ITEM_BUDGET)):
             lines.append(head + chunk if index == 0 else f"↳ {chunk}")
@@ -230,7 +231,7 @@ def case_screen(
     Long reports and threads are split into pages; a "Follow-up" button jumps to the thread."""
     summary = detail.summary
     header = [
-        _("<b>Case #{ref}</b> · submitted {day}").format(
+        _("<b>Report #{ref}</b> · submitted {day}").format(
             ref=summary.ref, day=summary.day.isoformat()
         ),
         _("Status: {status}").format(status=status_name(summary.status)),
@@ -278,32 +279,33 @@ def status_menu_screen(summary: CaseSummary) -> Screen:
         if s != summary.status
     ]
     rows.append([_case_button(_("◀ Back"), CaseCallback(a=CaseAct.VIEW, r=summary.ref))])
-    text = _("Case #{ref}: choose the new status.").format(ref=summary.ref)
+    text = _("Report #{ref}: choose the new status.").format(ref=summary.ref)
     return Screen(text, InlineKeyboardMarkup(inline_keyboard=rows))
 
 
 def prompt_text(act: CaseAct, ref: str) -> str:
     if act == CaseAct.REPLY:
         return _(
-            "Send your message to the reporter of case #{ref}. They read it the next time they "
-            "use /followup. /cancel to stop."
+            "Send your message to whoever sent report #{ref}. They read it the next time "
+            "they use /followup. /cancel to stop."
         ).format(ref=ref)
     if act == CaseAct.NOTE:
         return _(
-            "Send the internal note for case #{ref} (never shown to the reporter). /cancel to stop."
+            "Send the internal note for report #{ref} (never shown to the reporter). "
+            "/cancel to stop."
         ).format(ref=ref)
     return _(
-        "Send a label for case #{ref} (a short word; an existing label removes it). "
+        "Send a label for report #{ref} (a short word; an existing label removes it). "
         "/cancel to stop."
     ).format(ref=ref)
 
 
 def done_text(act: CaseAct, ref: str) -> str:
     if act == CaseAct.REPLY:
-        return _("Reply saved on case #{ref}.").format(ref=ref)
+        return _("Reply saved on report #{ref}.").format(ref=ref)
     if act == CaseAct.NOTE:
-        return _("Note saved on case #{ref}.").format(ref=ref)
-    return _("Labels of case #{ref} updated.").format(ref=ref)
+        return _("Note saved on report #{ref}.").format(ref=ref)
+    return _("Labels of report #{ref} updated.").format(ref=ref)
 
 
 def input_cancelled_text() -> str:
@@ -311,7 +313,7 @@ def input_cancelled_text() -> str:
 
 
 def case_missing_text() -> str:
-    return _("This case no longer exists.")
+    return _("This report no longer exists.")
 
 
 def audit_text(entries: Sequence[AuditEntry]) -> str:

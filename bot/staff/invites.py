@@ -103,10 +103,16 @@ class InviteService:
         return Invite(code=code, expires_at=expires_at)
 
     async def redeem(
-        self, code: str, user_id: int, *, connection: AsyncConnection | None = None
+        self,
+        code: str,
+        user_id: int,
+        *,
+        full_name: str | None = None,
+        connection: AsyncConnection | None = None,
     ) -> JoinResult:
         """Make `user_id` an investigator if `code` is live, using the code up (both in one
-        transaction: the caller's `connection` when given)."""
+        transaction: the caller's `connection` when given). `full_name` is the name Telegram
+        gives the joining user, kept for the admins' staff list."""
         normalised = normalise_invite_code(code)
         if normalised is None:
             return JoinResult.INVALID
@@ -118,7 +124,9 @@ class InviteService:
                 hash_invite_code(normalised), now=self._clock(), connection=transaction
             ):
                 return JoinResult.INVALID
-            await self._staff.add(user_id, Role.INVESTIGATOR, connection=transaction)
+            await self._staff.add(
+                user_id, Role.INVESTIGATOR, full_name=full_name, connection=transaction
+            )
         return JoinResult.JOINED
 
     def _staff_transaction(

@@ -57,7 +57,7 @@ def _admin_commands() -> list[BotCommand]:
         BotCommand(command="invite", description=_("Invite code for a new investigator")),
         BotCommand(command="staff", description=_("Staff and digest groups")),
         BotCommand(command="revoke", description=_("Remove a staff member")),
-        BotCommand(command="audit", description=_("What staff did with cases")),
+        BotCommand(command="audit", description=_("What staff did with reports")),
     ]
 
 

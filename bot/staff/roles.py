@@ -39,6 +39,7 @@ class StaffEntry:
     role: Role
     added_day: date | None
     configured: bool
+    full_name: str | None = None  # as Telegram gave it at joining; None when not known
 
 
 class StaffRoles:
@@ -81,6 +82,7 @@ class StaffRoles:
                 Role.ADMIN if member.user_id in self._configured else member.role,
                 member.added_day,
                 member.user_id in self._configured,
+                member.full_name,
             )
             for member in stored
         }

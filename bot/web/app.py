@@ -141,14 +141,14 @@ class WebRoutes:
         addresses: AddressLimiter,
         *,
         trusted_proxy_header: str | None,
-        campaign_exists: Callable[[str], Awaitable[bool]],
+        find_campaign: Callable[[str], Awaitable[str | None]],
         campaign_full: Callable[[], Awaitable[bool]],
     ) -> None:
         self.channel = channel
         self.proof = proof
         self.addresses = addresses
         self.trusted_proxy_header = trusted_proxy_header
-        self.campaign_exists = campaign_exists
+        self.find_campaign = find_campaign
         self.campaign_full = campaign_full
 
     @property
@@ -170,8 +170,12 @@ class WebRoutes:
         campaign = request.match_info.get("campaign")
         mode = "followup" if request.path.rstrip("/") == "/followup" else "survey"
         status = 200
-        if campaign is not None and not await self.campaign_exists(campaign):
-            status = 404
+        if campaign is not None:
+            found = await self.find_campaign(campaign)
+            if found is None:
+                status = 404  # the page names the link's id as it came, escaped
+            else:
+                campaign = found
         locale = _locale_of(request)
         first = None
         if mode == "survey" and status == 200:
@@ -206,8 +210,10 @@ class WebRoutes:
             raise WebError(400, "bad_request", field="campaign")
         if not self.proof.accept(body.get("pow")):
             raise WebError(403, "pow_invalid")
-        if campaign is not None and not await self.campaign_exists(campaign):
-            raise WebError(404, "not_found")
+        if campaign is not None:
+            campaign = await self.find_campaign(campaign)
+            if campaign is None:
+                raise WebError(404, "not_found")
         if mode == "survey" and await self.campaign_full():
             raise WebError(503, "campaign_full")
         token = await self.sessions.create(locale=locale, campaign=campaign)

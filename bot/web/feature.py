@@ -63,8 +63,11 @@ def build_web(
 ) -> WebFeature:
     sessions = WebSessions(storage, pseudonymizer)
 
-    async def campaign_exists(campaign_id: str) -> bool:
-        return await campaigns.get(campaign_id) is not None
+    async def find_campaign(campaign_id: str) -> str | None:
+        """The stored id of the campaign a link names, read as `CampaignService.get` reads
+        what an admin types (any case, spaces, full-width digits); None when there is none."""
+        campaign = await campaigns.get(campaign_id)
+        return None if campaign is None else campaign.id
 
     async def campaign_open(campaign_id: str) -> bool:
         current = await campaigns.current(today())
@@ -94,7 +97,7 @@ def build_web(
         ProofOfWork(settings.web_pow_max_number),
         AddressLimiter(settings.web_address_sessions_per_hour, today=today),
         trusted_proxy_header=settings.web_trusted_proxy_header,
-        campaign_exists=campaign_exists,
+        find_campaign=find_campaign,
         campaign_full=campaign_full,
     )
     return WebFeature(channel, create_web_app(routes))

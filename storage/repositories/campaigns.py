@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import builtins
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Final
 
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,6 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.statuses import CampaignStatus
 from storage.database import Database
 from storage.tables import campaigns
+
+#: A new campaign's id is a number of this many digits, easy to type and to say aloud
+#: ("二七四一"); ids made before (8 hex digits) keep working.
+CAMPAIGN_ID_DIGITS: Final = 4
+#: Taken ids drawn in a row before the next id gets one digit more.
+_DRAWS_PER_LENGTH: Final = 20
+
+RandomBelow = Callable[[int], int]
+
+
+def draw_campaign_id(digits: int, random_below: RandomBelow = secrets.randbelow) -> str:
+    """A random number of exactly `digits` digits (never a leading zero, which people drop)."""
+    low = 10 ** (digits - 1)
+    return str(low + random_below(9 * low))
 
 
 @dataclass(frozen=True)
@@ -39,8 +55,9 @@ class CampaignRepository:
     """Campaign rows. Reads made for every respondent (`any_defined`, `current`) are cached in
     memory and dropped by this repository's own writes (one bot process per token)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, random_below: RandomBelow = secrets.randbelow) -> None:
         self._db = db
+        self._random_below = random_below
         self._defined: bool | None = None
         self._current: dict[date, Campaign | None] = {}
 
@@ -64,20 +81,21 @@ class CampaignRepository:
         *,
         connection: AsyncConnection | None = None,
     ) -> Campaign:
-        """A planned campaign; in the caller's `connection` (transaction) when given."""
+        """A planned campaign with a fresh short id (`draw_campaign_id`, unique among all
+        campaigns); in the caller's `connection` (transaction) when given."""
         if opens_day > closes_day:
             raise ValueError("the opening day is after the closing day")
-        campaign = Campaign(
-            secrets.token_hex(4),
-            title[:200],
-            questionnaire_id,
-            questionnaire_version,
-            opens_day,
-            closes_day,
-            CampaignStatus.PLANNED,
-        )
         self._forget()
         async with self._db.transaction(connection) as connection:
+            campaign = Campaign(
+                await self._free_id(connection),
+                title[:200],
+                questionnaire_id,
+                questionnaire_version,
+                opens_day,
+                closes_day,
+                CampaignStatus.PLANNED,
+            )
             await connection.execute(
                 insert(campaigns).values(
                     id=campaign.id,
@@ -91,6 +109,19 @@ class CampaignRepository:
             )
         self._forget()
         return campaign
+
+    async def _free_id(self, connection: AsyncConnection) -> str:
+        """An id no campaign has; one digit longer after `_DRAWS_PER_LENGTH` taken draws."""
+        digits = CAMPAIGN_ID_DIGITS
+        while True:
+            for _ in range(_DRAWS_PER_LENGTH):
+                candidate = draw_campaign_id(digits, self._random_below)
+                taken = await connection.scalar(
+                    select(func.count()).select_from(campaigns).where(campaigns.c.id == candidate)
+                )
+                if not taken:
+                    return candidate
+            digits += 1
 
     async def get(self, campaign_id: str) -> Campaign | None:
         async with self._db.engine.connect() as connection:

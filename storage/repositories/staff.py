@@ -1,4 +1,5 @@
-"""Admins and investigators, by Telegram user id. Staff are identified on purpose."""
+"""Admins and investigators, by Telegram user id and the name Telegram gave when they
+joined. Staff are identified on purpose."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.statuses import Role
 from storage.database import Database
-from storage.tables import staff
+from storage.tables import STAFF_NAME_LENGTH, staff
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class StaffMember:
     user_id: int
     role: Role
     added_day: date
+    full_name: str | None = None  # None: joined before names were kept
 
 
 class StaffRepository:
@@ -30,18 +32,29 @@ class StaffRepository:
         self._zone = zone
 
     async def add(
-        self, user_id: int, role: Role, *, connection: AsyncConnection | None = None
+        self,
+        user_id: int,
+        role: Role,
+        *,
+        full_name: str | None = None,
+        connection: AsyncConnection | None = None,
     ) -> None:
         """Add a staff member, or change the role of an existing one (in the caller's
-        `connection`, i.e. transaction, when given)."""
+        `connection`, i.e. transaction, when given). `full_name` (clipped to the column) is
+        kept as given at joining; an existing member's stays unless a new one is given."""
         if not Role.has(role):
             raise ValueError(f"role must be one of {', '.join(Role)}")
+        name = (full_name or "").strip()[:STAFF_NAME_LENGTH] or None
         statement = self._db.insert(staff).values(
-            user_id=user_id, role=role, added_day=datetime.now(self._zone).date()
+            user_id=user_id,
+            role=role,
+            added_day=datetime.now(self._zone).date(),
+            full_name=name,
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=[staff.c.user_id], set_={"role": statement.excluded.role}
-        )
+        changes = {"role": statement.excluded.role}
+        if name is not None:
+            changes["full_name"] = statement.excluded.full_name
+        statement = statement.on_conflict_do_update(index_elements=[staff.c.user_id], set_=changes)
         async with self._db.transaction(connection) as connection:
             await connection.execute(statement)
 
@@ -76,4 +89,6 @@ class StaffRepository:
             rows = (
                 await connection.execute(select(staff).order_by(staff.c.role, staff.c.user_id))
             ).all()
-        return [StaffMember(row.user_id, Role(row.role), row.added_day) for row in rows]
+        return [
+            StaffMember(row.user_id, Role(row.role), row.added_day, row.full_name) for row in rows
+        ]

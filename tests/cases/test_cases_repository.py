@@ -149,13 +149,14 @@ async def test_the_digest_section_counts_and_suppresses(database: Database) -> N
     assert figures.followups_answered == 6
     assert figures.by_status["new"] == 5 and figures.by_status["closed"] == 1
     lines = render_case_section(figures, k=5)
-    assert "新建 5 件" in lines[0] and "已办结 少于 5 件" in lines[0]
+    assert lines[0].startswith("本期反映办理情况：")
+    assert "待处理 5 件" in lines[0] and "已办结 少于 5 件" in lines[0]
     assert "已核实 少于 5 件" in lines[0]
     assert lines[1].endswith("6 件")
     english = render_case_section(CaseFigures({"new": 2}, 0), k=5, locale="en")
     assert english == [
-        "This period's cases: new fewer than 5, verifying fewer than 5, verified fewer than 5, "
-        "closed fewer than 5, not accepted fewer than 5",
+        "This period's reports: new fewer than 5, checking fewer than 5, verified fewer than 5, "
+        "closed fewer than 5, not taken up fewer than 5",
         "Follow-up answers this period: fewer than 5",
     ]
     assert case_section_html(figures, k=5).startswith("<b>")

@@ -84,7 +84,11 @@ async def test_each_staff_command_leaves_exactly_one_audit_entry(offline: Offlin
     investigator = offline.new_user(user_id=900_102, language_code="en")
     await _reply(investigator, "/join", code.group(0))
     await step("join")
-    await _reply(admin, "/revoke", "900102")
+    sent = await admin.send_command("/revoke", "900102")
+    question = await admin.wait_for_message(after=sent, timeout=WAIT)
+    await step("revoke asked")
+    press = await admin.press("Yes, remove", question)
+    await press.wait_answered(WAIT)
     await step("revoke")
 
     group = offline.emulator.group(chat_id=-100_777_0001, members=[admin])
@@ -146,6 +150,7 @@ async def test_each_staff_command_leaves_exactly_one_audit_entry(offline: Offlin
     assert steps == [
         ("invite", ["staff.invite"]),
         ("join", ["staff.join"]),
+        ("revoke asked", []),  # asking to confirm changes nothing
         ("revoke", ["staff.revoke"]),
         ("digest_here", ["digest.here"]),
         ("digest_off", ["digest.off"]),
@@ -186,7 +191,10 @@ async def test_a_failing_audit_write_rolls_the_action_back(
     monkeypatch.setattr(AuditRepository, "record", failing)
     group = offline.emulator.group(chat_id=-100_777_0002, members=[admin])
     await _reply(admin, "/invite")
-    await _reply(admin, "/revoke", str(member.id))
+    sent = await admin.send_command("/revoke", str(member.id))
+    question = await admin.wait_for_message(after=sent, timeout=WAIT)
+    press = await admin.press("Yes, remove", question)
+    await press.wait_answered(WAIT)
     await _reply(admin, "/campaign", "new Spring | 2020-01-01 | 2099-12-31")
     await group.send_command(admin, "/digest_here", mention_bot=True)
     async with asyncio.timeout(WAIT):  # a group gets no error reply: wait for the attempt

@@ -31,6 +31,8 @@ def translated(msgid: str, locale: str = "zh-CN") -> str:
 
 
 REFUSAL = translated("Only administrators can do this.")
+CONFIRM = translated("Yes, remove")
+CANCEL = translated("Cancel")
 
 
 async def _command(user: EmulatedUser, command: str, args: str | None = None) -> ChatMessage:
@@ -119,6 +121,12 @@ async def test_an_admin_revokes_with_a_button(offline: OfflineBot) -> None:
     press = await admin.press(lambda b: str(investigator.id) in b.text, offer)
     answer = await press.wait_answered(WAIT)
     assert not answer.show_alert
+    assert await _role(offline, investigator.id) == "investigator"  # asked, not removed yet
+    question = admin.message(offer.message_id)
+    assert question is not None and question.button_texts == [CONFIRM, CANCEL]
+    press = await admin.press(CONFIRM, question)
+    answer = await press.wait_answered(WAIT)
+    assert not answer.show_alert
     assert await _role(offline, investigator.id) is None
     # The revoked investigator can no longer use staff commands.
     reply = await _command(investigator, "/staff")
@@ -129,8 +137,11 @@ async def test_revoke_by_id(offline: OfflineBot) -> None:
     admin = offline.new_user(user_id=CONFIGURED_ADMIN)
     investigator = offline.new_user(user_id=610_031)
     await _command(investigator, "/join", await _invite_code(admin))
-    reply = await _command(admin, "/revoke", str(investigator.id))
-    assert str(investigator.id) in (reply.text or "")
+    question = await _command(admin, "/revoke", str(investigator.id))
+    assert str(investigator.id) in (question.text or "")
+    assert await _role(offline, investigator.id) == "investigator"  # asked, not removed yet
+    press = await admin.press(CONFIRM, question)
+    await press.wait_answered(WAIT)
     assert await _role(offline, investigator.id) is None
 
 
@@ -206,6 +217,10 @@ async def test_a_long_staff_list_is_paged_within_telegrams_limits(offline: Offli
     target = next(m for m in members if str(m) in (page.text or ""))
     press = await admin.press(lambda b: b.text.endswith(str(target)), page)
     await press.wait_answered(WAIT)
+    question = admin.message(page.message_id)
+    assert question is not None
+    press = await admin.press(CONFIRM, question)
+    await press.wait_answered(WAIT)
     after = admin.message(page.message_id)
     assert after is not None and "3/3" in [b.text for row in after.buttons for b in row]
     assert await _role(offline, target) is None
@@ -231,7 +246,8 @@ async def test_each_role_sees_its_own_command_menu(offline: OfflineBot) -> None:
     # Descriptions follow the member's language.
     assert ("cases", "反映与追问") in investigator.command_menu
 
-    await _command(admin, "/revoke", str(investigator.id))
+    question = await _command(admin, "/revoke", str(investigator.id))
+    await (await admin.press(CONFIRM, question)).wait_answered(WAIT)
     assert "cases" not in _menu(investigator) and "start" in _menu(investigator)
     assert "cases" not in _menu(respondent)
 

@@ -131,11 +131,12 @@ async def test_one_report_between_two_digest_views_changes_nothing_visible(
     await _submit(offline_at, k - 1, clock)
     nothing = await _digest_texts(admin)
     assert any(f"本期收到的反馈少于 {k} 份" in text for text in nothing)
-    assert not any("新建" in text for text in nothing)
+    assert not any("待处理" in text for text in nothing)
 
     await _submit(offline_at, 2, clock)  # K + 1 now: the first step
     first = await _digest_texts(admin)
     assert any(f"本期收到反馈 {k + 1} 份" in text for text in first)
+    assert any("待处理" in text for text in first)  # now the counts are there
 
     await _submit(offline_at, 1, clock)
     assert await _digest_texts(admin) == first  # one more report: nothing visible moves

@@ -133,3 +133,32 @@ async def test_upgrade_at_the_head_leaves_the_database_alone(db_url: str) -> Non
         assert await _snapshot(database) == first
     finally:
         await database.dispose()
+
+
+async def test_staff_names_arrive_empty_for_members_who_joined_before(empty_db_url: str) -> None:
+    """0009 adds the staff's names: earlier members keep their rows, with no name; undoing it
+    keeps the members and drops only the names."""
+    database = await Database.connect(empty_db_url)
+    try:
+        await database.upgrade("0008")
+        async with database.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO staff (user_id, role, added_day) "
+                    "VALUES (610001, 'investigator', '2026-11-28')"
+                )
+            )
+        await database.upgrade("0009")
+        async with database.engine.begin() as connection:
+            before = (await connection.execute(text("SELECT user_id, full_name FROM staff"))).all()
+            await connection.execute(
+                text("INSERT INTO staff VALUES (610002, 'admin', '2026-12-01', '张三')")
+            )
+        assert [tuple(row) for row in before] == [(610001, None)]
+        await database.downgrade("0008")
+        async with database.engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT * FROM staff ORDER BY user_id"))).all()
+        assert [tuple(row)[:2] for row in rows] == [(610001, "investigator"), (610002, "admin")]
+        assert all(len(tuple(row)) == 3 for row in rows)
+    finally:
+        await database.dispose()
