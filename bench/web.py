@@ -3,10 +3,10 @@
 Sessions walk the whole questionnaire through the real app's web channel (the app's services,
 FSM storage and web channel, built as `python -m bot web` builds them, on SQLite in a
 temporary folder) over real HTTP on 127.0.0.1: start, consent, every question (choices,
-multi-choice, a typed number, typed text with a phone number for the scrubber), submit, and
-the receipt. The proof of work is solved before the clock starts, at a tiny difficulty, so
-the figures are actions (`/api/act`), not hashing. Two phases, each with N fresh sessions
-(default 200):
+multi-choice, a grid's cells row by row or "the rest: …", a typed number, typed text with a
+phone number for the scrubber), submit, and the receipt. The proof of work is solved
+before the clock starts, at a tiny difficulty, so the figures are actions (`/api/act`), not
+hashing. Two phases, each with N fresh sessions (default 200):
 
 * concurrent: all N sessions at once, each sending its next action as soon as the answer to
   the previous one arrives (`--in-flight` caps the requests at a time; default N). This
@@ -90,7 +90,7 @@ class Walker:
             if kind in ("show", "replace"):
                 self.screens[op["ref"]] = op["screen"]
             elif kind == "retire" and op["ref"] in self.screens:
-                self.screens[op["ref"]] = {**self.screens[op["ref"]], "rows": []}
+                self.screens[op["ref"]] = {**self.screens[op["ref"]], "grid": [], "rows": []}
             elif kind == "delete":
                 self.screens.pop(op["ref"], None)
             elif kind == "clear":
@@ -110,6 +110,7 @@ class Walker:
         if shown is None:
             return None
         ref, screen = shown
+        grid: list[dict[str, Any]] = screen.get("grid") or []
         options = [option for row in screen["rows"] for option in row]
         by_act: dict[str, list[dict[str, Any]]] = {}
         for option in options:
@@ -126,6 +127,8 @@ class Walker:
         for act in ("go", "sub"):
             if act in by_act:
                 return press(by_act[act][0])
+        if grid:
+            return press(self._grid_option(grid, by_act))
         if "ans" in by_act:
             return press(self.rng.choice(by_act["ans"]))
         if "tog" in by_act:
@@ -140,6 +143,21 @@ class Walker:
         if typed is not None:
             return {"type": "text", "body": self.rng.choice(TEXTS)}
         raise RuntimeError(f"no way on from a screen with {sorted(by_act)}")
+
+    def _grid_option(
+        self, grid: list[dict[str, Any]], by_act: dict[str, list[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        """A grid: now and then "the rest: …" while rows are open, else a cell of each open
+        required row, then of some optional rows; Done once no required row is open."""
+        unanswered = [line for line in grid if not line["answered"]]
+        required = [line for line in unanswered if line["required"]]
+        if unanswered and "fill" in by_act and self.rng.random() < 0.3:
+            return by_act["fill"][0]
+        if required:
+            return dict(self.rng.choice(required[0]["options"]))
+        if unanswered and self.rng.random() < 0.7:
+            return dict(self.rng.choice(unanswered[0]["options"]))
+        return by_act["done"][0]
 
     def body(self, event: dict[str, Any]) -> dict[str, Any]:
         self.seq += 1

@@ -34,8 +34,9 @@ reader can work out from what it shows, is either 0 or at least K:
    overall share) and grand total are published; its cells are suppressed by
    `suppress_table` (primary and complementary suppression), and a group's share is shown
    only when both its cells are.
-6. **Measures** (multiple choice, no published total) are listed only when at least K chose
-   them.
+6. **Measures** and **burden sources** (multiple choice, no published total) are listed
+   only when at least K chose them. How the burden changed (single choice) is a partition
+   like the deadline share (rule 2).
 7. **Examples** (up to three per problem, free text already scrubbed at storage and scrubbed
    again here) appear only when the period has at least K submissions; they carry no date,
    dates written inside them are masked, and they are picked at random.
@@ -80,7 +81,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.scrubber import scrub
 from bot.digest.period import Period
-from bot.questionnaire import Questionnaire
+from bot.questionnaire import AnswerField, Questionnaire
 from storage.database import Database
 from storage.repositories.submissions import answer_text_context
 from storage.tables import answers, submissions
@@ -98,10 +99,17 @@ BREAKDOWN_QUESTIONS: Final[tuple[str, ...]] = ("unit_type", "post_level")
 FIGURE_QUESTIONS: Final[tuple[str, ...]] = ("meetings_month", "inspections_month")
 DEADLINE_QUESTION: Final = "deadline_share"
 MEASURES_QUESTION: Final = "measures"
+BURDEN_QUESTION: Final = "burden_source"
+CHANGE_QUESTION: Final = "change_since"
+FREQUENCY_GRID: Final = "freq"
+"""The grid of version 2 whose rows pN are the problem types (answer keys "freq.pN")."""
+IMPACT_GRID: Final = "impact"
+"""The integer grid of version 2 whose row pN is problem N's impact (key "impact.pN")."""
 EXAMPLES_PER_PROBLEM: Final = 3
 EXAMPLE_MAX_CHARS: Final = 80
 _EXAMPLE_CANDIDATES: Final = 6  # fetched per problem, so blank texts can be skipped
 _FREQUENCY_ID = re.compile(r"^p(\d+)_freq$")
+_PROBLEM_ROW = re.compile(r"^p(\d+)$")
 QUANTILES: Final[tuple[tuple[str, Fraction], ...]] = (
     ("median", Fraction(1, 2)),
     ("p90", Fraction(9, 10)),
@@ -127,7 +135,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class ProblemFigures:
-    """One of the problem types (`pN_freq` questions), in questionnaire order."""
+    """One of the problem types, in questionnaire order. `question_id` is the answer key of
+    its frequency: a `pN_freq` question (version 1) or a row of the `freq` grid ("freq.pN")."""
 
     number: int
     question_id: str
@@ -191,6 +200,10 @@ class DigestData:
     numbers: tuple[NumberFigures, ...] = ()
     deadline_share: tuple[Cell, ...] = ()
     measures: tuple[RankedChoice, ...] = ()
+    burden_sources: tuple[RankedChoice, ...] = ()
+    """Where the burden comes from (multiple choice): listed like the measures (rule 6)."""
+    change_since: tuple[Cell, ...] = ()
+    """How the burden changed: cells like `deadline_share` (rule 2)."""
     breakdowns: tuple[Breakdown, ...] = ()
     undecryptable: int = 0
     """Stored texts the digest tried to read and could not decrypt (skipped)."""
@@ -303,7 +316,9 @@ def _decode(kind: Any, data: Any) -> Any:
 
 @dataclass(frozen=True)
 class ProblemType:
-    """A problem type found in the questionnaire: `pN_freq` plus its optional companions."""
+    """A problem type found in the questionnaire: its frequency (`pN_freq`, or the row
+    "freq.pN") plus its optional companions (impact `pN_impact` or "impact.pN", example
+    `pN_example`). `question_id` and `impact_id` are answer keys."""
 
     number: int
     question_id: str
@@ -312,6 +327,7 @@ class ProblemType:
     impact_id: str | None
     impact_max: int | None
     example_id: str | None
+    earlier_ids: tuple[str, ...] = ()  # an earlier version's keys for this frequency
 
 
 @dataclass(frozen=True)
@@ -324,42 +340,46 @@ class DigestLayout:
     numbers: tuple[str, ...]
     deadline: tuple[str, tuple[str, ...]] | None
     measures: tuple[str, tuple[str, ...]] | None
+    burden: tuple[str, tuple[str, ...]] | None = None
+    change: tuple[str, tuple[str, ...]] | None = None
 
     @classmethod
     def from_questionnaire(cls, questionnaire: Questionnaire) -> DigestLayout:
-        """Derive the layout: problems are the single-choice `pN_freq` questions (with
-        `pN_impact` scale and `pN_example` text when present); the other parts use the ids
-        the shipped questionnaire documents, and are left out when a questionnaire lacks them.
+        """Derive the layout from the questionnaire's answer fields: problems are the
+        single-choice `pN_freq` questions (version 1) or the rows pN of the `freq` grid
+        (version 2), each with its impact (`pN_impact`, or the row "impact.pN") and its
+        example (`pN_example`) when present; the other parts use the ids the shipped
+        questionnaire documents, and are left out when a questionnaire lacks them.
         """
         problems: list[ProblemType] = []
-        for question in questionnaire.questions:
-            match = _FREQUENCY_ID.match(question.id)
-            if not match or question.type != "single":
+        for answer_field in questionnaire.answer_fields:
+            number = _problem_number(answer_field)
+            if number is None:
                 continue
-            number = int(match.group(1))
-            impact_id = _question_of_type(questionnaire, f"p{number}_impact", ("scale",))
-            example_id = _question_of_type(questionnaire, f"p{number}_example", ("text",))
+            impact = _field_of_type(
+                questionnaire, (f"p{number}_impact", f"{IMPACT_GRID}.p{number}"), ("scale",)
+            )
+            example = _field_of_type(questionnaire, (f"p{number}_example",), ("text",))
             problems.append(
                 ProblemType(
                     number=number,
-                    question_id=question.id,
-                    section_id=questionnaire.section_of(question.id).id,
-                    choice_ids=question.choice_ids,
-                    impact_id=impact_id,
-                    impact_max=(
-                        questionnaire.question(impact_id).max if impact_id is not None else None
-                    ),
-                    example_id=example_id,
+                    question_id=answer_field.key,
+                    section_id=answer_field.section.id,
+                    choice_ids=answer_field.choice_ids,
+                    impact_id=impact.key if impact is not None else None,
+                    impact_max=impact.max if impact is not None else None,
+                    example_id=example.key if example is not None else None,
+                    earlier_ids=(() if answer_field.same_as is None else (answer_field.same_as,)),
                 )
             )
 
         def choices_of(
             question_id: str, kinds: tuple[str, ...]
         ) -> tuple[str, tuple[str, ...]] | None:
-            found = _question_of_type(questionnaire, question_id, kinds)
+            found = _field_of_type(questionnaire, (question_id,), kinds)
             if found is None:
                 return None
-            return found, questionnaire.question(found).choice_ids
+            return found.key, found.choice_ids
 
         breakdowns = tuple(
             item
@@ -369,7 +389,7 @@ class DigestLayout:
         numbers = tuple(
             qid
             for qid in FIGURE_QUESTIONS
-            if _question_of_type(questionnaire, qid, ("number", "scale")) is not None
+            if _field_of_type(questionnaire, (qid,), ("number", "scale")) is not None
         )
         return cls(
             questionnaire_id=questionnaire.id,
@@ -378,6 +398,8 @@ class DigestLayout:
             numbers=numbers,
             deadline=choices_of(DEADLINE_QUESTION, ("single",)),
             measures=choices_of(MEASURES_QUESTION, ("multi", "single")),
+            burden=choices_of(BURDEN_QUESTION, ("multi",)),
+            change=choices_of(CHANGE_QUESTION, ("single",)),
         )
 
     @property
@@ -385,12 +407,31 @@ class DigestLayout:
         return tuple(problem.question_id for problem in self.problems)
 
     @property
+    def earlier_keys(self) -> dict[str, str]:
+        """An earlier version's frequency key → this version's (a grid row's `same_as`), so
+        that the answers of a week on either version are counted as one problem's."""
+        return {
+            earlier: problem.question_id
+            for problem in self.problems
+            for earlier in problem.earlier_ids
+        }
+
+    @property
+    def frequency_keys(self) -> tuple[str, ...]:
+        """Every stored key counted as a problem's frequency, earlier versions' included."""
+        return (*self.frequency_ids, *self.earlier_keys)
+
+    @property
     def counted_ids(self) -> tuple[str, ...]:
         """Questions whose choices or numbers are counted for the current period."""
-        ids: list[str] = list(self.frequency_ids)
+        ids: list[str] = list(self.frequency_keys)
         ids += [p.impact_id for p in self.problems if p.impact_id is not None]
         ids += list(self.numbers)
-        ids += [part[0] for part in (self.deadline, self.measures) if part is not None]
+        ids += [
+            part[0]
+            for part in (self.deadline, self.measures, self.burden, self.change)
+            if part is not None
+        ]
         return tuple(ids)
 
     @property
@@ -398,13 +439,29 @@ class DigestLayout:
         return tuple(p.example_id for p in self.problems if p.example_id is not None)
 
 
-def _question_of_type(
-    questionnaire: Questionnaire, question_id: str, kinds: tuple[str, ...]
-) -> str | None:
-    if questionnaire.has_question(question_id) and (
-        questionnaire.question(question_id).type in kinds
-    ):
-        return question_id
+def _problem_number(answer_field: AnswerField) -> int | None:
+    """N when this field is problem N's frequency: a single-choice `pN_freq` question, or
+    the row pN of the `freq` choice grid; else None."""
+    if answer_field.type != "single":
+        return None
+    if answer_field.row is None:
+        match = _FREQUENCY_ID.match(answer_field.key)
+    elif answer_field.question.id == FREQUENCY_GRID:
+        match = _PROBLEM_ROW.match(answer_field.row.id)
+    else:
+        return None
+    return int(match.group(1)) if match else None
+
+
+def _field_of_type(
+    questionnaire: Questionnaire, keys: Sequence[str], kinds: tuple[str, ...]
+) -> AnswerField | None:
+    """The first of `keys` the questionnaire stores, if its answers are of one of `kinds`."""
+    for key in keys:
+        if questionnaire.has_answer_field(key):
+            found = questionnaire.answer_field(key)
+            if found.type in kinds:
+                return found
     return None
 
 
@@ -461,7 +518,7 @@ class DigestQueries:
             often = answers.alias("often")
             meets = exists().where(
                 often.c.submission_id == submissions.c.id,
-                often.c.question_id.in_(self.layout.frequency_ids),
+                often.c.question_id.in_(self.layout.frequency_keys),
                 often.c.choice.in_(HIGH_FREQUENCY),
             )
             hit: Any = case((meets, 1), else_=0)
@@ -481,10 +538,16 @@ class DigestQueries:
         """Counts per (period, question, choice, number): every choice and number the digest
         uses in the period, and the frequency answers of the previous period."""
         in_current = case((submissions.c.day >= self.period.first_day, 1), else_=0)
+        earlier = self.layout.earlier_keys
+        key: Any = (
+            case(earlier, value=answers.c.question_id, else_=answers.c.question_id)
+            if earlier
+            else answers.c.question_id
+        )
         inner = (
             select(
                 in_current.label("current"),
-                answers.c.question_id,
+                key.label("question_id"),
                 answers.c.choice,
                 answers.c.number,
             )
@@ -495,7 +558,7 @@ class DigestQueries:
                 answers.c.text_enc.is_(None),
                 or_(
                     submissions.c.day >= self.period.first_day,
-                    answers.c.question_id.in_(self.layout.frequency_ids),
+                    answers.c.question_id.in_(self.layout.frequency_keys),
                 ),
             )
             .subquery("counted")
@@ -971,6 +1034,16 @@ def summarise(
         measures=(
             _measures(layout.measures[0], layout.measures[1], raw, k)
             if layout.measures is not None
+            else ()
+        ),
+        burden_sources=(
+            _measures(layout.burden[0], layout.burden[1], raw, k)
+            if layout.burden is not None
+            else ()
+        ),
+        change_since=(
+            _choice_cells(layout.change[0], layout.change[1], raw, k)
+            if layout.change is not None
             else ()
         ),
         breakdowns=tuple(breakdowns),

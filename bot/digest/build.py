@@ -34,6 +34,7 @@ from bot.digest.aggregate import (
 from bot.digest.chart import render_problem_chart
 from bot.digest.period import Period
 from bot.digest.render import (
+    chart_axis,
     chart_footnote,
     chart_rows,
     chart_title,
@@ -181,9 +182,10 @@ async def render_built(
     chart = await asyncio.to_thread(
         render_problem_chart,
         chart_rows(data, questionnaire, locale=locale),
-        title=chart_title(data, locale=locale),
+        title=chart_title(data, locale=locale, questionnaire=questionnaire),
         locale=locale,
         footnote=chart_footnote(data, locale=locale),
+        axis=chart_axis(data, questionnaire, locale=locale),
     )
     parts = render_telegram(data, questionnaire, locale=locale)
     message = render_message(data, questionnaire, locale=locale, chart_png=chart)

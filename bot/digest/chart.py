@@ -1,4 +1,4 @@
-"""The digest chart: how often respondents meet each of the nine problem types.
+"""The digest chart: how often respondents meet each of the problem types.
 
 Drawn with matplotlib's object-oriented API on an Agg canvas: no pyplot, no display and no
 global state, so several renders can run side by side in a server. Rendering is CPU-bound
@@ -63,12 +63,21 @@ class ChartRow:
 class _Captions:
     suppressed: str
     axis: str
+    """The value axis when the caller does not name the scale's words."""
+    axis_template: str
+    """The value axis around "often or more" in the questionnaire's own words ({often})."""
 
 
 _CAPTIONS = {
-    "zh-CN": _Captions(suppressed="样本不足", axis="经常或非常经常遇到的受访者比例"),
+    "zh-CN": _Captions(
+        suppressed="样本不足",
+        axis="经常或非常经常遇到的受访者比例",
+        axis_template="{often}遇到的受访者比例",
+    ),
     "en": _Captions(
-        suppressed="too few responses", axis="Share of respondents meeting it often or very often"
+        suppressed="too few responses",
+        axis="Share of respondents meeting it often or very often",
+        axis_template="Share of respondents meeting it {often}",
     ),
 }
 
@@ -101,9 +110,15 @@ def wrap_label(label: str, width: int = LABEL_WRAP_CHARS) -> str:
 
 
 def build_problem_figure(
-    rows: Sequence[ChartRow], *, title: str, locale: str = "zh-CN", footnote: str | None = None
+    rows: Sequence[ChartRow],
+    *,
+    title: str,
+    locale: str = "zh-CN",
+    footnote: str | None = None,
+    axis: str | None = None,
 ) -> Figure:
-    """Lay out the chart as a Figure (separate from PNG encoding so tests can inspect it)."""
+    """Lay out the chart as a Figure (separate from PNG encoding so tests can inspect it).
+    `axis` labels the value axis (the digest passes the questionnaire's own scale words)."""
     if not rows:
         raise ValueError("the chart needs at least one row")
     captions = captions_for(locale)
@@ -158,7 +173,7 @@ def build_problem_figure(
     axes.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
     for tick_label in axes.get_xticklabels():
         tick_label.set_fontproperties(value_font)
-    axes.set_xlabel(captions.axis, fontproperties=label_font)
+    axes.set_xlabel(axis if axis is not None else captions.axis, fontproperties=label_font)
     axes.set_title(title, fontproperties=cjk_font_properties(14.0), loc="left")
     axes.xaxis.grid(True, color="#dddddd", linewidth=0.8)
     axes.set_axisbelow(True)
@@ -171,10 +186,15 @@ def build_problem_figure(
 
 
 def render_problem_chart(
-    rows: Sequence[ChartRow], *, title: str, locale: str = "zh-CN", footnote: str | None = None
+    rows: Sequence[ChartRow],
+    *,
+    title: str,
+    locale: str = "zh-CN",
+    footnote: str | None = None,
+    axis: str | None = None,
 ) -> bytes:
     """PNG bytes of the problem chart (typically 60–120 KB, far below WeCom's 2 MB)."""
-    figure = build_problem_figure(rows, title=title, locale=locale, footnote=footnote)
+    figure = build_problem_figure(rows, title=title, locale=locale, footnote=footnote, axis=axis)
     buffer = BytesIO()
     # No "Software" entry: the PNG then does not depend on the matplotlib version.
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})

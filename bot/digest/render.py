@@ -20,7 +20,10 @@ from typing import Final, Literal
 
 from bot.delivery.webhooks import DigestMessage
 from bot.digest.aggregate import (
+    BURDEN_QUESTION,
+    CHANGE_QUESTION,
     DEADLINE_QUESTION,
+    HIGH_FREQUENCY,
     MEASURES_QUESTION,
     MERGED,
     NO_ANSWER,
@@ -28,7 +31,7 @@ from bot.digest.aggregate import (
     DigestData,
     ProblemFigures,
 )
-from bot.digest.chart import ChartRow
+from bot.digest.chart import ChartRow, captions_for
 from bot.questionnaire import Questionnaire
 
 TELEGRAM_LIMIT: Final = 4096
@@ -93,6 +96,10 @@ class _Words:
     measure_item: str
     measures_note: str
     measures_none: str
+    burden_heading: str
+    burden_sources: str
+    burden_none: str
+    change_since: str
     breakdown_heading: str
     group_item: str
     group_share: str
@@ -114,9 +121,9 @@ _ZH = _Words(
     below_k="本期收到的反馈少于 {k} 份。为保护匿名，本期不显示任何统计、分组和事例。",
     fixed_rhythm="摘要按固定时间发送，无论是否收到反馈。",
     received="本期收到反馈 {n} 份。",
-    any_often="至少一类问题“经常”或“非常普遍”遇到的比例：{share}",
-    problems_heading="一、各类问题",
-    often="经常或非常普遍：",
+    any_often="至少一类问题{often}遇到的比例：{share}",
+    problems_heading="各类问题",
+    often="{often}：",
     hidden_share="（人数不足，不显示）",
     change="（较上期 {points:+.0f} 个百分点）",
     unchanged="（与上期持平）",
@@ -125,16 +132,20 @@ _ZH = _Words(
     no_answer="未作答",
     impact="平均影响：{mean:.1f} / {max}",
     examples="事例：",
-    numbers_heading="二、几个数字",
+    numbers_heading="几个数字",
     median="中位数 {value}",
     p90="90% 分位数 {value}",
     number_hidden="人数不足，不显示",
     deadline="要求当日或三日内办结的文件占比：",
-    measures_heading="三、最希望采取的措施",
+    measures_heading="最希望采取的措施",
     measure_item="{label}：{n} 人（{share}）",
     measures_note="选择人数少于 {k} 的措施不单独列出。",
     measures_none="没有措施的选择人数达到 {k} 人。",
-    breakdown_heading="四、分组情况",
+    burden_heading="负担从哪里来",
+    burden_sources="主要来自（可多选，少于 {k} 人的不列出）：",
+    burden_none="没有哪一级的选择人数达到 {k} 人",
+    change_since="集中整治以来负担的变化：",
+    breakdown_heading="分组情况",
     group_item="{label}：{n} 人",
     group_share="，至少一类问题经常遇到 {share}",
     group_share_hidden="，比例隐去",
@@ -145,7 +156,7 @@ _ZH = _Words(
         "事例已去除联系方式和日期，随机选取。"
     ),
     undecryptable="{n} 条内容无法解密，已跳过。",
-    chart_title="各类问题“经常/非常普遍”遇到的比例｜{period}",
+    chart_title="各类问题{often}遇到的比例｜{period}",
     chart_footnote="少于 {k} 人的组不显示数值",
     list_sep="；",
     colon="：",
@@ -161,9 +172,9 @@ _EN = _Words(
     ),
     fixed_rhythm="Digests are sent on a fixed schedule, whether or not anything arrived.",
     received="Responses in this period: {n}.",
-    any_often="Share meeting at least one problem often or very often: {share}",
+    any_often="Share meeting at least one problem {often}: {share}",
     problems_heading="Problem types",
-    often="Often or very often: ",
+    often="{often}: ",
     hidden_share="(too few people, not shown)",
     change=" ({points:+.0f} points on the previous period)",
     unchanged=" (unchanged on the previous period)",
@@ -181,6 +192,10 @@ _EN = _Words(
     measure_item="{label}: {n} ({share})",
     measures_note="Measures chosen by fewer than {k} people are not listed.",
     measures_none="No measure was chosen by {k} or more people.",
+    burden_heading="Where the burden comes from",
+    burden_sources="Mainly from (several allowed; fewer than {k} not listed): ",
+    burden_none="no level was chosen by {k} or more people",
+    change_since="Change in the burden since the campaign began: ",
     breakdown_heading="Groups",
     group_item="{label}: {n}",
     group_share=", meeting a problem often: {share}",
@@ -193,7 +208,7 @@ _EN = _Words(
         "dates and picked at random."
     ),
     undecryptable="{n} stored text(s) could not be decrypted and were skipped.",
-    chart_title="Share meeting each problem often or very often | {period}",
+    chart_title="Share meeting each problem {often} | {period}",
     chart_footnote="Groups of fewer than {k} are not shown",
     list_sep="; ",
     colon=": ",
@@ -209,6 +224,78 @@ _SHORT_FIGURE_NAMES: Final[dict[str, dict[str, str]]] = {
 
 def _words(locale: str) -> _Words:
     return _EN if locale.lower().startswith("en") else _ZH
+
+
+_ZH_NUMERALS: Final = "一二三四五六七八九十"
+
+
+def _heading(number: int, text: str, locale: str) -> str:
+    """A numbered section heading: "二、几个数字" in Chinese, the bare text in English."""
+    if _language(locale) == "en" or not 1 <= number <= len(_ZH_NUMERALS):
+        return text
+    return f"{_ZH_NUMERALS[number - 1]}、{text}"
+
+
+@dataclass(frozen=True)
+class _Frequency:
+    """The words of "often or more" in the questionnaire's own scale ("经常", "几乎每天")."""
+
+    labels: tuple[str, ...]
+    language: str
+
+    @property
+    def plain(self) -> str:
+        """经常或几乎每天 / often or almost daily"""
+        if self.language == "zh":
+            return "或".join(self.labels)
+        return " or ".join(label[:1].lower() + label[1:] for label in self.labels)
+
+    @property
+    def quoted(self) -> str:
+        """“经常”或“几乎每天” (English: as `plain`)"""
+        if self.language == "zh":
+            return "或".join(f"“{label}”" for label in self.labels)
+        return self.plain
+
+    @property
+    def slashed(self) -> str:
+        """“经常/几乎每天” (English: as `plain`)"""
+        if self.language == "zh":
+            return "“" + "/".join(self.labels) + "”"
+        return self.plain
+
+    @property
+    def heading(self) -> str:
+        """经常或几乎每天 / Often or almost daily"""
+        text = self.plain
+        return text[:1].upper() + text[1:]
+
+
+_DEFAULT_HIGH: Final[dict[str, tuple[str, ...]]] = {
+    "zh": ("经常", "非常普遍"),
+    "en": ("often", "very often"),
+}
+
+
+def frequency_words(
+    data: DigestData, questionnaire: Questionnaire | None, locale: str
+) -> _Frequency:
+    """ "Often or more" in the labels the questionnaire gives the often / very_often choices
+    of its frequency scale (the first problem it still has), else in the default words."""
+    language = _language(locale)
+    if questionnaire is not None:
+        for problem in data.problems:
+            if not questionnaire.has_answer_field(problem.question_id):
+                continue
+            answer_field = questionnaire.answer_field(problem.question_id)
+            labels = tuple(
+                answer_field.choice_label(choice, locale)
+                for choice in HIGH_FREQUENCY
+                if choice in answer_field.choice_ids
+            )
+            if labels:
+                return _Frequency(labels, language)
+    return _Frequency(_DEFAULT_HIGH[language], language)
 
 
 def _language(locale: str) -> str:
@@ -254,8 +341,9 @@ def short_problem_name(label: str) -> str:
 
 
 def _problem_name(questionnaire: Questionnaire, problem: ProblemFigures, locale: str) -> str:
-    if questionnaire.has_question(problem.question_id):
-        return short_problem_name(questionnaire.question(problem.question_id).label_for(locale))
+    """The short name of a problem: from its question's label, or its grid row's label."""
+    if questionnaire.has_answer_field(problem.question_id):
+        return short_problem_name(questionnaire.answer_field(problem.question_id).label_for(locale))
     return problem.question_id
 
 
@@ -275,7 +363,7 @@ def _choice_label(
     if choice_id == MERGED:
         return words.merged
     try:
-        return questionnaire.question(question_id).choice_label(choice_id, locale)
+        return questionnaire.answer_field(question_id).choice_label(choice_id, locale)
     except KeyError:
         return choice_id
 
@@ -284,8 +372,8 @@ def _short_name(questionnaire: Questionnaire, question_id: str, locale: str) -> 
     names = _SHORT_FIGURE_NAMES.get(question_id)
     if names is not None:
         return names[_language(locale)]
-    if questionnaire.has_question(question_id):
-        return questionnaire.question(question_id).label_for(locale)
+    if questionnaire.has_answer_field(question_id):
+        return questionnaire.answer_field(question_id).label_for(locale)
     return question_id
 
 
@@ -319,18 +407,36 @@ def layout_digest(
         )
         return blocks
 
+    often = frequency_words(data, questionnaire, locale)
     summary = [_line(words.received.format(n=data.submissions))]
     if data.any_often_share is not None:
-        summary.append(_line(words.any_often.format(share=_percent(data.any_often_share))))
+        summary.append(
+            _line(words.any_often.format(often=often.quoted, share=_percent(data.any_often_share)))
+        )
     blocks.append(tuple(summary))
 
-    blocks.append((_line(_bold(words.problems_heading), kind="heading"),))
+    headings = 0
+
+    def heading(text: str) -> Line:
+        nonlocal headings
+        headings += 1
+        return _line(_bold(_heading(headings, text, locale)), kind="heading")
+
+    blocks.append((heading(words.problems_heading),))
+    # One section for every problem (a grid): naming it under each problem says nothing.
+    with_section = len({problem.section_id for problem in data.problems}) > 1
     for index, problem in enumerate(data.problems, start=1):
-        blocks.append(_problem_block(index, problem, questionnaire, locale))
+        blocks.append(
+            _problem_block(index, problem, questionnaire, locale, often, section=with_section)
+        )
+
+    burden_lines = _burden_lines(data, questionnaire, locale)
+    if burden_lines:
+        blocks.append((heading(words.burden_heading), *burden_lines))
 
     number_lines = _number_lines(data, questionnaire, locale)
     if number_lines:
-        blocks.append((_line(_bold(words.numbers_heading), kind="heading"), *number_lines))
+        blocks.append((heading(words.numbers_heading), *number_lines))
 
     if questionnaire.has_question(MEASURES_QUESTION) or data.measures:
         measure_lines = [
@@ -347,10 +453,10 @@ def layout_digest(
         if not measure_lines:
             measure_lines.append(_line(words.measures_none.format(k=data.k)))
         measure_lines.append(_line(words.measures_note.format(k=data.k), kind="note"))
-        blocks.append((_line(_bold(words.measures_heading), kind="heading"), *measure_lines))
+        blocks.append((heading(words.measures_heading), *measure_lines))
 
     if data.breakdowns:
-        lines = [_line(_bold(words.breakdown_heading), kind="heading")]
+        lines = [heading(words.breakdown_heading)]
         for breakdown in data.breakdowns:
             lines.append(
                 _line(
@@ -397,19 +503,26 @@ def _cells_text(
 
 
 def _problem_block(
-    index: int, problem: ProblemFigures, questionnaire: Questionnaire, locale: str
+    index: int,
+    problem: ProblemFigures,
+    questionnaire: Questionnaire,
+    locale: str,
+    frequency: _Frequency,
+    *,
+    section: bool = True,
 ) -> Block:
     words = _words(locale)
+    often = words.often.format(often=frequency.heading)
     name = _problem_name(questionnaire, problem, locale)
-    section = _section_title(questionnaire, problem.section_id, locale)
+    title = _section_title(questionnaire, problem.section_id, locale) if section else ""
     heading = [_bold(f"{index}. {name}")]
-    if section:
+    if title:
         heading.append(
-            Span(f"（{section}）" if _language(locale) == "zh" else f" ({section})", "italic")
+            Span(f"（{title}）" if _language(locale) == "zh" else f" ({title})", "italic")
         )
     lines = [Line(tuple(heading), "text")]
     if problem.often_share is None:
-        lines.append(_line(words.often + words.hidden_share, kind="item"))
+        lines.append(_line(often + words.hidden_share, kind="item"))
     else:
         change = ""
         if problem.change_points is not None:
@@ -418,7 +531,7 @@ def _problem_block(
                 if round(problem.change_points) == 0
                 else words.change.format(points=problem.change_points)
             )
-        lines.append(_line(words.often, _bold(_percent(problem.often_share)), change, kind="item"))
+        lines.append(_line(often, _bold(_percent(problem.often_share)), change, kind="item"))
     if problem.distribution:
         lines.append(
             _line(
@@ -438,6 +551,41 @@ def _problem_block(
         lines.append(_line(words.examples, kind="item"))
         lines.extend(_line(f"「{example}」", kind="quote") for example in problem.examples)
     return tuple(lines)
+
+
+def _burden_lines(data: DigestData, questionnaire: Questionnaire, locale: str) -> list[Line]:
+    """Where the burden comes from (each level chosen by at least K) and how it changed."""
+    words = _words(locale)
+    lines: list[Line] = []
+    if questionnaire.has_question(BURDEN_QUESTION) or data.burden_sources:
+        zh = _language(locale) == "zh"
+        listed = [
+            (
+                f"{_choice_label(questionnaire, BURDEN_QUESTION, item.choice_id, locale)} "
+                + (
+                    f"{item.count}（{_percent(item.share)}）"
+                    if zh
+                    else f"{item.count} ({_percent(item.share)})"
+                )
+            )
+            for item in data.burden_sources
+        ]
+        lines.append(
+            _line(
+                words.burden_sources.format(k=data.k)
+                + (words.list_sep.join(listed) or words.burden_none.format(k=data.k)),
+                kind="item",
+            )
+        )
+    if data.change_since:
+        lines.append(
+            _line(
+                words.change_since
+                + _cells_text(data.change_since, questionnaire, CHANGE_QUESTION, locale),
+                kind="item",
+            )
+        )
+    return lines
 
 
 def _number_lines(data: DigestData, questionnaire: Questionnaire, locale: str) -> list[Line]:
@@ -623,14 +771,25 @@ def chart_rows(
     return rows
 
 
-def chart_title(data: DigestData, *, locale: str = "zh-CN") -> str:
+def chart_title(
+    data: DigestData, *, locale: str = "zh-CN", questionnaire: Questionnaire | None = None
+) -> str:
+    """The chart's title, naming "often or more" in the questionnaire's words when given."""
     period = data.period
     span = (
         period.first_day.isoformat()
         if period.kind == "daily"
         else f"{period.first_day.isoformat()}–{period.last_day.isoformat()}"
     )
-    return _words(locale).chart_title.format(period=span)
+    often = frequency_words(data, questionnaire, locale).slashed
+    return _words(locale).chart_title.format(period=span, often=often)
+
+
+def chart_axis(data: DigestData, questionnaire: Questionnaire, *, locale: str = "zh-CN") -> str:
+    """The chart's value axis, in the words of the questionnaire's frequency scale."""
+    return captions_for(locale).axis_template.format(
+        often=frequency_words(data, questionnaire, locale).plain
+    )
 
 
 def chart_footnote(data: DigestData, *, locale: str = "zh-CN") -> str:

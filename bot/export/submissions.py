@@ -2,7 +2,9 @@
 
 What an export holds: a row number within this export, the submission's **week** (its
 Monday's date, or "YYYY-MM" where the week had to be widened), and every answer in zh-CN
-words (choice labels; a multiple choice as its labels joined by "、"; numbers as numbers).
+words (choice labels; a multiple choice as its labels joined by "、"; numbers as numbers),
+one column per answer field: a question, or one row of a grid ("freq.p3"), which reads like
+the single or scale question it is answered as.
 Free text is left out — its columns too — unless the caller asks for it (`with_text`), and
 then it is decrypted and scrubbed again (scrubbing is idempotent).
 
@@ -55,7 +57,7 @@ from sqlalchemy import Select, select
 from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.scrubber import scrub
 from bot.export.generalise import OTHER, GroupKey, RawKey, generalise, week_of
-from bot.questionnaire import Question, Questionnaire
+from bot.questionnaire import AnswerField, Questionnaire
 from storage.database import Database
 from storage.repositories.submissions import answer_text_context
 from storage.tables import answers, submissions
@@ -78,7 +80,8 @@ _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 @dataclass(frozen=True)
 class Column:
-    """An export column: a question (or None for the row number / week) and its header."""
+    """An export column: an answer key (a question id or "grid.row"; None for the row
+    number / week) and its header."""
 
     question_id: str | None
     header: str
@@ -106,24 +109,29 @@ class ExportResult:
     pending: int = 0  # held back until their month closes (then they appear)
 
 
-def _exported_questions(questionnaire: Questionnaire, with_text: bool) -> list[Question]:
-    return [q for q in questionnaire.questions if with_text or q.type != "text"]
+def _exported_fields(questionnaire: Questionnaire, with_text: bool) -> list[AnswerField]:
+    return [
+        answer_field
+        for answer_field in questionnaire.answer_fields
+        if with_text or answer_field.type != "text"
+    ]
 
 
 def export_columns(questionnaire: Questionnaire, *, with_text: bool = False) -> list[Column]:
-    """Row number, week, then every question in asking order (free-text questions only
-    `with_text`), headed "id label" (the nine "example" questions share a label)."""
+    """Row number, week, then every answer field in asking order (free-text questions only
+    `with_text`), headed "key label": a grid row by its key ("freq.p3") and its row's label
+    (the same rows of two grids, or example questions, may share a label)."""
     columns = [Column(None, ROW_NUMBER_HEADER), Column(None, WEEK_HEADER)]
     columns += [
-        Column(question.id, f"{question.id} {question.label_for(LOCALE)}")
-        for question in _exported_questions(questionnaire, with_text)
+        Column(answer_field.key, f"{answer_field.key} {answer_field.label_for(LOCALE)}")
+        for answer_field in _exported_fields(questionnaire, with_text)
     ]
     return columns
 
 
-def _choice_label(question: Question, choice_id: str) -> str:
+def _choice_label(answer_field: AnswerField, choice_id: str) -> str:
     try:
-        return question.choice_label(choice_id, LOCALE)
+        return answer_field.choice_label(choice_id, LOCALE)
     except KeyError:
         return choice_id  # a choice an older questionnaire version offered
 
@@ -232,8 +240,8 @@ def plan_rows(raw_of: Mapping[str, RawKey], k: int, *, until: date | None) -> Ex
     return ExportPlan(rows, 0, len(in_scope) - len(rows) - pending, pending)
 
 
-def _grouping_label(question: Question, group_value: str) -> str:
-    return OTHER if group_value == OTHER else _choice_label(question, group_value)
+def _grouping_label(answer_field: AnswerField, group_value: str) -> str:
+    return OTHER if group_value == OTHER else _choice_label(answer_field, group_value)
 
 
 async def iter_export_rows(
@@ -245,13 +253,13 @@ async def iter_export_rows(
     with_text: bool = False,
     chunk_size: int = CHUNK_SIZE,
 ) -> AsyncIterator[list[list[CellValue]]]:
-    """Chunks of rows (period, then one value per exported question; no row number), in the
-    plan's order. Answers to questions the questionnaire no longer has are left out; the
+    """Chunks of rows (period, then one value per exported answer field; no row number), in
+    the plan's order. Answers under keys the questionnaire no longer has are left out; the
     grouping answers are shown as generalised by the plan."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
-    questions = _exported_questions(questionnaire, with_text)
-    position = {question.id: index for index, question in enumerate(questions)}
+    fields = _exported_fields(questionnaire, with_text)
+    position = {answer_field.key: index for index, answer_field in enumerate(fields)}
     for start in range(0, len(plan.rows), chunk_size):
         part = plan.rows[start : start + chunk_size]
         ids = [submission_id for submission_id, _group in part]
@@ -275,22 +283,22 @@ async def iter_export_rows(
             by_submission[row.submission_id].append(row)
         chunk: list[list[CellValue]] = []
         for submission_id, group in part:
-            values: list[CellValue] = [None] * len(questions)
+            values: list[CellValue] = [None] * len(fields)
             multi: dict[int, list[str]] = defaultdict(list)
             for row in by_submission.get(submission_id, []):
                 index = position.get(row.question_id)
                 if index is None:
                     continue
-                question = questions[index]
+                answer_field = fields[index]
                 if row.text_enc is not None:
                     context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
                     values[index] = scrub(cipher.decrypt(row.text_enc, context=context)).text
                 elif row.number is not None:
                     values[index] = int(row.number)
-                elif question.type == "multi":
-                    multi[index].append(_choice_label(question, row.choice))
-                elif question.id not in (UNIT_QUESTION, LEVEL_QUESTION):
-                    values[index] = _choice_label(question, row.choice)
+                elif answer_field.type == "multi":
+                    multi[index].append(_choice_label(answer_field, row.choice))
+                elif answer_field.key not in (UNIT_QUESTION, LEVEL_QUESTION):
+                    values[index] = _choice_label(answer_field, row.choice)
             for index, labels in multi.items():
                 values[index] = MULTI_SEPARATOR.join(labels)
             for question_id, group_value in (
@@ -299,7 +307,7 @@ async def iter_export_rows(
             ):
                 index = position.get(question_id)
                 if index is not None:
-                    values[index] = _grouping_label(questions[index], group_value)
+                    values[index] = _grouping_label(fields[index], group_value)
             chunk.append([group.span.label(), *values])
         yield chunk
 

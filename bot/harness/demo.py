@@ -187,25 +187,26 @@ async def _report(offline: OfflineBot, results: list[CadreResult], elapsed: floa
         print(f"  Today's digest ({period.key}) counts {total} reports, both channels alike")
     print()
     print("Answers per question (choice or value: count):")
-    for question in services.questionnaire.questions:
-        counts = await services.submissions.answer_counts(question.id)
-        label = question.label_for("zh-CN")
-        if question.type == "text":
-            print(f"  {question.id:<18} {label[:24]:<24} free text (scrubbed, encrypted)")
+    for answer_field in services.questionnaire.answer_fields:
+        key = answer_field.key
+        counts = await services.submissions.answer_counts(key)
+        label = answer_field.label_for("zh-CN")
+        if answer_field.type == "text":
+            print(f"  {key:<18} {label[:24]:<24} free text (scrubbed, encrypted)")
             continue
         if not counts:
-            print(f"  {question.id:<18} {label[:24]:<24} —")
+            print(f"  {key:<18} {label[:24]:<24} —")
             continue
-        if question.type in ("single", "multi"):
+        if answer_field.type in ("single", "multi"):
             shown = ", ".join(
-                f"{question.choice_label(choice, 'zh-CN')}: {n}"
+                f"{answer_field.choice_label(choice, 'zh-CN')}: {n}"
                 for choice, n in sorted(counts.items(), key=lambda kv: -kv[1])
             )
         else:
             answered = sum(counts.values())
             mean = sum(int(v) * n for v, n in counts.items()) / answered
             shown = f"{answered} answers, mean {mean:.1f}"
-        print(f"  {question.id:<18} {label[:24]:<24} {shown}")
+        print(f"  {key:<18} {label[:24]:<24} {shown}")
     calls = offline.emulator.calls
     print()
     print(

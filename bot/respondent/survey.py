@@ -5,12 +5,17 @@ under a pseudonym and encrypted; it is deleted on submit and on cancel. Submitti
 relevant answers and their case *before* the receipt code is shown, in the same transaction
 that consumes one of the day's submissions for this person under a pseudonym that changes
 every day (the channel's `Cadre.daily_pseudonym`: the core never sees who the person is).
+
+A draft is finished on the questionnaire version it was started on: the configured one, a
+version stored by an admin, or one bundled in `bot/questionnaires/earlier/` (the versions
+shipped before the current file), so an upgrade never strands a half-answered draft.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from bot.anonymity.receipt import new_receipt_code, receipt_hash
@@ -19,13 +24,20 @@ from bot.clock import WallClock, utc_now
 from bot.conversation.core import DRAFT_KEY
 from bot.conversation.model import Cadre
 from bot.conversation.ports import LimitReached, SubmitResult, Submitted
-from bot.questionnaire import Questionnaire, QuestionnaireError, parse_questionnaire_text
+from bot.questionnaire import (
+    Questionnaire,
+    QuestionnaireError,
+    load_questionnaire,
+    parse_questionnaire_text,
+)
 from bot.questionnaire.engine import Draft, Engine
 from storage.database import Database
 from storage.repositories import NewSubmission, RateLimitRepository, SubmissionRepository
 from storage.repositories.questionnaire_versions import QuestionnaireVersionRepository
 
 LIMIT_PURPOSE = "submissions"
+EARLIER_QUESTIONNAIRES: Final = Path(__file__).resolve().parents[1] / "questionnaires" / "earlier"
+"""Earlier shipped versions (any *.yaml here), which drafts started on them finish on."""
 
 __all__ = ["LimitReached", "SubmitResult", "Submitted", "SurveyService"]
 
@@ -46,6 +58,7 @@ class SurveyService:
         max_per_day: int,
         zone: ZoneInfo,
         now: WallClock | None = None,
+        earlier: Path | None = EARLIER_QUESTIONNAIRES,
     ) -> None:
         self.questionnaire = questionnaire
         self.engine = Engine(questionnaire)
@@ -63,21 +76,43 @@ class SurveyService:
         self._engines: dict[tuple[str, int], Engine] = {
             (questionnaire.id, questionnaire.version): self.engine
         }
+        self._earlier_dir = earlier
+        self._earlier: dict[tuple[str, int], Questionnaire] | None = None
 
     def today(self) -> date:
         return self._now().astimezone(self.zone).date()
 
     # --- questionnaire versions -------------------------------------------------------------
 
+    def bundled_earlier(self) -> dict[tuple[str, int], Questionnaire]:
+        """The valid questionnaires in the earlier-versions folder by (id, version), read
+        once; a file that does not validate is left out (the shipped ones are tested)."""
+        if self._earlier is None:
+            found: dict[tuple[str, int], Questionnaire] = {}
+            folder = self._earlier_dir
+            for path in sorted(folder.glob("*.yaml")) if folder is not None else ():
+                try:
+                    questionnaire = load_questionnaire(path)
+                except QuestionnaireError:
+                    continue
+                found.setdefault((questionnaire.id, questionnaire.version), questionnaire)
+            self._earlier = found
+        return self._earlier
+
     async def engine_for(self, questionnaire_id: str, version: int) -> Engine | None:
-        """The engine of a questionnaire version: the configured one, or a stored version
-        (parsed once, then cached). None when it is neither stored nor valid."""
+        """The engine of a questionnaire version: the configured one, a stored version, or
+        a bundled earlier one (parsed once, then cached). None when it is none of them, or
+        its stored text is not valid."""
         key = (questionnaire_id, version)
         if key in self._engines:
             return self._engines[key]
         text = await self.versions.text_of(questionnaire_id, version)
         if text is None:
-            return None
+            bundled = self.bundled_earlier().get(key)
+            if bundled is None:
+                return None
+            engine = self._engines[key] = Engine(bundled)
+            return engine
         try:
             questionnaire = parse_questionnaire_text(text, f"{questionnaire_id} v{version}")
         except QuestionnaireError:

@@ -69,13 +69,13 @@ def test_validate_the_shipped_questionnaire_and_a_broken_copy(tmp_path: Path) ->
     broken = tmp_path / "broken.yaml"
     text = DEFAULT_QUESTIONNAIRE.read_text(encoding="utf-8")
     broken.write_text(
-        text.replace("relevant: p3_freq != never", "relevant: p3_freq != sometimez", 1),
+        text.replace("relevant: examples has p3\n", "relevant: examples has p33\n", 1),
         encoding="utf-8",
     )
     assert broken.read_text(encoding="utf-8") != text
     bad = run("questionnaire", "validate", str(broken))
     assert bad.returncode == 2
-    assert "p3_impact" in bad.stdout + bad.stderr
+    assert "p3_example" in bad.stdout + bad.stderr
 
 
 def test_db_upgrade_creates_the_schema_on_sqlite(tmp_path: Path) -> None:

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.anonymity.crypto import TextCipher
-from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.digest.aggregate import (
     DigestLayout,
     DigestQueries,
@@ -29,6 +28,7 @@ from bot.digest.render import render_markdown, render_plain, render_telegram
 from bot.questionnaire import Questionnaire, load_questionnaire
 from storage.database import Database
 from storage.repositories import NewSubmission, SubmissionRepository
+from tests.digest.conftest import FORMALISM_V1
 from tests.digest.dataset import PREVIOUS_WEEK, WEEK
 from tests.digest.records import (
     Record,
@@ -38,7 +38,7 @@ from tests.digest.records import (
     reference_raw_counts,
 )
 
-QUESTIONNAIRE = load_questionnaire(DEFAULT_QUESTIONNAIRE)
+QUESTIONNAIRE = load_questionnaire(FORMALISM_V1)
 
 # Counts of people as the zh-CN text writes them: "12 人", "12 份", "区直部门 12（40%）".
 PEOPLE_COUNTS = [

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from bot.anonymity.crypto import TextCipher
-from bot.config import DEFAULT_QUESTIONNAIRE
 from bot.digest.aggregate import DigestLayout, aggregate_digest, summarise
 from bot.digest.build import build_digest
 from bot.digest.period import Period
@@ -25,13 +24,14 @@ from storage.repositories import SubmissionRepository
 from storage.repositories.submissions import answer_text_context
 from storage.tables import answers
 from tests.digest import dataset
+from tests.digest.conftest import FORMALISM_V1
 from tests.digest.dataset import WEEK
 from tests.digest.records import Record, assert_k_anonymous, records, reference_raw_counts
 from tests.digest.test_table_suppression import determined_cells
 
 K = 5
 DAY = Period("daily", date(2026, 11, 24), date(2026, 11, 24))
-QUESTIONNAIRE = load_questionnaire(DEFAULT_QUESTIONNAIRE)
+QUESTIONNAIRE = load_questionnaire(FORMALISM_V1)
 
 
 def test_the_grouping_questions_are_the_questionnaires_context_questions() -> None:

@@ -33,10 +33,10 @@ async def test_a_built_digest_has_every_form_and_round_trips(
     # The case-handling section: the week's own 12 submissions are new cases (not the 20
     # stored, which include another questionnaire and other weeks); no follow-ups yet.
     assert await SubmissionRepository(database, cipher).count() == 20
-    assert "新建 12 件" in built.telegram_parts[-1]
+    assert "待处理 12 件" in built.telegram_parts[-1]
     assert "回访答复（本期）：少于 5 件" in built.telegram_parts[-1]
-    assert "新建 12 件" in built.message.plain
-    assert "新建 12 件" in built.message.markdown
+    assert "待处理 12 件" in built.message.plain
+    assert "待处理 12 件" in built.message.markdown
     assert all(len(part) <= 4096 for part in built.telegram_parts)
     assert "本期收到反馈 12 份" in built.message.markdown
     assert "本期收到反馈 12 份" in built.message.plain

@@ -71,17 +71,17 @@ async def test_only_the_periods_own_cases_and_follow_ups_are_counted(
 def test_counts_below_k_are_not_written_as_numbers() -> None:
     figures = CaseFigures({"new": 7, "closed": 3, "verifying": 0}, 2)
     assert render_case_section(figures, k=K) == [
-        "本期案件处理情况：新建 7 件，核实中 少于 5 件，已核实 少于 5 件，已办结 少于 5 件，"
+        "本期反映办理情况：待处理 7 件，核实中 少于 5 件，已核实 少于 5 件，已办结 少于 5 件，"
         "不予采纳 少于 5 件",
         "回访答复（本期）：少于 5 件",
     ]
     assert render_case_section(figures, k=K, locale="en") == [
-        "This period's cases: new 7, verifying fewer than 5, verified fewer than 5, "
-        "closed fewer than 5, not accepted fewer than 5",
+        "This period's reports: new 7, checking fewer than 5, verified fewer than 5, "
+        "closed fewer than 5, not taken up fewer than 5",
         "Follow-up answers this period: fewer than 5",
     ]
     assert render_case_section(None, k=K) == [
-        "本期案件处理情况：本期反馈少于 5 份，为保护匿名不显示。"
+        "本期反映办理情况：本期反馈少于 5 份，为保护匿名不显示。"
     ]
 
 
@@ -98,7 +98,7 @@ async def test_a_digest_below_k_hides_the_case_counts_too(
 
     assert small.telegram_parts == empty.telegram_parts
     assert small.message.plain == empty.message.plain
-    assert "新建" not in small.message.plain
+    assert "待处理" not in small.message.plain
     assert "本期反馈少于 5 份，为保护匿名不显示" in small.message.plain
 
 
@@ -108,7 +108,7 @@ async def test_a_running_periods_case_counts_move_only_with_the_step(
     service = make_service(database, cipher, questionnaire)
     await add(database, cipher, questionnaire, 6)
     first = await service.released(WEEK)
-    assert "新建 6 件" in first.message.plain
+    assert "待处理 6 件" in first.message.plain
 
     cases = CaseRepository(database, cipher)
     summaries, _total = await cases.list_by_status(CaseStatus.NEW, limit=10)
@@ -119,7 +119,7 @@ async def test_a_running_periods_case_counts_move_only_with_the_step(
 
     await add(database, cipher, questionnaire, K, start=6)
     moved = await service.released(WEEK)
-    assert "新建 6 件" in moved.message.plain and "核实中 5 件" in moved.message.plain
+    assert "待处理 6 件" in moved.message.plain and "核实中 5 件" in moved.message.plain
     assert "回访答复（本期）：5 件" in moved.message.plain
 
 
@@ -129,4 +129,4 @@ async def test_the_scheduled_digest_of_a_week_counts_its_own_cases(
     await dataset.store_dataset(database, cipher, questionnaire)
     await _store(database, cipher, questionnaire, WEEK.last_day + timedelta(days=3), 7)
     built = await build_digest(database, cipher, questionnaire, WEEK, k=K, rng=random.Random(1))
-    assert "新建 12 件" in built.message.plain
+    assert "待处理 12 件" in built.message.plain

@@ -113,7 +113,7 @@ async def test_a_fresh_period_below_k_shows_no_figures_whatever_arrived(
     empty = await service.released(WEEK)
     assert empty.data.submissions is None
     assert "本期收到的反馈少于 5 份" in empty.telegram_parts[0]
-    assert "本期案件处理情况：本期反馈少于 5 份，为保护匿名不显示。" in empty.message.plain
+    assert "本期反映办理情况：本期反馈少于 5 份，为保护匿名不显示。" in empty.message.plain
 
     await add(database, cipher, questionnaire, K - 1)
     assert shown(await service.released(WEEK)) == shown(empty)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bot.harness.emulator import CallbackAnswer, ChatMessage, EmulatedUser, InlineButton
 from bot.harness.simulation import RECEIPT_PATTERN
@@ -47,11 +47,45 @@ async def wait_for_question_after(user: EmulatedUser, message_id: int) -> ChatMe
 
 
 def current_question(user: EmulatedUser) -> str | None:
-    """The question id on the active message, or None on the review screen."""
+    """The question id on the active message (a grid's own id, not a row's), or None on the
+    review screen."""
     buttons = survey_buttons(active(user))
     if any(data.a == Act.SUBMIT for _, data in buttons):
         return None
-    return next((data.q for _, data in buttons if data.q and data.a != Act.EDIT), None)
+    question = next((data.q for _, data in buttons if data.q and data.a != Act.EDIT), None)
+    return None if question is None else question.split(".", 1)[0]
+
+
+def grid_rows(user: EmulatedUser) -> list[str]:
+    """The row keys ("grid.row") of the grid on the active message, in order."""
+    keys: list[str] = []
+    for _, data in survey_buttons(active(user)):
+        if data.a == Act.CELL and data.q not in keys:
+            keys.append(data.q)
+    return keys
+
+
+def chosen_cells(user: EmulatedUser) -> dict[str, str]:
+    """The chosen cell of every answered row of the active grid: row key -> value (the
+    renderer marks it with 🔘, as any chosen answer)."""
+    return {
+        data.q: data.v
+        for button, data in survey_buttons(active(user))
+        if data.a == Act.CELL and "🔘" in button.text
+    }
+
+
+async def press_cells(user: EmulatedUser, cells: Mapping[str, str]) -> None:
+    """Press one cell per row key ("grid.row" -> value) of the active grid; stays on it."""
+    for key, value in cells.items():
+        await tap(user, Act.CELL, value, question=key)
+
+
+async def answer_grid(user: EmulatedUser, value: str) -> None:
+    """Press `value` in every row of the active grid, then Done."""
+    for key in grid_rows(user):
+        await tap(user, Act.CELL, value, question=key)
+    await tap(user, Act.DONE)
 
 
 def same_button(wanted: InlineButton) -> Callable[[InlineButton], bool]:
@@ -111,7 +145,11 @@ async def answer_until_review(user: EmulatedUser, *, frequency: str = "never") -
         if question is None:
             return
         buttons = {data.a for _, data in survey_buttons(active(user))}
-        if question.endswith("_freq"):
+        if question == "freq":
+            await answer_grid(user, frequency)
+        elif question == "impact":
+            await answer_grid(user, "3")
+        elif question.endswith("_freq"):
             await tap(user, Act.ANSWER, frequency)
         elif question.endswith("_impact"):
             await tap(user, Act.ANSWER, "3")

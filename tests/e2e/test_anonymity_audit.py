@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import MetaData, select, text
 
 from bot.anonymity.logfilter import install_log_redaction
+from bot.harness.emulator import EmulatedUser
 from bot.harness.offline import OfflineBot
 from bot.respondent.callbacks import Act
 from storage.tables import subscribers
@@ -24,7 +25,9 @@ from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import (
     answer_until_review,
     current_question,
+    grid_rows,
     opt_in,
+    press_cells,
     start_questionnaire,
     submit,
     tap,
@@ -63,6 +66,18 @@ def _needles(code: str) -> dict[str, str]:
     }
 
 
+async def _to_the_example(user: EmulatedUser) -> None:
+    """p1 met almost daily (the rest sometimes), its impact 5, an example picked for it."""
+    await press_cells(user, {"freq.p1": "very_often"})
+    await press_cells(user, {key: "sometimes" for key in grid_rows(user) if key != "freq.p1"})
+    await tap(user, Act.DONE)
+    await press_cells(user, {"impact.p1": "5"})
+    await tap(user, Act.DONE)
+    await tap(user, Act.TOGGLE, "p1")
+    await tap(user, Act.DONE)
+    assert current_question(user) == "p1_example"
+
+
 async def test_nothing_identifies_the_respondent(
     db_url: str,
     start_offline: StartOffline,
@@ -80,8 +95,7 @@ async def test_nothing_identifies_the_respondent(
     await start_questionnaire(user)
     await tap(user, Act.ANSWER, "village_community")
     await tap(user, Act.ANSWER, "staff")
-    await tap(user, Act.ANSWER, "very_often")
-    await tap(user, Act.ANSWER, "5")
+    await _to_the_example(user)
     reply = await type_answer(
         user, f"我是{FIRST_NAME}，电话 13912345678，邮箱 {USERNAME}@example.com，天天开会"
     )
@@ -96,6 +110,7 @@ async def test_nothing_identifies_the_respondent(
     await start_questionnaire(other)
     await tap(other, Act.ANSWER, "other")
     await tap(other, Act.CANCEL)
+    await tap(other, Act.CANCEL_CONFIRM)
 
     assert offline.services is not None
     await offline.services.database.checkpoint()
@@ -164,8 +179,7 @@ async def test_after_edits_follow_up_and_purge_no_ciphertext_links_the_cadre(
     await start_questionnaire(user)
     await tap(user, Act.ANSWER, "village_community")
     await tap(user, Act.ANSWER, "staff")
-    await tap(user, Act.ANSWER, "very_often")
-    await tap(user, Act.ANSWER, "5")
+    await _to_the_example(user)
     sent = await user.send_text("会议太多")
     await user.edit_text(sent, "会议太多，王局长的电话 13912345678")
     await user.wait_for_message(contains="已按您的修改更新", after=sent, timeout=10.0)

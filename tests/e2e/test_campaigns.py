@@ -88,14 +88,14 @@ async def test_a_campaign_runs_a_stored_version_and_old_drafts_finish_on_theirs(
     offline = await start_offline(admin_ids=[ADMIN])
     admin = offline.emulator.user(user_id=ADMIN, language_code="en")
     shipped = DEFAULT_QUESTIONNAIRE.read_text(encoding="utf-8")
-    assert "\nversion: 1\n" in shipped
-    newer = shipped.replace("\nversion: 1\n", "\nversion: 2\n", 1)
-    sent = await admin.send_document(newer.encode(), file_name="formalism-v2.yaml")
+    assert "\nversion: 2\n" in shipped
+    newer = shipped.replace("\nversion: 2\n", "\nversion: 3\n", 1)
+    sent = await admin.send_document(newer.encode(), file_name="formalism-v3.yaml")
     assert "Stored as a new version" in (
         (await admin.wait_for_message(after=sent, timeout=WAIT)).text or ""
     )
 
-    early = offline.new_user()  # no campaign yet: the configured version 1
+    early = offline.new_user()  # no campaign yet: the configured version 2
     await start_questionnaire(early)
 
     today = date.today()
@@ -104,24 +104,24 @@ async def test_a_campaign_runs_a_stored_version_and_old_drafts_finish_on_theirs(
         f"new 第二轮 | {span} | formalism v9", offline
     )
     assert "Usage" in await campaign(f"new 第二轮 | {span} | formalism", offline)
-    created = await campaign(f"new 第二轮 | {span} | formalism v2", offline)
-    assert "Campaign created" in created and "formalism v2" in created
+    created = await campaign(f"new 第二轮 | {span} | formalism v3", offline)
+    assert "Campaign created" in created and "formalism v3" in created
     listing = await campaign("list", offline)
     campaign_id = listing.split("\n")[1].split()[0]
     assert "open" in await campaign(f"open {campaign_id}", offline)
 
-    late = offline.new_user()  # gets the open campaign's version 2
+    late = offline.new_user()  # gets the open campaign's version 3
     await start_questionnaire(late)
     await answer_until_review(late)
     await submit(late)
 
-    await answer_until_review(early)  # the draft on version 1 is finished on version 1
+    await answer_until_review(early)  # the draft on version 2 is finished on version 2
     await submit(early)
 
     assert offline.services is not None
     async with offline.services.database.engine.connect() as connection:
         versions = (await connection.execute(select(submissions.c.questionnaire_version))).scalars()
-        assert sorted(versions) == [1, 2]
+        assert sorted(versions) == [2, 3]
         tags = dict(
             (
                 await connection.execute(
@@ -129,7 +129,7 @@ async def test_a_campaign_runs_a_stored_version_and_old_drafts_finish_on_theirs(
                 )
             ).all()
         )
-    assert tags == {1: None, 2: campaign_id}  # the version-1 draft is not tagged with it
+    assert tags == {2: None, 3: campaign_id}  # the version-2 draft is not tagged with it
 
 
 async def _send_drafted_broadcast(admin: EmulatedUser, after: int) -> None:

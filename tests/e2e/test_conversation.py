@@ -10,9 +10,13 @@ from tests.e2e.conftest import StartOffline
 from tests.e2e.driver import (
     active,
     answer_until_review,
+    chosen_cells,
     current_question,
+    grid_rows,
+    press_cells,
     start_questionnaire,
     submit,
+    survey_buttons,
     tap,
     type_answer,
     wait_for_question_after,
@@ -25,7 +29,7 @@ async def test_full_questionnaire_with_back_skip_edit_and_submit(offline: Offlin
     user = offline.new_user(user_id=5550001, first_name="李", username="li_cadre")
     await start_questionnaire(user)
     first = active(user)
-    assert "第 1 / " in (first.text or "")
+    assert "第 1/5 部分" in (first.text or "")
 
     # Optional context: skip the unit type, answer the post level.
     assert current_question(user) == "unit_type"
@@ -33,28 +37,36 @@ async def test_full_questionnaire_with_back_skip_edit_and_submit(offline: Offlin
     assert current_question(user) == "post_level"
     await tap(user, Act.ANSWER, "staff")
 
-    # p1: met often; impact 4; an example with a phone number, which is masked.
-    assert current_question(user) == "p1_freq"
-    await tap(user, Act.ANSWER, "often")
-    assert current_question(user) == "p1_impact"
-    await tap(user, Act.ANSWER, "4")
+    # The problems: p1 met often, p2 never, the rest "never" in one press.
+    assert current_question(user) == "freq"
+    assert "第 2/5 部分" in (active(user).text or "")
+    await press_cells(user, {"freq.p1": "often", "freq.p2": "never"})
+    await tap(user, Act.FILL)
+    await tap(user, Act.DONE)
+    # p2 never -> its impact is not asked; Back returns to the grid, change p2 to often.
+    assert current_question(user) == "impact"
+    assert grid_rows(user) == ["impact.p1"]
+    await tap(user, Act.BACK)
+    assert current_question(user) == "freq"
+    assert chosen_cells(user)["freq.p2"] == "never"
+    await press_cells(user, {"freq.p2": "often"})
+    await tap(user, Act.DONE)
+    assert current_question(user) == "impact"
+    assert grid_rows(user) == ["impact.p1", "impact.p2"]
+    await press_cells(user, {"impact.p1": "4", "impact.p2": "2"})
+    await tap(user, Act.DONE)
+
+    # An example for p1 (none for p2), with a phone number, which is masked.
+    assert current_question(user) == "examples"
+    await tap(user, Act.TOGGLE, "p1")
+    await tap(user, Act.DONE)
     assert current_question(user) == "p1_example"
     reply = await type_answer(user, "每周开三个会传达同一文件，联系我 138 0013 8000")
     assert "🛡" in (reply.text or "") and "手机号" in (reply.text or "")
-
-    # p2: never -> its impact is not asked; Back returns to p2, change to sometimes.
-    assert current_question(user) == "p2_freq"
-    await tap(user, Act.ANSWER, "never")
-    assert current_question(user) == "p3_freq"
-    await tap(user, Act.BACK)
-    assert current_question(user) == "p2_freq"
-    await tap(user, Act.ANSWER, "sometimes")
-    assert current_question(user) == "p2_impact"
-    await tap(user, Act.ANSWER, "2")
-    await tap(user, Act.SKIP)  # p2_example
-    for n in range(3, 10):
-        assert current_question(user) == f"p{n}_freq"
-        await tap(user, Act.ANSWER, "never")
+    assert current_question(user) == "burden_source"
+    await tap(user, Act.SKIP)
+    assert current_question(user) == "change_since"
+    await tap(user, Act.ANSWER, "changed_form")
 
     # Figures: bad numbers are refused, full-width digits are fine.
     assert current_question(user) == "meetings_month"
@@ -87,9 +99,16 @@ async def test_full_questionnaire_with_back_skip_edit_and_submit(offline: Offlin
     assert current_question(user) is None
     review = active(user).text or ""
     assert "少开会，多调研。" in review and "[手机号]" in review
-    await tap(user, Act.EDIT, question="p1_freq")
-    assert current_question(user) == "p1_freq"
-    await tap(user, Act.ANSWER, "never")
+    await tap(user, Act.EDIT, question="freq.p1")
+    assert current_question(user) == "freq"
+    await press_cells(user, {"freq.p1": "never"})
+    await tap(user, Act.DONE)
+    # The only example picked (p1) is no longer offered, so that question is open again,
+    # offering p2 alone; skipping it returns to the review.
+    assert current_question(user) == "examples"
+    offered = [data.v for _, data in survey_buttons(active(user)) if data.a == Act.TOGGLE]
+    assert offered == ["p2"]
+    await tap(user, Act.SKIP)
     assert current_question(user) is None
     review = active(user).text or ""
     assert "[手机号]" not in review
@@ -105,10 +124,11 @@ async def test_full_questionnaire_with_back_skip_edit_and_submit(offline: Offlin
     assert stored is not None
     expected = {
         "post_level": "staff",
-        "p1_freq": "never",
-        "p2_freq": "sometimes",
-        "p2_impact": 2,
-        **{f"p{n}_freq": "never" for n in range(3, 10)},
+        "freq.p1": "never",
+        "freq.p2": "often",
+        **{f"freq.p{n}": "never" for n in (3, 4, 5, 6, 10, 7, 8, 9)},
+        "impact.p2": 2,
+        "change_since": "changed_form",
         "meetings_month": 12,
         "inspections_month": 8,
         "deadline_share": "over_50",
@@ -139,21 +159,25 @@ async def test_resume_after_restarting_the_bot(offline: OfflineBot) -> None:
     await start_questionnaire(user)
     await tap(user, Act.ANSWER, "town_street")
     await tap(user, Act.ANSWER, "middle")
-    await tap(user, Act.ANSWER, "very_often")
-    assert current_question(user) == "p1_impact"
+    await press_cells(user, {"freq.p1": "very_often"})
+    await tap(user, Act.FILL)
+    await tap(user, Act.DONE)
+    assert current_question(user) == "impact"
 
     await offline.restart_bot()
 
     # A button on the question message still works after the restart …
-    await tap(user, Act.ANSWER, "5")
-    assert current_question(user) == "p1_example"
+    await press_cells(user, {"impact.p1": "5"})
+    assert chosen_cells(user) == {"impact.p1": "5"}
+    await tap(user, Act.DONE)
+    assert current_question(user) == "examples"
     # … and /start offers to continue where it stopped.
     sent = await user.send_command("/start")
     offer = await user.wait_for_message(after=sent, timeout=10)
     assert "未完成" in (offer.text or "")
     handle = await user.press("▶️ 继续作答", offer)
     await handle.wait_answered(10)
-    assert current_question(user) == "p1_example"
+    assert current_question(user) == "examples"
     await answer_until_review(user)
     code = await submit(user)
     assert offline.services is not None
@@ -165,7 +189,8 @@ async def test_resume_after_restarting_the_bot(offline: OfflineBot) -> None:
     stored = await services.submissions.get(found)
     assert stored is not None
     assert stored.answers["unit_type"] == "town_street"
-    assert stored.answers["p1_impact"] == 5
+    assert stored.answers["freq.p1"] == "very_often"
+    assert stored.answers["impact.p1"] == 5
 
 
 async def test_cancel_by_button_and_by_command_deletes_the_draft(offline: OfflineBot) -> None:
@@ -174,6 +199,10 @@ async def test_cancel_by_button_and_by_command_deletes_the_draft(offline: Offlin
     await tap(user, Act.ANSWER, "district_dept")
     assert await _fsm_rows(offline) == 1
     await tap(user, Act.CANCEL)
+    # Asked once first: nothing is deleted until the cadre confirms.
+    assert "确定放弃" in (active(user).text or "")
+    assert await _fsm_rows(offline) == 1
+    await tap(user, Act.CANCEL_CONFIRM)
     assert "已取消" in (user.last_bot_message.text or "")  # type: ignore[union-attr]
     assert await _fsm_rows(offline) == 0
 
@@ -181,8 +210,13 @@ async def test_cancel_by_button_and_by_command_deletes_the_draft(offline: Offlin
     await tap(user, Act.ANSWER, "other")
     assert await _fsm_rows(offline) == 1
     sent = await user.send_command("/cancel")
-    reply = await user.wait_for_message(after=sent, timeout=10)
-    assert "已全部删除" in (reply.text or "")
+    confirm = await user.wait_for_message(after=sent, timeout=10)
+    assert "确定放弃" in (confirm.text or "")
+    assert await _fsm_rows(offline) == 1
+    await tap(user, Act.CANCEL_CONFIRM)
+    reply = user.message(confirm.message_id)
+    assert reply is not None and "已取消" in (reply.text or "")
+    assert "彻底删除" in (reply.text or "")
     assert await _fsm_rows(offline) == 0
     sent = await user.send_command("/cancel")
     reply = await user.wait_for_message(after=sent, timeout=10)
@@ -194,8 +228,13 @@ async def test_media_and_wrong_inputs_get_a_kind_explanation(offline: OfflineBot
     await start_questionnaire(user)
     await tap(user, Act.ANSWER, "district_dept")
     await tap(user, Act.ANSWER, "staff")
-    await tap(user, Act.ANSWER, "often")
-    await tap(user, Act.ANSWER, "3")
+    await press_cells(user, {"freq.p1": "often"})
+    await tap(user, Act.FILL)
+    await tap(user, Act.DONE)
+    await press_cells(user, {"impact.p1": "3"})
+    await tap(user, Act.DONE)
+    await tap(user, Act.TOGGLE, "p1")
+    await tap(user, Act.DONE)
     assert current_question(user) == "p1_example"
     explanations = {
         "voice": ("语音", user.send_voice),
@@ -221,7 +260,7 @@ async def test_media_and_wrong_inputs_get_a_kind_explanation(offline: OfflineBot
     await tap(user, Act.SKIP)
     reply = await type_answer(user, "经常")
     assert "按钮" in (reply.text or "")
-    assert current_question(user) == "p2_freq"
+    assert current_question(user) == "burden_source"
     assert offline.emulator.unanswered_callbacks() == []
 
 
@@ -238,7 +277,18 @@ async def test_old_forged_and_finished_buttons_are_refused_kindly(offline: Offli
     assert current_question(user) == "post_level"
 
     # Forged and garbled data.
-    for data in ("s:ans:p9_freq:often", "s:zzz", "garbage", "clr:abc", "lang:xx", "s:edit:nope"):
+    forged = (
+        "s:cell:freq.p9:often",
+        "s:cell:freq.p99:often",
+        "s:fill:freq:",
+        "s:ans:p9_freq:often",
+        "s:zzz",
+        "garbage",
+        "clr:abc",
+        "lang:xx",
+        "s:edit:nope",
+    )
+    for data in forged:
         handle = await user.press_data(data, active(user).message_id)
         answer = await handle.wait_answered(10)
         assert answer.text, data
@@ -249,7 +299,7 @@ async def test_old_forged_and_finished_buttons_are_refused_kindly(offline: Offli
     await user.wait_for_message(after=sent, timeout=10)
     handle = await user.press_data("s:ans:post_level:staff", sent.message_id)
     answer = await handle.wait_answered(10)
-    assert answer.text and "旧消息" in answer.text
+    assert answer.text and "之前消息上的按钮" in answer.text
     assert current_question(user) == "post_level"
 
     # A button from a finished session.
@@ -304,7 +354,7 @@ async def test_language_help_commands_and_strays(offline: OfflineBot) -> None:
     chosen = await user.wait_for_message(contains="Language set", after=menu_message, timeout=10)
     assert "not stored" in (chosen.text or "")
     await start_questionnaire(user)
-    assert "Question 1 of" in (active(user).text or "")
+    assert "Part 1 of 5" in (active(user).text or "")
     assert await _subscriber_rows(offline) == 0
 
 
@@ -312,7 +362,7 @@ async def test_english_speakers_get_english_and_english_questions(offline: Offli
     user = offline.new_user(language_code="en")
     await start_questionnaire(user)
     text = active(user).text or ""
-    assert "Question 1 of" in text
+    assert "Part 1 of 5" in text
     assert all(ch < "\u4e00" or ch > "\u9fff" for ch in text.split("\n")[-1])
 
 

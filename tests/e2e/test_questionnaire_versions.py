@@ -32,7 +32,7 @@ async def test_admin_uploads_valid_and_invalid_yaml(start_offline: StartOffline)
     sent = await admin.send_document(SHIPPED.encode(), file_name="formalism.yaml")
     reply = await admin.wait_for_message(after=sent, timeout=WAIT)
     assert "Stored as a new version" in (reply.text or "")
-    assert "'formalism' version 1" in (reply.text or "")
+    assert "'formalism' version 2" in (reply.text or "")
 
     sent = await admin.send_document(PROBLEMS.read_bytes(), file_name="many_problems.yaml")
     reply = await admin.wait_for_message(after=sent, timeout=WAIT)
@@ -44,7 +44,7 @@ async def test_admin_uploads_valid_and_invalid_yaml(start_offline: StartOffline)
     assert "Stored" not in (reply.text or "")
     assert offline.services is not None
     versions = QuestionnaireVersionRepository(offline.services.database)
-    assert [(v.id, v.version) for v in await versions.list()] == [("formalism", 1)]
+    assert [(v.id, v.version) for v in await versions.list()] == [("formalism", 2)]
 
 
 async def test_a_version_with_answers_is_immutable(sqlite_url: str) -> None:
@@ -73,7 +73,7 @@ def test_cli_adds_a_version(tmp_path: Path) -> None:
     run = [sys.executable, "-m", "bot", "questionnaire", "add"]
     ok = subprocess.run([*run, str(DEFAULT_QUESTIONNAIRE)], env=env, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert "'formalism' version 1: added" in ok.stdout
+    assert "'formalism' version 2: added" in ok.stdout
     bad = subprocess.run([*run, str(PROBLEMS)], env=env, capture_output=True, text=True)
     assert bad.returncode == 2
     assert "nothing stored" in bad.stdout
@@ -88,21 +88,22 @@ async def test_an_admin_previews_a_stored_version_and_nothing_is_stored(
 
     offline = await start_offline(admin_ids=[ADMIN])
     admin = offline.emulator.user(user_id=ADMIN, language_code="en")
-    newer = SHIPPED.replace("\nversion: 1\n", "\nversion: 2\n", 1)
-    sent = await admin.send_document(newer.encode(), file_name="formalism-v2.yaml")
+    assert "\nversion: 2\n" in SHIPPED
+    newer = SHIPPED.replace("\nversion: 2\n", "\nversion: 3\n", 1)
+    sent = await admin.send_document(newer.encode(), file_name="formalism-v3.yaml")
     await admin.wait_for_message(after=sent, timeout=WAIT)
 
     stranger = offline.new_user(language_code="en")
-    sent = await stranger.send_command("/questionnaire_preview", "formalism v2")
+    sent = await stranger.send_command("/questionnaire_preview", "formalism v3")
     reply = await stranger.wait_for_message(after=sent, timeout=WAIT)
     assert "Only administrators" in (reply.text or "")
     sent = await admin.send_command("/questionnaire_preview", "formalism v7")
     reply = await admin.wait_for_message(after=sent, timeout=WAIT)
     assert "No stored questionnaire formalism version 7" in (reply.text or "")
 
-    sent = await admin.send_command("/questionnaire_preview", "formalism v2")
+    sent = await admin.send_command("/questionnaire_preview", "formalism v3")
     reply = await admin.wait_for_message(after=sent, timeout=WAIT)
-    assert "Preview of formalism version 2" in (reply.text or "")
+    assert "Preview of formalism version 3" in (reply.text or "")
     await wait_for_question_after(admin, sent.message_id)
     await answer_until_review(admin)
     await tap(admin, Act.SUBMIT)

@@ -9,6 +9,7 @@ month only.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -20,8 +21,8 @@ from sqlalchemy.sql.expression import Executable
 
 from bot.harness.emulator import ChatMessage, EmulatedUser
 from bot.harness.offline import OfflineBot
-from bot.questionnaire import Questionnaire
-from bot.questionnaire.engine import Engine
+from bot.questionnaire import Question, Questionnaire
+from bot.questionnaire.engine import Draft, Engine
 from bot.respondent.callbacks import Act
 from storage.tables import subscribers
 from tests.e2e.conftest import StartOffline
@@ -50,14 +51,48 @@ OVER_CLAIMS = (
 )
 
 
-def _walk_length(questionnaire: Questionnaire, frequency: str) -> int:
-    """Questions asked when every frequency question gets `frequency` and nothing is skipped
-    that opens a branch: the engine's own count of relevant questions."""
+# What a tap or a line of typing takes, in seconds (optional text: most leave it).
+_SECONDS = {"single": 6, "scale": 6, "multi": 10, "number": 10}
+_GRID_SECONDS = 4
+_REQUIRED_TEXT_SECONDS = 60
+
+
+def _walk(questionnaire: Questionnaire, frequency: str) -> tuple[list[Question], dict[str, Any]]:
+    """The questions asked, and the answers standing, when every problem of the freq grid is
+    met at `frequency`, every impact is 3 and every problem that can have an example gets
+    one picked (so every branch the answers allow is open): the engine's own walk."""
+    answers: dict[str, Any] = {}
+    for question in questionnaire.questions:
+        if question.type == "grid":
+            cell = frequency if question.cells_are_choices else 3
+            answers.update(dict.fromkeys(question.row_keys, cell))
+    answers["examples"] = list(questionnaire.question("examples").choice_ids)
     engine = Engine(questionnaire)
-    answers: dict[str, Any] = {
-        q.id: frequency for q in questionnaire.questions if q.id.endswith("_freq")
-    }
-    return len(engine.relevant_question_ids(answers))
+    asked = [questionnaire.question(qid) for qid in engine.relevant_question_ids(answers)]
+    draft = Draft(questionnaire.id, questionnaire.version, answers)
+    return asked, engine.relevant_answers(draft)
+
+
+def _walk_minutes(questionnaire: Questionnaire, frequency: str) -> int:
+    """That walk's length at the per-answer times above, rounded up to whole minutes."""
+    asked, standing = _walk(questionnaire, frequency)
+    seconds = 0
+    for question in asked:
+        if question.type == "grid":
+            rows = sum(1 for key in question.row_keys if key in standing)
+            seconds += _GRID_SECONDS * (1 + rows)
+        elif question.type == "text":
+            seconds += _REQUIRED_TEXT_SECONDS if question.required else 0
+        else:
+            seconds += _SECONDS[question.type]
+    return math.ceil(seconds / 60)
+
+
+def _typed_share(questionnaire: Questionnaire, frequency: str) -> tuple[int, int]:
+    """Typed questions and all questions asked in that walk with no example picked."""
+    asked, _ = _walk(questionnaire, frequency)
+    asked = [q for q in asked if not q.id.endswith("_example")]
+    return sum(1 for q in asked if q.type in ("text", "number")), len(asked)
 
 
 async def _welcome(user: EmulatedUser) -> ChatMessage:
@@ -100,12 +135,18 @@ async def test_the_welcome_shows_intro_real_length_k_and_what_opting_in_stores(
 
     for line in questionnaire.intro_for("zh-CN").splitlines():
         assert line in shown
-    fewest = _walk_length(questionnaire, "never")
-    most = _walk_length(questionnaire, "often")
-    typed = sum(1 for q in questionnaire.questions if q.type in ("text", "number"))
-    assert (fewest, most, typed) == (16, 34, 12)  # the shipped questionnaire, walked
-    assert f"共 {fewest}–{most} 道题" in shown
-    assert f"最多 {typed} 道需要打字" in shown
+    # The length shown is the engine's estimate, and it lies between the shortest walk
+    # (no problem met) and the longest (every problem met almost daily, every branch open).
+    minutes = Engine(questionnaire).estimated_minutes()
+    fewest = _walk_minutes(questionnaire, "never")
+    most = _walk_minutes(questionnaire, "very_often")
+    assert (fewest, minutes, most) == (2, 3, 3)  # the shipped questionnaire, walked
+    assert f"约 {minutes} 分钟" in shown
+    # "Most questions take a tap": true whether no problem or every problem is met.
+    for frequency in ("never", "very_often"):
+        typed, asked = _typed_share(questionnaire, frequency)
+        assert 2 * typed < asked, frequency
+    assert "点一下按钮" in shown
     assert "不足 7 人的分组不会显示" in shown
     assert "调研组会逐份阅读答卷" in shown and "看不到是谁写的" in shown
     assert "Telegram 知道谁在和本机器人对话" in shown
@@ -125,7 +166,7 @@ async def test_the_welcome_shows_intro_real_length_k_and_what_opting_in_stores(
     english = offline.new_user(language_code="en")
     shown_en = (await _welcome(english)).text or ""
     assert questionnaire.intro_for("en").splitlines()[0] in shown_en
-    assert f"{fewest}–{most} questions" in shown_en and "fewer than 7 people" in shown_en
+    assert f"About {minutes} min" in shown_en and "fewer than 7 people" in shown_en
 
 
 async def test_nothing_but_the_button_subscribes(start_offline: StartOffline) -> None:

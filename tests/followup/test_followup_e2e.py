@@ -87,13 +87,17 @@ async def test_status_and_labels_by_buttons(staffed: OfflineBot) -> None:
     code = await submit_report(cadre)
     ref, case_message = await open_newest_case(admin)
     assert staffed.services is not None  # the answers, with the questionnaire's zh-CN labels
-    frequency = next(q for q in staffed.services.questionnaire.questions if q.id.endswith("_freq"))
-    line = f"{frequency.label_for('zh-CN')}: {frequency.choice_label('never', 'zh-CN')}"
-    assert line in (case_message.text or "")
+    # A grid row reads under its own label, with the label of the choice made.
+    grid_row = next(f for f in staffed.services.questionnaire.answer_fields if f.row is not None)
+    lines = [
+        f"{grid_row.label_for('zh-CN')}: {grid_row.choice_label(choice, 'zh-CN')}"
+        for choice in grid_row.choice_ids
+    ]
+    assert any(line in (case_message.text or "") for line in lines), case_message.text
     menu = await press_case(admin, case_message, CaseCallback(a=CaseAct.STATUS_MENU, r=ref))
     assert CaseCallback(a=CaseAct.SET_STATUS, r=ref, s="verifying") in case_buttons(menu)
     shown = await press_case(admin, menu, CaseCallback(a=CaseAct.SET_STATUS, r=ref, s="verifying"))
-    assert "Verifying" in (shown.text or "")
+    assert "Checking" in (shown.text or "")
     labelled = await staff_text_action(admin, shown, CaseAct.LABEL, ref, "会议过多")
     assert "会议过多" in (labelled.text or "")
     noted = await staff_text_action(admin, labelled, CaseAct.NOTE, ref, "内部备注：待核实")

@@ -31,6 +31,7 @@ from storage.fsm import storage_key_pseudonym
 from storage.tables import fsm_entries
 from tests.web.conftest import POW_FOR_TESTS
 from tests.web.test_web_flow import (
+    answer_to_the_first_example,
     answer_until,
     begin,
     body_text,
@@ -216,9 +217,7 @@ async def test_text_over_the_limit_is_refused_with_422_and_stores_nothing(
     cadre, token = await at_first_question(new_cadre)
     await press(cadre, "ans", "unit_type", "other")
     await press(cadre, "skip", "post_level")
-    await press(cadre, "ans", "p1_freq", "often")
-    await press(cadre, "ans", "p1_impact", "3")
-    assert question_of(cadre.current()) == "p1_example"
+    await answer_to_the_first_example(cadre, "3")
     before = await everything(web_bot, token)
     event = {"type": "text", "body": "会" * (TEXT_LIMIT + 1)}  # 12 KiB in UTF-8: under 16 KiB
     body = refusal(
@@ -239,7 +238,7 @@ async def test_text_over_the_limit_is_refused_with_422_and_stores_nothing(
     assert question_of(cadre.current()) == "p1_example" and "⚠️" in ops_text(over)
     assert "p1_example" not in (await session_data(web_bot, token))["c"]["draft"]["answers"]
     fits = await cadre.type("议" * 500)
-    assert "📝" in ops_text(fits) and question_of(cadre.current()) == "p2_freq"
+    assert "📝" in ops_text(fits) and question_of(cadre.current()) == "burden_source"
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -406,8 +405,7 @@ async def test_html_and_script_typed_come_back_as_plain_text_and_are_stored_as_t
     cadre, _token = await at_first_question(new_cadre)
     await press(cadre, "ans", "unit_type", "other")
     await press(cadre, "skip", "post_level")
-    await press(cadre, "ans", "p1_freq", "often")
-    await press(cadre, "ans", "p1_impact", "3")
+    await answer_to_the_first_example(cadre, "3")
     echoed = await cadre.type(typed)
     runs = [run for op in echoed["ops"] if op["op"] == "show" for run in op["screen"]["body"]]
     echo = next(run for run in runs if typed in run[1])
@@ -511,15 +509,15 @@ async def test_a_flood_from_one_session_is_slowed_down_and_loses_nothing(
         await begin(cadre)  # two actions of the burst of five
         await press(cadre, "ans", "unit_type", "other")
         await press(cadre, "ans", "post_level", "staff")
-        await press(cadre, "ans", "p1_freq", "never")
+        await press(cadre, "cell", "freq.p1", "never")
         token = cadre.token or ""
         before = await everything(slow_bot, token)
-        skip = {
+        cell = {
             "type": "press",
-            "action": {"a": "ans", "q": "p2_freq", "v": "never"},
+            "action": {"a": "cell", "q": "freq.p2", "v": "never"},
             "ref": cadre.current().ref,
         }
-        payload = {"seq": cadre.seq + 1, "event": skip}
+        payload = {"seq": cadre.seq + 1, "event": cell}
         for _ in range(5):
             flooded = await act(http, token, payload)
             body = refusal(flooded, 429, "rate_limited")
@@ -534,8 +532,10 @@ async def test_a_flood_from_one_session_is_slowed_down_and_loses_nothing(
         assert applied.status_code == 200
         cadre.seq += 1
         cadre.apply(applied.json()["ops"])
-        assert question_of(cadre.current()) == "p3_freq"
-        assert (await session_data(slow_bot, token))["c"]["draft"]["answers"]["p2_freq"] == "never"
+        assert [line["answered"] for line in cadre.current().grid[:3]] == [True, True, False]
+        answers = (await session_data(slow_bot, token))["c"]["draft"]["answers"]
+        assert (answers["freq.p1"], answers["freq.p2"]) == ("never", "never")
+        assert "freq.p3" not in answers
 
         # New sessions per address: the third challenge within the hour is refused.
         assert (await http.post("/api/challenge", json={})).status_code == 200

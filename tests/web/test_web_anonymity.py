@@ -26,6 +26,7 @@ from storage.tables import fsm_entries
 from tests.web.test_web_flow import (
     PHONE,
     RESUME_CODE,
+    answer_to_the_first_example,
     answer_until,
     begin,
     ops_text,
@@ -90,8 +91,7 @@ async def _audit(audited_bot: OfflineBot, caplog: pytest.LogCaptureFixture) -> N
         await begin(cadre)
         await press(cadre, "ans", "unit_type", "village_community")
         await press(cadre, "ans", "post_level", "staff")
-        await press(cadre, "ans", "p1_freq", "often")
-        await press(cadre, "ans", "p1_impact", "5")
+        await answer_to_the_first_example(cadre, "5")
         await cadre.type(f"天天开会传达会议精神，电话 {PHONE}")
         assert cadre.token is not None
         token = cadre.token
@@ -124,6 +124,8 @@ async def _audit(audited_bot: OfflineBot, caplog: pytest.LogCaptureFixture) -> N
         await begin(quitter)
         await press(quitter, "ans", "unit_type", "other")
         await quitter.act({"type": "cancel"})
+        await press(quitter, "cxl-y")  # yes, discard it
+        assert (await session_data(audited_bot, quitter.token or ""))["c"] == {}
 
         stored = await submission_of(audited_bot, code)
         summary = await services.cases.cases.by_submission(stored.id)

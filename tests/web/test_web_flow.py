@@ -11,11 +11,14 @@ The helpers here are shared by the other web tests.
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from sqlalchemy import MetaData, select
@@ -64,10 +67,12 @@ def acts(bubble: Bubble) -> list[tuple[str, str, str]]:
 
 
 def question_of(bubble: Bubble) -> str | None:
-    """The question a screen asks, or None (the review, a notice)."""
+    """The question a screen asks (a grid's own id, not a row's), or None (the review, a
+    notice)."""
     if bubble.screen["progress"] is None:
         return None
-    return next((q for _a, q, _v in acts(bubble) if q), None)
+    question = next((q for _a, q, _v in acts(bubble) if q), None)
+    return None if question is None else question.split(".", 1)[0]
 
 
 def body_text(screen: dict[str, Any]) -> str:
@@ -80,7 +85,7 @@ def ops_text(answer: dict[str, Any]) -> str:
     for op in answer["ops"]:
         if "screen" in op:
             parts.append(Bubble(op["ref"], op["screen"], False).text)
-            parts += [o["label"] for row in op["screen"]["rows"] for o in row]
+            parts += [o["label"] for o in Bubble(op["ref"], op["screen"], False).options]
         if op["op"] == "toast":
             parts.append(op["text"])
     return "\n".join(parts)
@@ -114,8 +119,9 @@ async def begin(cadre: WebCadre) -> None:
 
 
 async def answer_until(cadre: WebCadre, stop_at: str | None = None) -> None:
-    """Answer on (never met each problem, numbers typed, the first choice, text skipped)
-    until the question `stop_at` is asked, or the review when None."""
+    """Answer on (never met each problem, numbers typed, the first choice, text skipped, a
+    grid's rows the rest at once or each its first cell) until the question `stop_at` is
+    asked, or the review when None."""
     for _ in range(80):
         current = cadre.current()
         question = question_of(current)
@@ -123,7 +129,9 @@ async def answer_until(cadre: WebCadre, stop_at: str | None = None) -> None:
             break
         options = acts(current)
         kinds = {a for a, _q, _v in options}
-        if ("ans", question, "never") in options:
+        if "cell" in kinds:
+            await answer_grid(cadre, question)
+        elif ("ans", question, "never") in options:
             await press(cadre, "ans", question, "never")
         elif "ans" in kinds:
             await press(cadre, "ans", question)
@@ -139,6 +147,33 @@ async def answer_until(cadre: WebCadre, stop_at: str | None = None) -> None:
         assert "sub" in {a for a, _q, _v in acts(current)}, "the review was not reached"
     else:
         assert question_of(current) == stop_at
+
+
+async def answer_grid(cadre: WebCadre, grid: str, values: dict[str, str] | None = None) -> None:
+    """Answer the grid on screen: the rows named in `values` (row id → value) by hand, then
+    "the rest: …" where it is offered, else each open row's first cell; then Done."""
+    for row, value in (values or {}).items():
+        await press(cadre, "cell", f"{grid}.{row}", value)
+    if "fill" in {a for a, _q, _v in acts(cadre.current())}:
+        await press(cadre, "fill", grid)
+    for line in cadre.current().grid:
+        if not line["answered"]:
+            first = line["options"][0]["action"]
+            await press(cadre, "cell", first["q"], first["v"])
+    await press(cadre, "done", grid)
+
+
+async def answer_to_the_first_example(cadre: WebCadre, impact: str) -> None:
+    """From the problems grid on to the first problem's example: it met often (the rest
+    never), its impact `impact`, and it picked for an example; then p1_example is asked."""
+    assert question_of(cadre.current()) == "freq"
+    await answer_grid(cadre, "freq", {"p1": "often"})
+    assert question_of(cadre.current()) == "impact"
+    await answer_grid(cadre, "impact", {"p1": impact})
+    assert question_of(cadre.current()) == "examples"
+    await press(cadre, "tog", "examples", "p1")
+    await press(cadre, "done", "examples")
+    assert question_of(cadre.current()) == "p1_example"
 
 
 async def submit(cadre: WebCadre) -> str:
@@ -214,9 +249,7 @@ async def test_a_whole_questionnaire_on_the_web_is_an_ordinary_report(
     assert chosen == ["town_street"]
     await press(cadre, "ans", "unit_type", "village_community")
     await press(cadre, "skip", "post_level")
-    await press(cadre, "ans", "p1_freq", "often")
-    await press(cadre, "ans", "p1_impact", "4")
-    assert question_of(cadre.current()) == "p1_example"
+    await answer_to_the_first_example(cadre, "4")
     assert cadre.current().screen["input"] == {"kind": "text", "max": 500}
 
     # A typed answer with a phone number: the typed message goes, the masked echo is shown.
@@ -225,7 +258,7 @@ async def test_a_whole_questionnaire_on_the_web_is_an_ordinary_report(
     shown = ops_text(typed)
     assert "🛡" in shown and "手机号" in shown and "每周开三次会" in shown
     assert PHONE not in shown
-    assert question_of(cadre.current()) == "p2_freq"
+    assert question_of(cadre.current()) == "burden_source"
 
     # A multiple choice: ticks toggle in place, Done moves on.
     await answer_until(cadre, "measures")
@@ -257,7 +290,7 @@ async def test_a_whole_questionnaire_on_the_web_is_an_ordinary_report(
     answers = stored.answers
     assert answers["unit_type"] == "village_community"
     assert "post_level" not in answers
-    assert (answers["p1_freq"], answers["p1_impact"]) == ("often", 4)
+    assert (answers["freq.p1"], answers["impact.p1"], answers["examples"]) == ("often", 4, ["p1"])
     example = answers["p1_example"]
     assert isinstance(example, str) and example.startswith("每周开三次会传达会议精神")
     assert PHONE not in example and "139" not in example
@@ -269,8 +302,8 @@ async def test_a_whole_questionnaire_on_the_web_is_an_ordinary_report(
     # An ordinary report: nothing names a channel, and the digests' counts include it.
     services = services_of(web_bot)
     assert await services.submissions.count() == 1
-    assert (await services.submissions.answer_counts("p1_freq")) == {"often": 1}
-    assert (await services.submissions.answer_counts("p2_freq")) == {"never": 1}
+    assert (await services.submissions.answer_counts("freq.p1")) == {"often": 1}
+    assert (await services.submissions.answer_counts("freq.p2")) == {"never": 1}
     assert (await services.submissions.answer_counts("measures")) == {
         "fewer_inspections": 1,
         "no_trace_judging": 1,
@@ -297,7 +330,7 @@ async def test_a_reload_resumes_and_another_tab_starts_fresh(
     await press(cadre, "ans", "unit_type", "other")
     await press(cadre, "ans", "post_level", "staff")
     before = cadre.current()
-    assert question_of(before) == "p1_freq"
+    assert question_of(before) == "freq"
 
     # The same tab reloaded: the token from sessionStorage, the seq asked for.
     reloaded = new_cadre(token=cadre.token)
@@ -307,14 +340,18 @@ async def test_a_reload_resumes_and_another_tab_starts_fresh(
     await reloaded.act({"type": "start"})
     offer = reloaded.current()
     assert {a for a, _q, _v in acts(offer)} == {"res", "new"}
-    assert "第 3 / " in offer.text
+    assert "第 2/5 部分" in offer.text
     await press(reloaded, "res")
     resumed = reloaded.current()
-    assert question_of(resumed) == "p1_freq"
+    assert question_of(resumed) == "freq"
     assert resumed.screen["body"] == before.screen["body"]
     assert resumed.screen["progress"] == before.screen["progress"]
-    await press(reloaded, "ans", "p1_freq", "never")
-    assert question_of(reloaded.current()) == "p2_freq", "the resumed screen is the current one"
+    assert resumed.screen["grid"] == before.screen["grid"]
+    pressed = await press(reloaded, "cell", "freq.p1", "never")
+    assert [(op["op"], op["ref"]) for op in pressed["ops"]] == [("replace", resumed.ref)], (
+        "the resumed screen is the current one"
+    )
+    assert reloaded.current().grid[0]["answered"]
 
     # Another tab is another session: the welcome, and its own empty state.
     other = new_cadre()
@@ -325,7 +362,7 @@ async def test_a_reload_resumes_and_another_tab_starts_fresh(
     assert {a for a, _q, _v in acts(other.current())} == {"go"}
     assert (await session_data(web_bot, other.token or ""))["c"] == {}
     draft = (await session_data(web_bot, cadre.token or ""))["c"]["draft"]
-    assert draft["answers"]["p1_freq"] == "never"
+    assert draft["answers"]["freq.p1"] == "never"
 
 
 # --- continue later ---------------------------------------------------------------------------
@@ -338,8 +375,8 @@ async def test_continue_later_moves_the_draft_under_a_code_that_works_once(
     await begin(cadre)
     await press(cadre, "ans", "unit_type", "district_dept")
     await press(cadre, "skip", "post_level")
-    await press(cadre, "ans", "p1_freq", "sometimes")
-    assert question_of(cadre.current()) == "p1_impact"
+    await answer_grid(cadre, "freq", {"p1": "often"})
+    assert question_of(cadre.current()) == "impact"
     asked = cadre.current()
     draft = (await session_data(web_bot, cadre.token or ""))["c"]["draft"]
 
@@ -358,10 +395,13 @@ async def test_continue_later_moves_the_draft_under_a_code_that_works_once(
     await again.act({"type": "resume", "code": code.lower().replace("-", " ")})
     assert {a for a, _q, _v in acts(again.current())} == {"res", "new"}
     await press(again, "res")
-    assert question_of(again.current()) == "p1_impact"
+    assert question_of(again.current()) == "impact"
     assert (await session_data(web_bot, again.token or ""))["c"]["draft"] == draft
-    await press(again, "ans", "p1_impact", "2")
-    assert question_of(again.current()) == "p1_example"
+    await answer_grid(again, "impact", {"p1": "2"})
+    assert question_of(again.current()) == "examples"
+    assert (await session_data(web_bot, again.token or ""))["c"]["draft"]["answers"][
+        "impact.p1"
+    ] == 2
 
     # The code worked once; a wrong code gets the same kind refusal.
     refused = web_text(web_texts.wrong_resume_code_text)
@@ -479,6 +519,54 @@ async def test_a_campaign_link_opens_that_campaign_and_an_unknown_one_is_not_fou
     assert question_of(cadre.current()) == "unit_type"
     draft = (await session_data(web_bot, cadre.token or ""))["c"]
     assert draft["campaign"] == campaign.id
+
+
+def page_config(page: httpx.Response) -> dict[str, Any]:
+    """What the page's script is told: the JSON in the body's data-config attribute."""
+    found = re.search(r'<body data-config="([^"]*)"', page.text)
+    assert found is not None, page.text[:200]
+    config: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return config
+
+
+async def test_a_campaign_link_is_read_like_a_typed_campaign_id(
+    web_bot: OfflineBot, http: httpx.AsyncClient
+) -> None:
+    """A link passed on by hand (full-width digits from a Chinese keyboard, a space) opens
+    the campaign as an admin's command finds it, and the page, the session and the draft
+    carry the campaign's stored id."""
+    services = services_of(web_bot)
+    today = services.clock().astimezone(services.settings.zone).date()
+    service = services.campaigns.service
+    campaign = await service.create(
+        1, NewCampaign("第二轮", today, today + timedelta(days=7), None), services.questionnaire
+    )
+    assert await service.open(1, campaign.id)
+    full_width = "".join(chr(ord(char) + 0xFEE0) for char in campaign.id)
+    spaced = f"{campaign.id[:2]} {campaign.id[2:]}".upper()
+    assert full_width != campaign.id
+    closed = web_text(web_texts.campaign_closed_text)
+    for typed in (full_width, spaced, campaign.id):
+        page = await http.get("/c/" + quote(typed))
+        assert page.status_code == 200, typed
+        config = page_config(page)
+        assert config["campaign"] == campaign.id
+        assert [op["op"] for op in config["first"]] == ["show"], "the welcome, not a notice"
+        assert closed not in json.dumps(config["first"], ensure_ascii=False)
+
+        opened = await open_session(http, locale="zh-CN", campaign=typed)
+        assert opened.status_code == 201, typed
+        cadre = WebCadre(http, campaign=typed, token=opened.json()["token"])
+        await cadre.act({"type": "start"})
+        await press(cadre, "go")
+        assert question_of(cadre.current()) == "unit_type"
+        data = await session_data(web_bot, cadre.token or "")
+        assert data["w"]["campaign"] == campaign.id and data["c"]["campaign"] == campaign.id
+
+    never_an_id = "０" * len(campaign.id)  # ids never begin with 0
+    assert (await http.get("/c/" + quote(never_an_id))).status_code == 404
+    missing = await open_session(http, locale="zh-CN", campaign=never_an_id)
+    assert missing.status_code == 404
 
 
 # --- the follow-up ----------------------------------------------------------------------------

@@ -131,14 +131,17 @@ async def test_the_web_channel_batches_steps_and_deletes_a_cancelled_draft_at_on
     stored = await sessions.storage.get_data(stored_key)
     assert stored["w"]["seq"] == 0 and not stored["c"]  # the steps wait for their batch...
     assert await web_bot.web.channel.last_seq(cadre.token) == 3  # ...and are read back
-    await cadre.act({"type": "cancel"})
+    await cadre.act({"type": "cancel"})  # asked once: the draft is still there
+    stored = await sessions.storage.get_data(stored_key)
+    assert stored["w"]["seq"] == 0 and not stored["c"]  # ...and its step waits too
+    await cadre.press_act("cxl-y")
     stored = await sessions.storage.get_data(stored_key)  # no batch in between
-    assert stored["w"]["seq"] == 4 and stored["c"] == {}
+    assert stored["w"]["seq"] == 5 and stored["c"] == {}
     await cadre.act({"type": "start"})
     await cadre.press_act("go")
     await sessions.close()  # what a clean stop does
     stored = await sessions.storage.get_data(stored_key)
-    assert stored["w"]["seq"] == 6 and stored["c"]["draft"]
+    assert stored["w"]["seq"] == 7 and stored["c"]["draft"]
 
 
 async def test_a_clean_restart_beside_the_bot_keeps_the_last_steps_on_redis(

@@ -116,11 +116,19 @@ class Chat:
         body = await self.current.locator(".text").inner_text()
         return body.split("\n", 1)[0]
 
+    async def progress(self) -> tuple[str, float]:
+        """The top bar: its label (the part of the questionnaire, "2/5") and how far its bar
+        is (0..1: the share of the questions seen)."""
+        label = await self.page.locator("#progress-label").inner_text()
+        value = await self.page.locator("#progress-bar").evaluate("bar => bar.value")
+        return label, float(value)
+
     async def kind(self) -> str:
-        """review, multi, scale, single or typed: what the current screen asks for."""
+        """review, grid, multi, scale, single or typed: what the current screen asks for."""
         return str(
             await self.current.evaluate(
                 """node => node.querySelector('.chip[data-act="sub"]') ? 'review'
+                : node.querySelector('.grid') ? 'grid'
                 : node.querySelector('.chip[data-act="tog"]') ? 'multi'
                 : node.querySelector('.row.scale') ? 'scale'
                 : node.querySelector('.chip[data-act="ans"]') ? 'single' : 'typed'"""

@@ -43,8 +43,9 @@ async def answer_until_review(
     chat: Chat, *, typed: str = "无", over_the_limit: bool = False
 ) -> list[str]:
     """Answer every screen up to the review: the first choice, two choices of a multiple
-    choice (trying one too many first with `over_the_limit`), the middle of a scale, 3 for
-    a number, `typed` for a text. Returns the questions met."""
+    choice (trying one too many first with `over_the_limit`, where it has a limit), the
+    middle of a scale, a grid's rows (`answer_grid`), 3 for a number, `typed` for a text.
+    Returns the questions met."""
     met: list[str] = []
     for _ in range(80):
         kind = await chat.kind()
@@ -52,9 +53,12 @@ async def answer_until_review(
             return met
         met.append(await chat.question())
         if kind == "multi":
-            if over_the_limit:
+            limited = "最多选" in await chat.current.locator(".text").inner_text()
+            if over_the_limit and limited:
                 await one_choice_too_many(chat)
             await answer_multi(chat)
+        elif kind == "grid":
+            await answer_grid(chat)
         elif kind == "scale":
             await chat.current.locator(".row.scale .chip").nth(2).tap()
             await chat.idle()
@@ -64,6 +68,43 @@ async def answer_until_review(
             await chat.send("3" if await chat.typed_kind() == "numeric" else typed)
         assert await chat.overlay_text() is None
     raise AssertionError(f"no review after {len(met)} screens: {met[-3:]}")
+
+
+async def answer_grid(chat: Chat) -> None:
+    """ "The rest: …" where the grid offers it, else each open row's middle chip; then Done."""
+    fill = chat.current.locator('.chip[data-act="fill"]')
+    if await fill.count():
+        await chat.tap("fill")
+    rows = chat.current.locator(".grid-row:not(.answered)")
+    while await rows.count():
+        chips = rows.first.locator('.chip[data-act="cell"]')
+        await chips.nth((await chips.count()) // 2).tap()
+        await chat.idle()
+    await chat.tap("done")
+
+
+async def to_the_first_example(chat: Chat, impact: int) -> None:
+    """From the problems grid on to the first problem's example: it met often (not never:
+    its follow-ups are asked), the rest never; its impact the `impact`-th chip of the scale;
+    and it picked for an example."""
+    assert await chat.kind() == "grid"
+    first_row = chat.current.locator(".grid-row").nth(0)
+    await first_row.locator('.chip[data-act="cell"][data-v="often"]').tap()
+    await chat.idle()
+    await chat.tap("fill")
+    await chat.tap("done")
+    assert await chat.kind() == "grid"  # how much it weighs: only the problem met often
+    assert await chat.current.locator(".grid-row").count() == 1
+    scale = chat.current.locator(".grid-cells.scale .chip")
+    assert await scale.all_inner_texts() == [str(n) for n in range(1, 6)]
+    await scale.nth(impact).tap()
+    await chat.idle()
+    await chat.tap("done")
+    assert await chat.kind() == "multi"
+    assert await chat.current.locator('.chip[data-act="tog"]').count() == 1  # the one met
+    await chat.tap("tog")
+    await chat.tap("done")
+    assert await chat.kind() == "typed"
 
 
 async def answer_multi(chat: Chat) -> None:
@@ -118,26 +159,25 @@ async def test_a_whole_questionnaire_by_tapping_and_typing(
     await consent(chat)
     assert await chat.page.locator("#later").is_visible()
     first_question = await chat.question()
+    start = await chat.progress()
+    assert start == ("1/5", 0.0)
 
     label = await chat.tap("ans")
     assert await chat.page.locator(".bubble.me").last.inner_text() == label
     second_question = await chat.question()
     assert second_question != first_question
-    assert (await chat.page.locator("#progress-label").inner_text()).startswith("2/")
+    part, seen = await chat.progress()
+    assert part == "1/5" and seen > start[1]  # the same part, the bar further on
 
     await chat.tap("back")
     assert await chat.question() == first_question
     await chat.tap("skip")
     assert await chat.question() == second_question
     await chat.tap("ans")
+    part, further = await chat.progress()
+    assert part == "2/5" and further > seen
 
-    await chat.tap("ans", 1)  # not "never": the follow-up questions are asked
-    assert await chat.kind() == "scale"
-    scale = chat.current.locator(".row.scale .chip")
-    assert await scale.all_inner_texts() == [str(n) for n in range(1, await scale.count() + 1)]
-    await scale.nth(2).tap()
-    await chat.idle()
-    assert await chat.kind() == "typed"
+    await to_the_first_example(chat, 2)
     await chat.page.fill("#text", f"主任让我打{PHONE}汇报")
     assert re.fullmatch(r"\d+/500", await chat.page.locator("#counter").inner_text())
     await chat.page.locator("#send").tap()
@@ -234,10 +274,8 @@ async def test_a_second_tab_starts_fresh(served: OfflineBot, phone: BrowserConte
         for tab in (first, second)
     ]
     assert tokens[0] and tokens[1] and tokens[0] != tokens[1]
-    assert (
-        await second.page.locator("#progress-label").inner_text()
-        != await first.page.locator("#progress-label").inner_text()
-    )
+    assert await second.question() != await first.question()
+    assert (await second.progress())[1] < (await first.progress())[1]
 
 
 async def test_the_follow_up_shows_the_reply_and_takes_an_answer(
@@ -299,9 +337,7 @@ async def test_typed_markup_is_shown_as_text_and_never_runs(
     await consent(chat)
     await chat.tap("ans")
     await chat.tap("ans")
-    await chat.tap("ans", 1)
-    await chat.current.locator(".row.scale .chip").nth(0).tap()
-    await chat.idle()
+    await to_the_first_example(chat, 0)
     await chat.send(MARKUP)
     await chat.log.filter(has_text=MARKUP).wait_for()
     assert await chat.page.evaluate("typeof window.pwned") == "undefined"
@@ -361,14 +397,19 @@ async def test_a_lost_answer_is_fetched_again_and_applied_once(
     await chat.page.route("**/api/act", lose_the_first_answer)
     bots = await chat.page.locator(".bubble.bot").count()
     mine = await chat.page.locator(".bubble.me").count()
-    assert (await chat.page.locator("#progress-label").inner_text()).startswith("1/")
+    first_question = await chat.question()
+    start = await chat.progress()
+    assert start[0] == "1/5"
     await chat.tap("ans")
     assert len(sent) == 2 and sent[0] == sent[1]  # the same seq and event again
-    assert (await chat.page.locator("#progress-label").inner_text()).startswith("2/")
+    # Applied once: the second question of the first part, not the part after it.
+    part, seen = await chat.progress()
+    assert part == "1/5" and seen > start[1]
+    assert await chat.question() != first_question
     assert await chat.page.locator(".bubble.bot").count() == bots + 1
     assert await chat.page.locator(".bubble.me").count() == mine + 1
     await chat.tap("ans")  # and the next action follows with the next number
-    assert (await chat.page.locator("#progress-label").inner_text()).startswith("3/")
+    assert (await chat.progress())[0] == "2/5" and await chat.kind() == "grid"
     assert [body["seq"] for body in sent] == [2, 2, 3]
 
 
@@ -390,9 +431,13 @@ async def test_a_wrong_number_and_a_lost_session_are_recovered_from(
 
     await chat.page.route("**/api/act", refuse_once)
     refusals.append((409, {"error": "out_of_order", "expected": 1, "message": "…"}))
+    first_question = await chat.question()
+    start = await chat.progress()
     await chat.tap("ans")
     assert served.web_url + "/api/state" in asked  # it asked where the session stands…
-    assert (await chat.page.locator("#progress-label").inner_text()).startswith("2/")
+    part, seen = await chat.progress()  # …and sent the answer again, taken this time
+    assert part == start[0] == "1/5" and seen > start[1]
+    assert await chat.question() != first_question
 
     token = await chat.page.evaluate("sessionStorage.getItem('qingfeng.token')")
     refusals.append((401, {"error": "session_unknown", "message": "…"}))
