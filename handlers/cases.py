@@ -1,6 +1,6 @@
 """Investigators' case handling: `/cases` (by status, paged), a case's answers, follow-up
-thread, labels, notes and history; replying, changing the status, labelling, noting; and the
-admins' `/audit`.
+thread, labels, notes and history; replying, changing the status, labelling, noting, marking a
+free-text answer as quotable (for a later report); and the admins' `/audit`.
 
 Staff-only throughout: the `IsStaff` router filter asks for the role on every command,
 button press and typed input (a button shown earlier, or forged callback data, grants
@@ -124,6 +124,17 @@ async def case_button(
                 None
                 if fresh is None
                 else await _case_view(actor, fresh, day, case_actions, submissions, questionnaire)
+            )
+        elif act in (CaseAct.QUOTE, CaseAct.UNQUOTE):
+            submission = await submissions.get(summary.submission_id)
+            keys = [] if submission is None else screens.quote_keys(submission)
+            if not callback_data.s.isdecimal() or int(callback_data.s) >= len(keys):
+                await query.answer(screens.case_missing_text())
+                return
+            question_id = keys[int(callback_data.s)]
+            await case_actions.set_quotable(actor, summary, question_id, act == CaseAct.QUOTE, day)
+            screen = await _case_view(
+                actor, summary, day, case_actions, submissions, questionnaire, callback_data.p
             )
         elif act in TEXT_ACTS:
             await state.set_state(CaseInput.text)

@@ -90,6 +90,8 @@ answers = Table(
     Column("choice", String(128), nullable=True),
     Column("number", BigInteger, nullable=True),
     Column("text_enc", LargeBinary, nullable=True),  # scrubbed free text, AES-GCM
+    # Staff marked this free text as fit to quote (scrubbed, without its author's unit or level).
+    Column("quotable", Boolean, nullable=False, server_default=false()),
     CheckConstraint("ordinal >= 0", name="ordinal_not_negative"),
     CheckConstraint(
         "(CASE WHEN choice IS NULL THEN 0 ELSE 1 END)"

@@ -79,3 +79,17 @@ class CaseActions:
                 return LabelChange(None)
             await self._audit.record(actor, action, summary.ref, day, connection=tx)
         return LabelChange(action)
+
+    async def set_quotable(
+        self, actor: int, summary: CaseSummary, question_id: str, quotable: bool, day: date
+    ) -> bool:
+        """Mark or unmark one free-text answer (free text has ordinal 0) as quotable; False
+        (and no entry) when nothing changed."""
+        async with self._db.transaction() as tx:
+            changed = await self._cases.set_quotable(
+                summary.submission_id, question_id, 0, quotable, connection=tx
+            )
+            if changed:
+                action = "case.quote" if quotable else "case.unquote"
+                await self._audit.record(actor, action, summary.ref, day, connection=tx)
+        return changed

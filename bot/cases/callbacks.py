@@ -32,10 +32,12 @@ class CaseAct(StrEnum):
     NOTE = "nt"
     LABEL = "lb"
     AUDIT = "au"
+    QUOTE = "qm"  # mark a free-text answer as quotable
+    UNQUOTE = "qu"
 
 
 class CaseCallback(CallbackData, prefix="cs"):
     a: CaseAct
     r: str = ""  # case ref
-    s: str = ""  # status
+    s: str = ""  # status; for QUOTE / UNQUOTE, which free-text answer (see `quote_keys`)
     p: int = 0  # page

@@ -134,18 +134,32 @@ def list_screen(status: CaseStatus, page: int, items: Sequence[CaseSummary], tot
     return Screen(text, InlineKeyboardMarkup(inline_keyboard=rows))
 
 
-def _answer_lines(submission: StoredSubmission | None, questionnaire: Questionnaire) -> list[str]:
-    """One item per answer, in asking order, a grid row under its own label (a long
-    free-text answer continues over several items)."""
-    if submission is None:
-        return []
-    lines = []
+def _answer_order(submission: StoredSubmission, questionnaire: Questionnaire) -> list[str]:
+    """The answers' keys in asking order; keys the questionnaire does not know go last."""
     position = {field.key: index for index, field in enumerate(questionnaire.answer_fields)}
-    order = sorted(
+    return sorted(
         submission.answers,
         key=lambda key: (0, position[key], key) if key in position else (1, 0, key),
     )
-    for key in order:
+
+
+def quote_keys(submission: StoredSubmission) -> list[str]:
+    """The free-text answers a quote button can point at, by index: sorted question ids, so
+    the index in a button means the same answer however the screen orders them."""
+    return sorted(submission.text_question_ids)
+
+
+def quoted_marker() -> str:
+    return _("(marked quotable)")
+
+
+def _answer_lines(submission: StoredSubmission | None, questionnaire: Questionnaire) -> list[str]:
+    """One item per answer, in asking order, a grid row under its own label (a long
+    free-text answer continues over several items; a quotable one says so at its end)."""
+    if submission is None:
+        return []
+    lines = []
+    for key in _answer_order(submission, questionnaire):
         value = submission.answers[key]
         if questionnaire.has_answer_field(key):
             field = questionnaire.answer_field(key)
@@ -156,7 +170,35 @@ def _answer_lines(submission: StoredSubmission | None, questionnaire: Questionna
         head = f"• {escape(label)}: "
         for index, chunk in enumerate(_html_chunks(shown, ITEM_BUDGET)):
             lines.append(head + chunk if index == 0 else f"↳ {chunk}")
+        if key in submission.quotable_question_ids:
+            lines[-1] += " " + quoted_marker()
     return lines
+
+
+def _quote_rows(
+    ref: str, page: int, submission: StoredSubmission | None, questionnaire: Questionnaire
+) -> list[list[InlineKeyboardButton]]:
+    """One button per free-text answer, in asking order: mark it quotable, or unmark it."""
+    if submission is None:
+        return []
+    index_of = {key: index for index, key in enumerate(quote_keys(submission))}
+    rows = []
+    for key in _answer_order(submission, questionnaire):
+        if key not in index_of:
+            continue
+        label = (
+            questionnaire.answer_field(key).label_for(CASE_LOCALE)
+            if questionnaire.has_answer_field(key)
+            else key
+        )
+        label = _clip(label, 24)
+        if key in submission.quotable_question_ids:
+            text, act = _("Unquote: {label}").format(label=label), CaseAct.UNQUOTE
+        else:
+            text, act = _("Quotable: {label}").format(label=label), CaseAct.QUOTE
+        data = CaseCallback(a=act, r=ref, s=str(index_of[key]), p=page)
+        rows.append([_case_button(text, data)])
+    return rows
 
 
 def event_text(kind: CaseEventKind, value: str) -> str:
@@ -266,6 +308,7 @@ def case_screen(
             _case_button(_("🔖 Label"), CaseCallback(a=CaseAct.LABEL, r=ref)),
             _case_button(_("📝 Note"), CaseCallback(a=CaseAct.NOTE, r=ref)),
         ],
+        *_quote_rows(ref, page, submission, questionnaire),
         [_case_button(_("◀ Back"), CaseCallback(a=CaseAct.LIST, s=summary.status))],
     ]
     text = "\n".join(header) + "\n" + pages[page]

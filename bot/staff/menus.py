@@ -51,7 +51,7 @@ def _investigator_commands() -> list[BotCommand]:
 
 def _admin_commands() -> list[BotCommand]:
     return [
-        BotCommand(command="export", description=_("Download the answers (CSV/XLSX)")),
+        BotCommand(command="export", description=_("Download the answers (Excel, CSV or SPSS)")),
         BotCommand(command="campaign", description=_("Survey rounds")),
         BotCommand(command="broadcast", description=_("Message every subscriber")),
         BotCommand(command="invite", description=_("Invite code for a new investigator")),

@@ -28,6 +28,7 @@ from bot.statuses import CaseEventKind, CaseStatus, FollowupOrigin
 from storage.database import Database
 from storage.tables import (
     CASE_REF_LENGTH,
+    answers,
     audit_log,
     case_events,
     case_notes,
@@ -416,6 +417,31 @@ class CaseRepository:
             )
             await self._event(connection, submission_id, day, CaseEventKind.UNLABEL, label)
         return True
+
+    async def set_quotable(
+        self,
+        submission_id: str,
+        question_id: str,
+        ordinal: int,
+        quotable: bool,
+        *,
+        connection: AsyncConnection | None = None,
+    ) -> bool:
+        """Mark (or unmark) one free-text answer as fit to quote in a report; False if there is
+        no such free text or it was marked so already (a double tap changes nothing)."""
+        async with self._db.transaction(connection) as connection:
+            result = await connection.execute(
+                update(answers)
+                .where(
+                    answers.c.submission_id == submission_id,
+                    answers.c.question_id == question_id,
+                    answers.c.ordinal == ordinal,
+                    answers.c.text_enc.is_not(None),
+                    answers.c.quotable.is_not(quotable),
+                )
+                .values(quotable=quotable)
+            )
+        return bool(result.rowcount)
 
     # --- figures and retention ------------------------------------------------------------
 

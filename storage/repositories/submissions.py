@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,16 @@ class StoredSubmission:
     day: date
     answers: dict[str, AnswerValue] = field(default_factory=dict)
     text_question_ids: frozenset[str] = frozenset()
+    quotable_question_ids: frozenset[str] = frozenset()  # free texts staff marked as quotable
+
+
+@dataclass(frozen=True)
+class QuotableText:
+    """A free text staff marked as quotable, for a report: which question, and the scrubbed
+    text. Nothing else on purpose: no submission id, day, unit or post level of its author."""
+
+    question_id: str
+    text: str
 
 
 def new_submission_id() -> str:
@@ -67,9 +78,12 @@ def new_submission_id() -> str:
 class SubmissionRepository:
     """Stores submissions atomically and reads them back for digests, exports and follow-ups."""
 
-    def __init__(self, db: Database, cipher: TextCipher) -> None:
+    def __init__(
+        self, db: Database, cipher: TextCipher, *, rng: random.Random | None = None
+    ) -> None:
         self._db = db
         self._cipher = cipher
+        self._rng = rng or random.SystemRandom()
 
     async def store(self, new: NewSubmission, *, connection: AsyncConnection | None = None) -> str:
         """Store the submission, all its answers and its case in one transaction (the caller's
@@ -206,14 +220,72 @@ class SubmissionRepository:
             result = await connection.execute(query)
             return {str(row.value): int(row.n) for row in result}
 
+    async def quotable_texts(
+        self,
+        questionnaire_id: str,
+        *,
+        campaign_id: str | None,
+        first_day: date,
+        last_day: date,
+    ) -> list[QuotableText]:
+        """The free texts staff marked as quotable in the campaign (None: outside any) between
+        the two days (inclusive), scrubbed again, in a shuffled order.
+
+        The rows are first sorted by their content, then shuffled with the injected random
+        source: the order says nothing about when the reports arrived or how they are stored.
+        """
+        query = (
+            select(
+                answers.c.submission_id,
+                answers.c.question_id,
+                answers.c.ordinal,
+                answers.c.text_enc,
+            )
+            .join(submissions, submissions.c.id == answers.c.submission_id)
+            .where(
+                answers.c.quotable.is_(True),
+                answers.c.text_enc.is_not(None),
+                submissions.c.questionnaire_id == questionnaire_id,
+                submissions.c.day >= first_day,
+                submissions.c.day <= last_day,
+                submissions.c.campaign_id.is_(None)
+                if campaign_id is None
+                else submissions.c.campaign_id == campaign_id,
+            )
+        )
+        async with self._db.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        texts = sorted(
+            (
+                QuotableText(
+                    row.question_id,
+                    scrub(
+                        self._cipher.decrypt(
+                            row.text_enc,
+                            context=answer_text_context(
+                                row.submission_id, row.question_id, row.ordinal
+                            ),
+                        )
+                    ).text,
+                )
+                for row in rows
+            ),
+            key=lambda quote: (quote.question_id, quote.text),
+        )
+        self._rng.shuffle(texts)
+        return texts
+
     def _assemble(self, head: Row[Any], rows: Sequence[Row[Any]]) -> StoredSubmission:
         decoded: dict[str, AnswerValue] = {}
         text_ids: set[str] = set()
+        quotable_ids: set[str] = set()
         for row in rows:
             if row.text_enc is not None:
                 context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
                 decoded[row.question_id] = self._cipher.decrypt(row.text_enc, context=context)
                 text_ids.add(row.question_id)
+                if row.quotable:
+                    quotable_ids.add(row.question_id)
             elif row.number is not None:
                 decoded[row.question_id] = int(row.number)
             elif row.multi:
@@ -232,4 +304,5 @@ class SubmissionRepository:
             day=head.day,
             answers=decoded,
             text_question_ids=frozenset(text_ids),
+            quotable_question_ids=frozenset(quotable_ids),
         )

@@ -24,7 +24,7 @@ from storage.repositories import (
     NewSubmission,
     SubmissionRepository,
 )
-from storage.tables import audit_log, case_events, case_notes, cases, followup_messages
+from storage.tables import answers, audit_log, case_events, case_notes, cases, followup_messages
 
 DAY = date(2026, 11, 2)
 ACTOR = 4_242
@@ -65,6 +65,10 @@ class FailingCases(CaseRepository):
         await super().remove_label(*args, **kwargs)
         raise Boom
 
+    async def set_quotable(self, *args: Any, **kwargs: Any) -> bool:
+        await super().set_quotable(*args, **kwargs)
+        raise Boom
+
 
 @dataclass
 class World:
@@ -76,6 +80,10 @@ class World:
     async def count(self, table: Any) -> int:
         async with self.database.engine.connect() as connection:
             return int(await connection.scalar(select(func.count()).select_from(table)) or 0)
+
+    async def quotable(self) -> list[bool]:
+        async with self.database.engine.connect() as connection:
+            return list((await connection.execute(select(answers.c.quotable))).scalars())
 
     async def fresh(self) -> CaseSummary:
         found = await self.cases.by_ref(self.summary.ref)
@@ -115,6 +123,7 @@ ACTIONS: dict[str, Action] = {
     "case.status.closed": lambda a, s: a.set_status(ACTOR, s, CaseStatus.CLOSED, DAY),
     "case.label": lambda a, s: a.toggle_label(ACTOR, s, "新标签", DAY),
     "case.unlabel": lambda a, s: a.toggle_label(ACTOR, s, "旧标签", DAY),
+    "case.quote": lambda a, s: a.set_quotable(ACTOR, s, "p1_example", True, DAY),
 }
 
 
@@ -127,6 +136,7 @@ async def _state(world: World) -> tuple[object, ...]:
         await world.count(audit_log),
         summary.status,
         summary.labels,
+        await world.quotable(),
     )
 
 
@@ -180,3 +190,16 @@ async def test_an_unchanged_status_is_not_audited(world: World) -> None:
     assert await world.count(audit_log) == 0
     async with world.database.engine.connect() as connection:
         assert (await connection.execute(select(cases.c.status))).scalar_one() == "new"
+
+
+async def test_unmarking_a_quote_is_audited_and_a_repeated_mark_is_not(world: World) -> None:
+    actions = CaseActions(world.database, world.cases, AuditRepository(world.database))
+    summary = await world.fresh()
+    assert await actions.set_quotable(ACTOR, summary, "p1_example", True, DAY)
+    assert not await actions.set_quotable(ACTOR, summary, "p1_example", True, DAY)
+    assert await world.quotable() == [True]
+    assert await actions.set_quotable(ACTOR, summary, "p1_example", False, DAY)
+    assert not await actions.set_quotable(ACTOR, summary, "no_such_question", True, DAY)
+    assert await world.quotable() == [False]
+    entries = await AuditRepository(world.database).entries_for(world.summary.ref)
+    assert sorted(e.action for e in entries) == ["case.quote", "case.unquote"]

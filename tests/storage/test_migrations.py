@@ -162,3 +162,48 @@ async def test_staff_names_arrive_empty_for_members_who_joined_before(empty_db_u
         assert all(len(tuple(row)) == 3 for row in rows)
     finally:
         await database.dispose()
+
+
+async def test_answers_arrive_unquoted_and_undoing_0010_keeps_them(empty_db_url: str) -> None:
+    """0010 adds the staff's "quotable" mark: earlier answers are unmarked; undoing it keeps the
+    answers and drops only the mark."""
+    database = await Database.connect(empty_db_url)
+    submission = (
+        "INSERT INTO submissions (id, questionnaire_id, questionnaire_version, day, receipt_hash) "
+        "VALUES ('{0}', 'q', 1, '2026-11-28', '{0}')"
+    )
+    try:
+        await database.upgrade("0009")
+        async with database.engine.begin() as connection:
+            await connection.execute(text(submission.format("a" * 32)))
+            await connection.execute(
+                text(
+                    "INSERT INTO answers (submission_id, question_id, ordinal, choice) "
+                    f"VALUES ('{'a' * 32}', 'unit_level', 0, 'township')"
+                )
+            )
+        await database.upgrade("0010")
+        async with database.engine.begin() as connection:
+            before = (
+                await connection.execute(text("SELECT question_id, quotable FROM answers"))
+            ).all()
+            await connection.execute(text(submission.format("b" * 32)))
+            await connection.execute(
+                text(
+                    "INSERT INTO answers (submission_id, question_id, ordinal, choice, quotable) "
+                    f"VALUES ('{'b' * 32}', 'unit_level', 0, 'village', true)"
+                )
+            )
+        assert [(row[0], bool(row[1])) for row in before] == [("unit_level", False)]
+        await database.downgrade("0009")
+        async with database.engine.connect() as connection:
+            rows = (
+                await connection.execute(text("SELECT * FROM answers ORDER BY submission_id"))
+            ).all()
+        assert [tuple(row)[:3] for row in rows] == [
+            ("a" * 32, "unit_level", 0),
+            ("b" * 32, "unit_level", 0),
+        ]
+        assert all(len(tuple(row)) == 7 for row in rows)
+    finally:
+        await database.dispose()
