@@ -11,7 +11,7 @@
     i18n compile | extract       build the gettext catalogues
     digest --print [--period D]  print a digest (default: the latest complete period)
     digest --send                build and deliver the due digests now
-    export --format F --out FILE  closed weeks' submissions as xlsx or csv, generalised to K
+    export --format F --out FILE  closed weeks' submissions as xlsx, csv or sav, generalised to K
            [--include-today] [--with-text] [--campaign ID]
     retention purge [--dry-run]  run the daily purges now (reports past RETENTION_DAYS, …)
     keys rotate [--prepare-only] [--new-key K]  re-encrypt stored text under a new DATA_KEY
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
 
 from bot.config import Settings, SettingsError, load_settings
@@ -289,6 +290,14 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 CLI_ACTOR_ID = 0
 
 
+def _export_day(text: str) -> date:
+    """A --from / --to day (YYYY-MM-DD)."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a day (YYYY-MM-DD): {text!r}") from error
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     """Submissions of the configured questionnaire to a file (see `bot.export`): closed weeks
     only unless --include-today, generalised to K rows per group, free text only with
@@ -314,6 +323,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                 with_text=args.with_text,
                 k=settings.k_anonymity,
                 campaign_id=args.campaign,
+                first_day=args.first_day,
+                last_day=args.last_day,
             )
             return await export_submissions(
                 services.database,
@@ -326,8 +337,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
         finally:
             await services.close()
 
+    if args.first_day and args.last_day and args.first_day > args.last_day:
+        print("export: --from is after --to", file=sys.stderr)
+        return 2
     result = asyncio.run(export())
     print(f"wrote {result.rows} submission(s) to {args.out}")
+    if result.codebook is not None:
+        print(f"wrote the codebook to {result.codebook}")
+    if args.first_day or args.last_day:
+        print("covering whole weeks: from the Monday of --from to the Sunday of --to")
     if result.suppressed:
         print(
             f"left out {result.suppressed} submission(s) in groups smaller than "
@@ -459,9 +477,25 @@ def build_parser() -> argparse.ArgumentParser:
     digest.set_defaults(func=_cmd_digest)
 
     export = sub.add_parser("export", help="export all submissions for investigators")
-    export.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="file format")
+    export.add_argument(
+        "--format", choices=("xlsx", "csv", "sav"), default="xlsx", help="file format"
+    )
     export.add_argument("--out", type=Path, required=True, help="file to write")
     export.add_argument("--campaign", default=None, help="only this campaign's submissions")
+    export.add_argument(
+        "--from",
+        dest="first_day",
+        type=_export_day,
+        default=None,
+        help="YYYY-MM-DD: from the week holding this day (still closed weeks only)",
+    )
+    export.add_argument(
+        "--to",
+        dest="last_day",
+        type=_export_day,
+        default=None,
+        help="YYYY-MM-DD: up to the end of the week holding this day",
+    )
     export.add_argument(
         "--include-today", action="store_true", help="also the week still running (default: not)"
     )

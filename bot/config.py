@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     default_locale: Literal["zh-CN", "en"] = "zh-CN"
     timezone: str = "Asia/Shanghai"
     k_anonymity: int = Field(default=5, ge=2, le=1000)
+    export_protect_content: bool = True  # exports sent in Telegram cannot be forwarded
     draft_ttl: timedelta = timedelta(hours=24)
     max_submissions_per_day: int = Field(default=3, ge=1, le=1000)
     questionnaire: Path = DEFAULT_QUESTIONNAIRE

@@ -35,7 +35,7 @@ from bot.clock import WallClock
 from bot.config import Settings
 from bot.digest.scheduler import DigestService, telegram_sender
 from bot.digest.snapshots import scope_key
-from bot.export import ExportResult
+from bot.export import EXPORT_FORMATS, ExportFormat, ExportResult
 from bot.export.callbacks import ExportTextCallback
 from bot.export.generalise import week_of
 from bot.questionnaire import Questionnaire
@@ -50,6 +50,7 @@ from storage.repositories.cases import AuditRepository
 class _Scope:
     campaign_id: str | None = None
     questionnaire: Questionnaire | None = None  # None: the configured questionnaire
+    campaign_title: str | None = None
 
 
 async def _campaign_scope(
@@ -62,7 +63,7 @@ async def _campaign_scope(
         await answer.answer(_("No campaign {id}.").format(id=escape(campaign_id[:64])))
         return None
     engine = await survey.engine_for(campaign.questionnaire_id, campaign.questionnaire_version)
-    return _Scope(campaign.id, None if engine is None else engine.questionnaire)
+    return _Scope(campaign.id, None if engine is None else engine.questionnaire, campaign.title)
 
 
 async def digest_command(
@@ -90,7 +91,10 @@ async def digest_command(
     )
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
     built = await digest_service.released(
-        period, campaign_id=scope.campaign_id, questionnaire=scope.questionnaire
+        period,
+        campaign_id=scope.campaign_id,
+        campaign_title=scope.campaign_title,
+        questionnaire=scope.questionnaire,
     )
     note = _(
         "The current period ({first} to {last}) as last released. Its figures move only "
@@ -119,6 +123,20 @@ class _ExportRequest:
 
 #: Words of `/export` that ask for free text.
 _TEXT_WORDS: Final = frozenset({"text", "文字", "含文字"})
+#: Words of `/export` that choose the file format (XLSX unless one is given).
+_FORMAT_WORDS: Final[dict[str, ExportFormat]] = {
+    "xlsx": "xlsx",
+    "excel": "xlsx",
+    "csv": "csv",
+    "sav": "sav",
+    "spss": "sav",
+}
+
+
+def _export_format(word: str) -> ExportFormat:
+    """A format word of `/export` or a button's format; XLSX for anything else."""
+    chosen = _FORMAT_WORDS.get(word.lower(), "xlsx")
+    return chosen if chosen in EXPORT_FORMATS else "xlsx"
 
 
 async def _export_request(
@@ -167,30 +185,43 @@ def _export_caption(result: ExportResult, until: date, k: int, with_text: bool) 
 
 
 async def _send_export(
-    bot: Bot, chat_id: int, actor_id: int, request: _ExportRequest, exports: StaffExports, k: int
+    bot: Bot,
+    chat_id: int,
+    actor_id: int,
+    request: _ExportRequest,
+    exports: StaffExports,
+    settings: Settings,
+    fmt: ExportFormat,
 ) -> None:
-    """Audit, build and send (see `StaffExports.build`)."""
+    """Audit, build and send (see `StaffExports.build`); a CSV or SAV export is followed by
+    its codebook. Both are protected unless EXPORT_PROTECT_CONTENT is off."""
     await bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
     built = await exports.build(
         actor_id,
         request.questionnaire,
         campaign_id=request.campaign_id,
         with_text=request.with_text,
+        fmt=fmt,
     )
     markup = None
     if not request.with_text:
         button = InlineKeyboardButton(
             text=_("With free text"),
-            callback_data=ExportTextCallback(campaign=request.campaign_id or "").pack(),
+            callback_data=ExportTextCallback(campaign=request.campaign_id or "", fmt=fmt).pack(),
         )
         markup = InlineKeyboardMarkup(inline_keyboard=[[button]])
+    protect = settings.export_protect_content
     await bot.send_document(
         chat_id,
         BufferedInputFile(built.content, filename=built.filename),
-        caption=_export_caption(built.result, built.today, k, request.with_text),
-        protect_content=True,
+        caption=_export_caption(built.result, built.today, settings.k_anonymity, request.with_text),
+        protect_content=protect,
         reply_markup=markup,
     )
+    for name, content in built.companions:
+        await bot.send_document(
+            chat_id, BufferedInputFile(content, filename=name), protect_content=protect
+        )
 
 
 async def export_command(
@@ -203,20 +234,24 @@ async def export_command(
     exports: StaffExports,
     settings: Settings,
 ) -> None:
-    """`/export [text] [CAMPAIGN]` for admins (the router's filter): closed weeks only,
-    generalised to K per group; free text only when asked for, and audited."""
+    """`/export [text] [xlsx|csv|sav] [CAMPAIGN]` for admins (the router's filter): closed
+    weeks only, generalised to K per group; free text only when asked for, and audited."""
     assert message.from_user is not None  # IsAdmin let it through
     words = (command.args or "").split()
     with_text = any(word.lower() in _TEXT_WORDS for word in words)
-    rest = [word for word in words if word.lower() not in _TEXT_WORDS]
+    formats = [word for word in words if word.lower() in _FORMAT_WORDS]
+    fmt = _export_format(formats[-1]) if formats else "xlsx"
+    rest = [
+        word
+        for word in words
+        if word.lower() not in _TEXT_WORDS and word.lower() not in _FORMAT_WORDS
+    ]
     request = await _export_request(
         message, " ".join(rest) or None, with_text, questionnaire, campaigns, survey
     )
     if request is None:
         return
-    await _send_export(
-        bot, message.chat.id, message.from_user.id, request, exports, settings.k_anonymity
-    )
+    await _send_export(bot, message.chat.id, message.from_user.id, request, exports, settings, fmt)
 
 
 async def export_text_pressed(
@@ -240,9 +275,8 @@ async def export_text_pressed(
     await query.answer()
     if request is None:
         return
-    await _send_export(
-        bot, message.chat.id, query.from_user.id, request, exports, settings.k_anonymity
-    )
+    fmt = _export_format(callback_data.fmt)
+    await _send_export(bot, message.chat.id, query.from_user.id, request, exports, settings, fmt)
 
 
 async def digest_refused(message: Message) -> None:

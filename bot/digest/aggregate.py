@@ -22,7 +22,12 @@ reader can work out from what it shows, is either 0 or at least K:
 4. **Means and percentiles** need at least K answers. A percentile (nearest rank) is shown
    only when at least K answers lie at or below it and at least K at or above it: otherwise it
    would describe the few people in the tail (for example a 90th percentile of 12 answers is
-   the value of the top two).
+   the value of the top two). How many answers a figure rests on is given exactly only when
+   that cannot uncover a small group: for the numbers, when those who did not answer are 0
+   or at least K; for a mean impact, when the problem's whole distribution is shown and
+   every sum of its cells that is at least the count exceeds it by 0 or at least K (those
+   asked the impact are some of the cells' people, so no skipped group is 1 to K − 1).
+   Otherwise the digest says "at least K".
 5. **Breakdowns** (unit type, post level — the questionnaire's grouping questions — and "not
    answered" as a group of its own) appear only in weekly and campaign digests: a daily
    digest covers too few reports to split them by who wrote them. Groups of at least K are
@@ -39,7 +44,9 @@ reader can work out from what it shows, is either 0 or at least K:
    like the deadline share (rule 2).
 7. **Examples** (up to three per problem, free text already scrubbed at storage and scrubbed
    again here) appear only when the period has at least K submissions; they carry no date,
-   dates written inside them are masked, and they are picked at random.
+   dates written inside them are masked, and they are picked at random. The texts typed for
+   the measure "other" (up to three, shortened like examples) appear only when at least K
+   chose "other". No text appears twice in one digest.
 
 Texts that cannot be decrypted (a retired key, a damaged row) are skipped and counted
 (`DigestData.undecryptable`); the digest goes on.
@@ -106,6 +113,9 @@ FREQUENCY_GRID: Final = "freq"
 IMPACT_GRID: Final = "impact"
 """The integer grid of version 2 whose row pN is problem N's impact (key "impact.pN")."""
 EXAMPLES_PER_PROBLEM: Final = 3
+OTHER_CHOICE: Final = "other"
+MEASURES_OTHER_QUESTION: Final = "measures_other"
+"""The text typed for the measure "other" (relevant only when "other" was chosen)."""
 EXAMPLE_MAX_CHARS: Final = 80
 _EXAMPLE_CANDIDATES: Final = 6  # fetched per problem, so blank texts can be skipped
 _FREQUENCY_ID = re.compile(r"^p(\d+)_freq$")
@@ -147,6 +157,9 @@ class ProblemFigures:
     """`often_share` minus the previous period's, in percentage points."""
     distribution: tuple[Cell, ...] = ()
     mean_impact: float | None = None
+    impact_answers: int | None = None
+    """How many answers `mean_impact` rests on; None when the mean is hidden, or when the
+    exact count could uncover a small group (the digest then says "at least K")."""
     impact_max: int | None = None
     examples: tuple[str, ...] = ()
 
@@ -158,6 +171,9 @@ class NumberFigures:
     question_id: str
     median: int | None = None
     p90: int | None = None
+    answers: int | None = None
+    """How many answers the figures rest on; None when neither is shown, or when the
+    exact count would give away a small group of non-answerers ("at least K")."""
 
 
 @dataclass(frozen=True)
@@ -194,12 +210,16 @@ class DigestData:
     questionnaire_id: str
     k: int
     campaign_id: str | None = None
+    campaign_title: str | None = None
+    """The campaign's own title, for the digest's title (the id when None)."""
     submissions: int | None = None
     any_often_share: float | None = None
     problems: tuple[ProblemFigures, ...] = ()
     numbers: tuple[NumberFigures, ...] = ()
     deadline_share: tuple[Cell, ...] = ()
     measures: tuple[RankedChoice, ...] = ()
+    measures_other: tuple[str, ...] = ()
+    """Up to three texts typed for the measure "other", only when at least K chose it."""
     burden_sources: tuple[RankedChoice, ...] = ()
     """Where the burden comes from (multiple choice): listed like the measures (rule 6)."""
     change_since: tuple[Cell, ...] = ()
@@ -342,6 +362,8 @@ class DigestLayout:
     measures: tuple[str, tuple[str, ...]] | None
     burden: tuple[str, tuple[str, ...]] | None = None
     change: tuple[str, tuple[str, ...]] | None = None
+    measures_other: str | None = None
+    """The text question typed for the measure "other", when the measures offer it."""
 
     @classmethod
     def from_questionnaire(cls, questionnaire: Questionnaire) -> DigestLayout:
@@ -391,15 +413,22 @@ class DigestLayout:
             for qid in FIGURE_QUESTIONS
             if _field_of_type(questionnaire, (qid,), ("number", "scale")) is not None
         )
+        measures = choices_of(MEASURES_QUESTION, ("multi", "single"))
+        other_text = _field_of_type(questionnaire, (MEASURES_OTHER_QUESTION,), ("text",))
         return cls(
             questionnaire_id=questionnaire.id,
             problems=tuple(problems),
             breakdowns=breakdowns,
             numbers=numbers,
             deadline=choices_of(DEADLINE_QUESTION, ("single",)),
-            measures=choices_of(MEASURES_QUESTION, ("multi", "single")),
+            measures=measures,
             burden=choices_of(BURDEN_QUESTION, ("multi",)),
             change=choices_of(CHANGE_QUESTION, ("single",)),
+            measures_other=(
+                other_text.key
+                if other_text is not None and measures is not None and OTHER_CHOICE in measures[1]
+                else None
+            ),
         )
 
     @property
@@ -567,12 +596,13 @@ class DigestQueries:
         return select(*keys, func.count().label("n")).group_by(*keys)
 
     def example_candidates(self, start_ids: Mapping[str, str]) -> Select[Any]:
-        """A few encrypted examples per example question, starting at a random point.
+        """A few encrypted texts per text question of `start_ids` (a random start id each),
+        starting at that random point.
 
         Submission ids are uniformly random, so the answers whose id follows a random start
         id (wrapping round) are a random pick that says nothing about when they arrived.
         """
-        ids = self.layout.example_ids
+        ids = tuple(start_ids)
         start = case(
             {question_id: start_ids[question_id] for question_id in ids},
             value=answers.c.question_id,
@@ -837,11 +867,16 @@ def _problem_figures(
             change = (often_share - _share(previous_often, previous_total)) * 100
 
     mean: float | None = None
+    mean_answers: int | None = None
     if problem.impact_id is not None:
         impacts = raw.values.get(problem.impact_id, {})
         answered = sum(impacts.values())
         if answered >= k:
             mean = sum(int(v) * c for v, c in impacts.items()) / answered
+            if not hidden and count_is_safe_beside(
+                answered, [counts[i] for i in range(len(cell_ids))], k
+            ):
+                mean_answers = answered
     return ProblemFigures(
         number=problem.number,
         question_id=problem.question_id,
@@ -850,9 +885,24 @@ def _problem_figures(
         change_points=change,
         distribution=distribution,
         mean_impact=mean,
+        impact_answers=mean_answers,
         impact_max=problem.impact_max,
         examples=tuple(examples),
     )
+
+
+def count_is_safe_beside(count: int, published: Sequence[int], k: int) -> bool:
+    """Whether `count` (people answering a follow-up question) may be shown next to the
+    published cells of the partition that decides who is asked it.
+
+    Those asked are the people of some of the cells, so the ones who skipped it are a sum of
+    cells minus `count`. Every sum of cells at least `count` must exceed it by 0 or at least
+    K, whichever cells are the asked ones; else it could name, say, the one person who met a
+    problem often and left its impact empty."""
+    sums = {0}
+    for value in published:
+        sums |= {total + value for total in sums}
+    return all(is_safe_count(total - count, k) for total in sums if total >= count)
 
 
 def nearest_rank(sorted_counts: Sequence[tuple[int, int]], fraction: Fraction) -> int:
@@ -879,7 +929,15 @@ def _number_figures(question_id: str, raw: RawCounts, k: int) -> NumberFigures:
         at_or_below = sum(count for v, count in pairs if v <= value)
         at_or_above = sum(count for v, count in pairs if v >= value)
         shown[name] = value if at_or_below >= k and at_or_above >= k else None
-    return NumberFigures(question_id, median=shown["median"], p90=shown["p90"])
+    exact = is_safe_count(raw.submissions - total, k) and any(
+        value is not None for value in shown.values()
+    )
+    return NumberFigures(
+        question_id,
+        median=shown["median"],
+        p90=shown["p90"],
+        answers=total if exact else None,
+    )
 
 
 def _choice_cells(
@@ -969,6 +1027,13 @@ def _breakdown(
     return breakdown, suppression.complete
 
 
+def other_texts_shown(layout: DigestLayout, raw: RawCounts, k: int) -> bool:
+    """Texts typed for the measure "other" are shown only when at least K chose "other"."""
+    if layout.measures is None or layout.measures_other is None or raw.submissions < k:
+        return False
+    return int(raw.values.get(layout.measures[0], {}).get(OTHER_CHOICE, 0)) >= k
+
+
 def carries_breakdowns(period: Period, campaign_id: str | None) -> bool:
     """Breakdowns by unit type and post level appear in weekly and campaign digests only."""
     return period.kind == "weekly" or campaign_id is not None
@@ -981,13 +1046,18 @@ def summarise(
     *,
     k: int,
     campaign_id: str | None = None,
+    campaign_title: str | None = None,
     examples: Mapping[str, Sequence[str]] | None = None,
 ) -> DigestData:
     """Apply the disclosure rules to raw counts (pure: no database, no randomness)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     base = DigestData(
-        period=period, questionnaire_id=layout.questionnaire_id, k=k, campaign_id=campaign_id
+        period=period,
+        questionnaire_id=layout.questionnaire_id,
+        k=k,
+        campaign_id=campaign_id,
+        campaign_title=campaign_title,
     )
     if raw.submissions < k:
         # The same data for 0 and for K − 1 submissions: nothing here may depend on `raw`.
@@ -1034,6 +1104,11 @@ def summarise(
         measures=(
             _measures(layout.measures[0], layout.measures[1], raw, k)
             if layout.measures is not None
+            else ()
+        ),
+        measures_other=(
+            tuple(found.get(layout.measures_other, ())[:EXAMPLES_PER_PROBLEM])
+            if other_texts_shown(layout, raw, k) and layout.measures_other is not None
             else ()
         ),
         burden_sources=(
@@ -1084,14 +1159,21 @@ async def fetch_examples(
     queries: DigestQueries,
     cipher: TextCipher,
     rng: random.Random,
+    *,
+    other_texts: bool = False,
 ) -> Examples:
-    """Up to `EXAMPLES_PER_PROBLEM` shortened examples per example question, in random order.
-    A text that cannot be decrypted is skipped and counted."""
+    """Up to `EXAMPLES_PER_PROBLEM` shortened examples per example question (and, with
+    `other_texts`, per the text typed for the measure "other"), in random order. A text that
+    cannot be decrypted is skipped and counted; a text already picked (for any question) is
+    skipped, so that no quote appears twice in one digest."""
     ids = queries.layout.example_ids
+    if other_texts and queries.layout.measures_other is not None:
+        ids = (*ids, queries.layout.measures_other)
     if not ids:
         return Examples({})
     start_ids = {question_id: f"{rng.getrandbits(128):032x}" for question_id in ids}
     picked: dict[str, list[str]] = defaultdict(list)
+    seen: set[str] = set()
     undecryptable = 0
     for row in await connection.execute(queries.example_candidates(start_ids)):
         if len(picked[row.question_id]) >= EXAMPLES_PER_PROBLEM:
@@ -1103,7 +1185,8 @@ async def fetch_examples(
             undecryptable += 1  # a retired key or a damaged row: skip it, go on
             continue
         text = shorten_example(plain)
-        if text:
+        if text and text not in seen:
+            seen.add(text)
             picked[row.question_id].append(text)
     if undecryptable:
         # A count only: no id, no question, nothing that points at the row.
@@ -1126,6 +1209,7 @@ async def aggregate_digest(
     *,
     k: int,
     campaign_id: str | None = None,
+    campaign_title: str | None = None,
     rng: random.Random | None = None,
 ) -> DigestData:
     """The k-anonymous figures of one period, read in one consistent snapshot."""
@@ -1144,8 +1228,18 @@ async def aggregate_digest(
         raw = await fetch_raw_counts(connection, queries, k=k)
         examples = Examples({})
         if raw.submissions >= k:
-            examples = await fetch_examples(connection, queries, cipher, chooser)
-    data = summarise(layout, period, raw, k=k, campaign_id=campaign_id, examples=examples.texts)
+            examples = await fetch_examples(
+                connection, queries, cipher, chooser, other_texts=other_texts_shown(layout, raw, k)
+            )
+    data = summarise(
+        layout,
+        period,
+        raw,
+        k=k,
+        campaign_id=campaign_id,
+        campaign_title=campaign_title,
+        examples=examples.texts,
+    )
     return dataclasses.replace(data, undecryptable=examples.undecryptable)
 
 

@@ -120,6 +120,7 @@ async def build_digest(
     k: int,
     locale: str = "zh-CN",
     campaign_id: str | None = None,
+    campaign_title: str | None = None,
     rng: random.Random | None = None,
     include_cases: bool = True,
 ) -> BuiltDigest:
@@ -129,7 +130,14 @@ async def build_digest(
     the same hidden case section and an all-suppressed chart whether or not anything arrived.
     """
     data = await aggregate_digest(
-        db, cipher, questionnaire, period, k=k, campaign_id=campaign_id, rng=rng
+        db,
+        cipher,
+        questionnaire,
+        period,
+        k=k,
+        campaign_id=campaign_id,
+        campaign_title=campaign_title,
+        rng=rng,
     )
     figures: CaseFigures | None = None
     if include_cases and data.enough:
@@ -142,11 +150,23 @@ async def build_digest(
 
 
 def placeholder_data(
-    questionnaire: Questionnaire, period: Period, *, k: int, campaign_id: str | None = None
+    questionnaire: Questionnaire,
+    period: Period,
+    *,
+    k: int,
+    campaign_id: str | None = None,
+    campaign_title: str | None = None,
 ) -> DigestData:
     """The data of a period below K: fixed, computed without reading anything."""
     layout = DigestLayout.from_questionnaire(questionnaire)
-    return summarise(layout, period, RawCounts(submissions=0), k=k, campaign_id=campaign_id)
+    return summarise(
+        layout,
+        period,
+        RawCounts(submissions=0),
+        k=k,
+        campaign_id=campaign_id,
+        campaign_title=campaign_title,
+    )
 
 
 async def build_placeholder(
@@ -156,10 +176,13 @@ async def build_placeholder(
     k: int,
     locale: str = "zh-CN",
     campaign_id: str | None = None,
+    campaign_title: str | None = None,
 ) -> BuiltDigest:
     """What a running period shows before its first step: the below-K digest, identical
     whatever arrived (no database is read)."""
-    data = placeholder_data(questionnaire, period, k=k, campaign_id=campaign_id)
+    data = placeholder_data(
+        questionnaire, period, k=k, campaign_id=campaign_id, campaign_title=campaign_title
+    )
     return await render_built(data, questionnaire, locale=locale, cases=None)
 
 

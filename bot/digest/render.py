@@ -86,6 +86,8 @@ class _Words:
     hidden_cell: str
     no_answer: str
     impact: str
+    answered: str
+    answered_at_least: str
     examples: str
     numbers_heading: str
     median: str
@@ -96,6 +98,7 @@ class _Words:
     measure_item: str
     measures_note: str
     measures_none: str
+    measures_other: str
     burden_heading: str
     burden_sources: str
     burden_none: str
@@ -131,6 +134,8 @@ _ZH = _Words(
     hidden_cell="隐去",
     no_answer="未作答",
     impact="平均影响：{mean:.1f} / {max}",
+    answered="（{n} 人作答）",
+    answered_at_least="（至少 {k} 人作答）",
     examples="事例：",
     numbers_heading="几个数字",
     median="中位数 {value}",
@@ -141,6 +146,7 @@ _ZH = _Words(
     measure_item="{label}：{n} 人（{share}）",
     measures_note="选择人数少于 {k} 的措施不单独列出。",
     measures_none="没有措施的选择人数达到 {k} 人。",
+    measures_other="选“其他”的人写了这些（举例）：",
     burden_heading="负担从哪里来",
     burden_sources="主要来自（可多选，少于 {k} 人的不列出）：",
     burden_none="没有哪一级的选择人数达到 {k} 人",
@@ -182,6 +188,8 @@ _EN = _Words(
     hidden_cell="hidden",
     no_answer="not answered",
     impact="Mean impact: {mean:.1f} / {max}",
+    answered=" ({n} answers)",
+    answered_at_least=" (at least {k} answers)",
     examples="Examples:",
     numbers_heading="A few numbers",
     median="median {value}",
@@ -192,6 +200,7 @@ _EN = _Words(
     measure_item="{label}: {n} ({share})",
     measures_note="Measures chosen by fewer than {k} people are not listed.",
     measures_none="No measure was chosen by {k} or more people.",
+    measures_other="Some of what those who chose “Other” wrote:",
     burden_heading="Where the burden comes from",
     burden_sources="Mainly from (several allowed; fewer than {k} not listed): ",
     burden_none="no level was chosen by {k} or more people",
@@ -313,11 +322,12 @@ _SUFFIXES: Final = ("的情况吗？", "的情况吗?", "吗？", "吗?", "?", "
 SHORT_NAME_MAX: Final = 40
 
 
-def short_problem_name(label: str) -> str:
+def short_problem_name(label: str, max_chars: int | None = SHORT_NAME_MAX) -> str:
     """A short name for a problem from its question label, for headings and the chart.
 
     Brackets are dropped; quoted phrases (“过度留痕”) are the name when there are any;
     otherwise the question's wrapping ("您遇到过…吗？", "Have you met …?") is removed.
+    A name longer than `max_chars` is cut (None: never; the chart wraps instead).
     """
     text = _EXAMPLE_CLAUSE.sub("", _BRACKETED.sub("", label)).strip()
     quoted = _QUOTED.findall(text)
@@ -335,15 +345,21 @@ def short_problem_name(label: str) -> str:
                 name = name[: -len(suffix)]
                 break
     name = name.strip() or label.strip()
-    if len(name) > SHORT_NAME_MAX:
-        name = name[: SHORT_NAME_MAX - 1] + "…"
+    if max_chars is not None and len(name) > max_chars:
+        name = name[: max_chars - 1] + "…"
     return name
 
 
-def _problem_name(questionnaire: Questionnaire, problem: ProblemFigures, locale: str) -> str:
+def _problem_name(
+    questionnaire: Questionnaire,
+    problem: ProblemFigures,
+    locale: str,
+    max_chars: int | None = SHORT_NAME_MAX,
+) -> str:
     """The short name of a problem: from its question's label, or its grid row's label."""
     if questionnaire.has_answer_field(problem.question_id):
-        return short_problem_name(questionnaire.answer_field(problem.question_id).label_for(locale))
+        label = questionnaire.answer_field(problem.question_id).label_for(locale)
+        return short_problem_name(label, max_chars)
     return problem.question_id
 
 
@@ -382,14 +398,23 @@ def _percent(share: float) -> str:
 
 
 def digest_title(data: DigestData, *, locale: str = "zh-CN") -> str:
-    """The title: the period's dates (and campaign), never a count."""
+    """The title: the period's dates (and the campaign, by its title when known), never a
+    count."""
     words = _words(locale)
     period = data.period
     template = words.daily_title if period.kind == "daily" else words.weekly_title
     title = template.format(first=period.first_day.isoformat(), last=period.last_day.isoformat())
-    if data.campaign_id:
-        title += words.campaign.format(campaign=data.campaign_id)
+    campaign = (data.campaign_title or "").strip() or data.campaign_id
+    if campaign:
+        title += words.campaign.format(campaign=campaign)
     return title
+
+
+def _answered(count: int | None, k: int, words: _Words) -> str:
+    """How many answers a figure rests on: exact when `count` is given, else "at least K"."""
+    return (
+        words.answered.format(n=count) if count is not None else words.answered_at_least.format(k=k)
+    )
 
 
 # ---------------------------------------------------------------------------- layout
@@ -425,9 +450,19 @@ def layout_digest(
     blocks.append((heading(words.problems_heading),))
     # One section for every problem (a grid): naming it under each problem says nothing.
     with_section = len({problem.section_id for problem in data.problems}) > 1
+    quoted: set[str] = set()  # no quote twice in one digest, whatever the data holds
     for index, problem in enumerate(data.problems, start=1):
         blocks.append(
-            _problem_block(index, problem, questionnaire, locale, often, section=with_section)
+            _problem_block(
+                index,
+                problem,
+                questionnaire,
+                locale,
+                often,
+                section=with_section,
+                k=data.k,
+                quoted=quoted,
+            )
         )
 
     burden_lines = _burden_lines(data, questionnaire, locale)
@@ -452,6 +487,10 @@ def layout_digest(
         ]
         if not measure_lines:
             measure_lines.append(_line(words.measures_none.format(k=data.k)))
+        others = _fresh(data.measures_other, quoted)
+        if others:
+            measure_lines.append(_line(words.measures_other, kind="item"))
+            measure_lines.extend(_line(f"「{text}」", kind="quote") for text in others)
         measure_lines.append(_line(words.measures_note.format(k=data.k), kind="note"))
         blocks.append((heading(words.measures_heading), *measure_lines))
 
@@ -502,6 +541,16 @@ def _cells_text(
     return words.list_sep.join(parts)
 
 
+def _fresh(texts: Sequence[str], quoted: set[str]) -> list[str]:
+    """The texts not yet quoted in this digest (each once), marking them as quoted."""
+    fresh: list[str] = []
+    for text in texts:
+        if text not in quoted:
+            quoted.add(text)
+            fresh.append(text)
+    return fresh
+
+
 def _problem_block(
     index: int,
     problem: ProblemFigures,
@@ -510,6 +559,8 @@ def _problem_block(
     frequency: _Frequency,
     *,
     section: bool = True,
+    k: int,
+    quoted: set[str],
 ) -> Block:
     words = _words(locale)
     often = words.often.format(often=frequency.heading)
@@ -543,13 +594,15 @@ def _problem_block(
     if problem.mean_impact is not None:
         lines.append(
             _line(
-                words.impact.format(mean=problem.mean_impact, max=problem.impact_max or 5),
+                words.impact.format(mean=problem.mean_impact, max=problem.impact_max or 5)
+                + _answered(problem.impact_answers, k, words),
                 kind="item",
             )
         )
-    if problem.examples:
+    examples = _fresh(problem.examples, quoted)
+    if examples:
         lines.append(_line(words.examples, kind="item"))
-        lines.extend(_line(f"「{example}」", kind="quote") for example in problem.examples)
+        lines.extend(_line(f"「{example}」", kind="quote") for example in examples)
     return tuple(lines)
 
 
@@ -599,6 +652,8 @@ def _number_lines(data: DigestData, questionnaire: Questionnaire, locale: str) -
         if figures.p90 is not None:
             shown.append(words.p90.format(value=figures.p90))
         text = "，".join(shown) if _language(locale) == "zh" else ", ".join(shown)
+        if text:
+            text += _answered(figures.answers, data.k, words)
         lines.append(_line(name + words.colon + (text or words.number_hidden), kind="item"))
     if data.deadline_share:
         lines.append(
@@ -760,14 +815,16 @@ def render_plain(data: DigestData, questionnaire: Questionnaire, *, locale: str 
 def chart_rows(
     data: DigestData, questionnaire: Questionnaire, *, locale: str = "zh-CN"
 ) -> list[ChartRow]:
-    """One row per problem type; a hidden share is a suppressed row, never a number."""
+    """One row per problem type, in questionnaire order, under its whole name (the chart
+    wraps it); a hidden share is a suppressed row, never a number. A shown share rests on
+    every submission of the period, its `n`."""
     rows: list[ChartRow] = []
     for problem in data.problems:
-        name = _problem_name(questionnaire, problem, locale)
+        name = _problem_name(questionnaire, problem, locale, max_chars=None)
         if problem.often_share is None:
             rows.append(ChartRow(name, None, suppressed=True))
         else:
-            rows.append(ChartRow(name, problem.often_share))
+            rows.append(ChartRow(name, problem.often_share, n=data.submissions))
     return rows
 
 

@@ -102,6 +102,7 @@ class DigestService:
         period: Period,
         *,
         campaign_id: str | None = None,
+        campaign_title: str | None = None,
         questionnaire: Questionnaire | None = None,
     ) -> BuiltDigest:
         """A fresh digest of `period` (for `--print`); not stored, not for staff while the
@@ -115,6 +116,7 @@ class DigestService:
             k=self._k,
             locale=self._locale,
             campaign_id=campaign_id,
+            campaign_title=campaign_title,
         )
 
     async def released(
@@ -122,6 +124,7 @@ class DigestService:
         period: Period,
         *,
         campaign_id: str | None = None,
+        campaign_title: str | None = None,
         questionnaire: Questionnaire | None = None,
     ) -> BuiltDigest:
         """What staff see of a running period (`/digest`): its last step, released in steps
@@ -132,11 +135,21 @@ class DigestService:
             return await count_submissions(self._db, chosen, period, campaign_id=campaign_id)
 
         async def build() -> BuiltDigest:
-            return await self.build(period, campaign_id=campaign_id, questionnaire=chosen)
+            return await self.build(
+                period,
+                campaign_id=campaign_id,
+                campaign_title=campaign_title,
+                questionnaire=chosen,
+            )
 
         async def placeholder() -> BuiltDigest:
             return await build_placeholder(
-                chosen, period, k=self._k, locale=self._locale, campaign_id=campaign_id
+                chosen,
+                period,
+                k=self._k,
+                locale=self._locale,
+                campaign_id=campaign_id,
+                campaign_title=campaign_title,
             )
 
         return await self._steps.view(

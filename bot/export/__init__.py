@@ -1,17 +1,20 @@
-"""Exports of the raw answers for admins: CSV (UTF-8 with BOM) and XLSX.
+"""Exports of the raw answers for admins: XLSX, CSV (UTF-8 with BOM) and SPSS .sav, each
+with its codebook (a sheet of the XLSX; a ".codebook.csv" file beside the others).
 
 See `bot.export.submissions` for what an export contains and, above all, what it leaves out,
 and `bot.export.generalise` for how its quasi-identifiers are coarsened to K rows each.
 """
 
+from bot.export.codebook import Column, codebook_rows, export_columns
 from bot.export.generalise import OTHER, GroupKey, Span, generalise
 from bot.export.submissions import (
     CHUNK_SIZE,
+    EXPORT_FORMATS,
     ExportFormat,
     ExportOptions,
     ExportPlan,
     ExportResult,
-    export_columns,
+    codebook_path,
     export_submissions,
     iter_export_rows,
     plan_export,
@@ -20,13 +23,17 @@ from bot.export.submissions import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "EXPORT_FORMATS",
     "OTHER",
+    "Column",
     "ExportFormat",
     "ExportOptions",
     "ExportPlan",
     "ExportResult",
     "GroupKey",
     "Span",
+    "codebook_path",
+    "codebook_rows",
     "export_columns",
     "export_submissions",
     "generalise",

@@ -7,6 +7,8 @@ from aiogram.filters.callback_data import CallbackData
 
 
 class ExportTextCallback(CallbackData, prefix="exp_tx"):
-    """Send the export again *with* free text (audited); `campaign` is "" for all."""
+    """Send the export again *with* free text (audited), in the same format; `campaign` is
+    "" for all."""
 
     campaign: str = ""
+    fmt: str = "xlsx"

@@ -1,10 +1,12 @@
 """One row per submission, one column per question, streamed in chunks.
 
 What an export holds: a row number within this export, the submission's **week** (its
-Monday's date, or "YYYY-MM" where the week had to be widened), and every answer in zh-CN
-words (choice labels; a multiple choice as its labels joined by "、"; numbers as numbers),
-one column per answer field: a question, or one row of a grid ("freq.p3"), which reads like
-the single or scale question it is answered as.
+Monday's date, or "YYYY-MM" where the week had to be widened), and every answer as a code
+(see `bot.export.codebook`): a single choice or a grid row ("freq.p3") as its choice id, a
+multiple choice as one 0/1 column per option, numbers as numbers, the grouping answers in
+words as generalised; with a codebook (a sheet of the XLSX, a ".codebook.csv" file beside a
+CSV or SAV) that says what every column and code means. `first_day` / `last_day` narrow an
+export to whole weeks; the closed-weeks rule below applies all the same.
 Free text is left out — its columns too — unless the caller asks for it (`with_text`), and
 then it is decrypted and scrubbed again (scrubbing is idempotent).
 
@@ -41,9 +43,9 @@ import asyncio
 import csv
 import os
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date, datetime, time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Protocol, TypeAlias
 
@@ -51,82 +53,70 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, select
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.scrubber import scrub
+from bot.export.codebook import (
+    CODEBOOK_HEADER,
+    LEVEL_QUESTION,
+    LOCALE,
+    UNIT_QUESTION,
+    Column,
+    codebook_rows,
+    export_columns,
+)
 from bot.export.generalise import OTHER, GroupKey, RawKey, generalise, week_of
+from bot.export.spss import SavSink
 from bot.questionnaire import AnswerField, Questionnaire
 from storage.database import Database
 from storage.repositories.submissions import answer_text_context
 from storage.tables import answers, submissions
 
-ExportFormat: TypeAlias = Literal["csv", "xlsx"]
+ExportFormat: TypeAlias = Literal["csv", "xlsx", "sav"]
+EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = ("xlsx", "csv", "sav")
 CellValue: TypeAlias = str | int | date | None
 
 CHUNK_SIZE: Final = 1000
 DEFAULT_K: Final = 5
-LOCALE: Final = "zh-CN"
-MULTI_SEPARATOR: Final = "、"
-ROW_NUMBER_HEADER: Final = "序号"
-WEEK_HEADER: Final = "周（周一日期）"
 SHEET_TITLE: Final = "反馈"
-#: The grouping questions of `bot/questionnaires/formalism.yaml` (quasi-identifiers).
-UNIT_QUESTION: Final = "unit_type"
-LEVEL_QUESTION: Final = "post_level"
+CODEBOOK_TITLE: Final = "codebook"
+CODEBOOK_SUFFIX: Final = ".codebook.csv"
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-@dataclass(frozen=True)
-class Column:
-    """An export column: an answer key (a question id or "grid.row"; None for the row
-    number / week) and its header."""
-
-    question_id: str | None
-    header: str
 
 
 @dataclass(frozen=True)
 class ExportOptions:
     """What an export covers. `until`: pass today, and only the weeks closed before it are
-    exported; None exports every day, today included (the operator's `--include-today`)."""
+    exported; None exports every day, today included (the operator's `--include-today`).
+    `first_day` / `last_day` narrow it to the whole weeks that hold them."""
 
     until: date | None
     with_text: bool = False
     k: int = DEFAULT_K
     campaign_id: str | None = None
+    first_day: date | None = None
+    last_day: date | None = None
 
 
 @dataclass(frozen=True)
 class ExportResult:
     """Rows written, and what was left out: submissions whose free text could not be
-    decrypted, and rows whose group stayed below K."""
+    decrypted, and rows whose group stayed below K. `codebook`: the codebook file written
+    beside a CSV or SAV export."""
 
     rows: int
     undecryptable: int = 0
     suppressed: int = 0
     pending: int = 0  # held back until their month closes (then they appear)
+    codebook: Path | None = field(default=None, compare=False)
 
 
-def _exported_fields(questionnaire: Questionnaire, with_text: bool) -> list[AnswerField]:
-    return [
-        answer_field
-        for answer_field in questionnaire.answer_fields
-        if with_text or answer_field.type != "text"
-    ]
-
-
-def export_columns(questionnaire: Questionnaire, *, with_text: bool = False) -> list[Column]:
-    """Row number, week, then every answer field in asking order (free-text questions only
-    `with_text`), headed "key label": a grid row by its key ("freq.p3") and its row's label
-    (the same rows of two grids, or example questions, may share a label)."""
-    columns = [Column(None, ROW_NUMBER_HEADER), Column(None, WEEK_HEADER)]
-    columns += [
-        Column(answer_field.key, f"{answer_field.key} {answer_field.label_for(LOCALE)}")
-        for answer_field in _exported_fields(questionnaire, with_text)
-    ]
-    return columns
+def codebook_path(out: Path) -> Path:
+    """Where the codebook of a CSV or SAV export goes: FILE stem + ".codebook.csv"."""
+    return out.with_name(out.stem + CODEBOOK_SUFFIX)
 
 
 def _choice_label(answer_field: AnswerField, choice_id: str) -> str:
@@ -152,6 +142,10 @@ def _scope(questionnaire: Questionnaire, options: ExportOptions) -> list[Any]:
         conditions.append(submissions.c.campaign_id == options.campaign_id)
     if options.until is not None:
         conditions.append(submissions.c.day < week_of(options.until))
+    if options.first_day is not None:
+        conditions.append(submissions.c.day >= week_of(options.first_day))
+    if options.last_day is not None:
+        conditions.append(submissions.c.day < week_of(options.last_day) + timedelta(weeks=1))
     return conditions
 
 
@@ -253,13 +247,18 @@ async def iter_export_rows(
     with_text: bool = False,
     chunk_size: int = CHUNK_SIZE,
 ) -> AsyncIterator[list[list[CellValue]]]:
-    """Chunks of rows (period, then one value per exported answer field; no row number), in
-    the plan's order. Answers under keys the questionnaire no longer has are left out; the
-    grouping answers are shown as generalised by the plan."""
+    """Chunks of rows (period, then one value per column of `export_columns` after the row
+    number and week), in the plan's order. Answers under keys the questionnaire no longer has
+    are left out; the grouping answers are shown as generalised by the plan."""
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
-    fields = _exported_fields(questionnaire, with_text)
-    position = {answer_field.key: index for index, answer_field in enumerate(fields)}
+    columns = export_columns(questionnaire, with_text=with_text)[2:]
+    position: dict[tuple[str | None, str | None], int] = {}
+    options_of: dict[str, list[int]] = defaultdict(list)
+    for index, column in enumerate(columns):
+        position[(column.question_id, column.choice_id)] = index
+        if column.kind == "option" and column.question_id is not None:
+            options_of[column.question_id].append(index)
     for start in range(0, len(plan.rows), chunk_size):
         part = plan.rows[start : start + chunk_size]
         ids = [submission_id for submission_id, _group in part]
@@ -283,31 +282,36 @@ async def iter_export_rows(
             by_submission[row.submission_id].append(row)
         chunk: list[list[CellValue]] = []
         for submission_id, group in part:
-            values: list[CellValue] = [None] * len(fields)
-            multi: dict[int, list[str]] = defaultdict(list)
+            values: list[CellValue] = [None] * len(columns)
             for row in by_submission.get(submission_id, []):
-                index = position.get(row.question_id)
-                if index is None:
+                option_indexes = options_of.get(row.question_id)
+                if option_indexes is not None:
+                    for option in option_indexes:
+                        if values[option] is None:
+                            values[option] = 0
+                    ticked = position.get((row.question_id, row.choice))
+                    if ticked is not None:
+                        values[ticked] = 1
                     continue
-                answer_field = fields[index]
+                found = position.get((row.question_id, None))
+                if found is None or columns[found].kind == "group":
+                    continue
+                index = found
                 if row.text_enc is not None:
                     context = answer_text_context(row.submission_id, row.question_id, row.ordinal)
                     values[index] = scrub(cipher.decrypt(row.text_enc, context=context)).text
                 elif row.number is not None:
                     values[index] = int(row.number)
-                elif answer_field.type == "multi":
-                    multi[index].append(_choice_label(answer_field, row.choice))
-                elif answer_field.key not in (UNIT_QUESTION, LEVEL_QUESTION):
-                    values[index] = _choice_label(answer_field, row.choice)
-            for index, labels in multi.items():
-                values[index] = MULTI_SEPARATOR.join(labels)
+                else:
+                    values[index] = row.choice
             for question_id, group_value in (
                 (UNIT_QUESTION, group.unit),
                 (LEVEL_QUESTION, group.level),
             ):
-                index = position.get(question_id)
-                if index is not None:
-                    values[index] = _grouping_label(fields[index], group_value)
+                at = position.get((question_id, None))
+                answer_field = None if at is None else columns[at].answer_field
+                if at is not None and answer_field is not None:
+                    values[at] = _grouping_label(answer_field, group_value)
             chunk.append([group.span.label(), *values])
         yield chunk
 
@@ -326,66 +330,107 @@ def _defuse(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def _owner_only(path: Path) -> None:
+    """Create (or empty) `path` with mode 0600 before a library writes into it."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+
+
+def _csv_cell(value: CellValue) -> CellValue:
+    if isinstance(value, date):
+        return value.isoformat()
+    return _defuse(value) if isinstance(value, str) else value
+
+
+def write_codebook_csv(path: Path, columns: Sequence[Column]) -> None:
+    """The codebook as a CSV file (UTF-8 with BOM, owner-only)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(CODEBOOK_HEADER)
+        writer.writerows(codebook_rows(list(columns)))
+
+
 class _CsvSink:
     """UTF-8 with BOM, so Excel opens Chinese text correctly; days as YYYY-MM-DD."""
 
-    def __init__(self, path: Path, header: Sequence[str]) -> None:
+    def __init__(self, path: Path, columns: Sequence[Column]) -> None:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._file: IO[str] = os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(header)
+        self._writer.writerow([column.header for column in columns])
 
     def write_rows(self, rows: Sequence[Sequence[CellValue]]) -> None:
-        self._writer.writerows(
-            [
-                [
-                    value.isoformat()
-                    if isinstance(value, date)
-                    else _defuse(value)
-                    if isinstance(value, str)
-                    else value
-                    for value in row
-                ]
-                for row in rows
-            ]
-        )
+        self._writer.writerows([[_csv_cell(value) for value in row] for row in rows])
 
     def close(self) -> None:
         self._file.close()
 
 
+def _width(column: Column) -> float:
+    """Wide enough for the header, and for a date or a code under it."""
+    return float(min(max(len(column.header) + 2, 12 if column.kind == "week" else 8), 40))
+
+
+#: Widths of the codebook sheet's columns (name, question, wording ×2, type, codes).
+_CODEBOOK_WIDTHS: Final = (30.0, 18.0, 50.0, 50.0, 22.0, 80.0)
+
+
 class _XlsxSink:
-    """openpyxl in write-only mode: rows go to a temporary file, not into memory."""
+    """openpyxl in write-only mode: rows go to a temporary file, not into memory. The
+    answers sheet has a frozen, filtered header row; the codebook is a second sheet."""
 
-    def __init__(self, path: Path, header: Sequence[str]) -> None:
+    def __init__(self, path: Path, columns: Sequence[Column]) -> None:
         self._path = path
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.close(descriptor)  # openpyxl reopens it; the 0600 mode stays
+        self._columns = list(columns)
+        self._rows = 1
+        _owner_only(path)  # openpyxl reopens it; the 0600 mode stays
         self._workbook = Workbook(write_only=True)
-        sheet = self._workbook.create_sheet(title=SHEET_TITLE)
-        assert isinstance(sheet, WriteOnlyWorksheet)
-        self._sheet = sheet
-        bold = Font(bold=True)
-        sheet.append([self._cell(text, font=bold) for text in header])
+        self._sheet = self._new_sheet(
+            SHEET_TITLE, [column.header for column in columns], [_width(c) for c in columns]
+        )
 
-    def _cell(self, value: CellValue, *, font: Font | None = None) -> Cell:
+    def _new_sheet(
+        self, title: str, header: Sequence[str], widths: Sequence[float]
+    ) -> WriteOnlyWorksheet:
+        sheet = self._workbook.create_sheet(title=title)
+        assert isinstance(sheet, WriteOnlyWorksheet)
+        sheet.freeze_panes = "A2"
+        layout: Any = sheet  # write-only sheets take widths and filters (untyped in stubs)
+        for index, width in enumerate(widths, 1):
+            layout.column_dimensions[get_column_letter(index)].width = width
+        bold = Font(bold=True)
+        sheet.append([self._cell(sheet, text, font=bold) for text in header])
+        return sheet
+
+    @staticmethod
+    def _cell(sheet: WriteOnlyWorksheet, value: CellValue, *, font: Font | None = None) -> Cell:
         if isinstance(value, str):
-            cell = WriteOnlyCell(self._sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+            cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
             cell.data_type = "s"  # never a formula, whatever the text starts with
         elif isinstance(value, date):
-            cell = WriteOnlyCell(self._sheet, value=datetime.combine(value, time()))
+            cell = WriteOnlyCell(sheet, value=datetime.combine(value, time()))
             cell.number_format = "yyyy-mm-dd"
         else:
-            cell = WriteOnlyCell(self._sheet, value=value)
+            cell = WriteOnlyCell(sheet, value=value)
         if font is not None:
             cell.font = font
         return cell
 
     def write_rows(self, rows: Sequence[Sequence[CellValue]]) -> None:
         for row in rows:
-            self._sheet.append([self._cell(value) for value in row])
+            self._sheet.append([self._cell(self._sheet, value) for value in row])
+        self._rows += len(rows)
 
     def close(self) -> None:
+        last = get_column_letter(len(self._columns))
+        answers_layout: Any = self._sheet
+        answers_layout.auto_filter.ref = f"A1:{last}{self._rows}"
+        entries = codebook_rows(self._columns)
+        codebook = self._new_sheet(CODEBOOK_TITLE, CODEBOOK_HEADER, _CODEBOOK_WIDTHS)
+        for entry in entries:
+            codebook.append([self._cell(codebook, value) for value in entry])
+        codebook_layout: Any = codebook
+        codebook_layout.auto_filter.ref = f"A1:F{len(entries) + 1}"
         self._workbook.save(self._path)
 
 
@@ -401,15 +446,13 @@ async def export_submissions(
 ) -> ExportResult:
     """Write the submissions of `questionnaire` that `options` cover to `out`, generalised
     (see the module docstring); say how many rows were written and how many left out."""
-    if fmt not in ("csv", "xlsx"):
-        raise ValueError(f"unknown export format {fmt!r}: use csv or xlsx")
-    header = [
-        column.header for column in export_columns(questionnaire, with_text=options.with_text)
-    ]
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(f"unknown export format {fmt!r}: use xlsx, csv or sav")
+    columns = export_columns(questionnaire, with_text=options.with_text)
     plan = await plan_export(db, cipher, questionnaire, options)
     partial = out.with_name(out.name + ".part")
-    factory = _CsvSink if fmt == "csv" else _XlsxSink
-    sink: _Sink = await asyncio.to_thread(factory, partial, header)
+    factory: Callable[[Path, Sequence[Column]], _Sink] = _SINKS[fmt]
+    sink = await asyncio.to_thread(factory, partial, columns)
     written = 0
     try:
         async for chunk in iter_export_rows(
@@ -422,8 +465,19 @@ async def export_submissions(
     except BaseException:
         await asyncio.to_thread(_discard, sink, partial)
         raise
+    codebook = None
+    if fmt != "xlsx":
+        codebook = codebook_path(out)
+        await asyncio.to_thread(write_codebook_csv, codebook, columns)
     await asyncio.to_thread(os.replace, partial, out)
-    return ExportResult(written, plan.undecryptable, plan.suppressed, plan.pending)
+    return ExportResult(written, plan.undecryptable, plan.suppressed, plan.pending, codebook)
+
+
+_SINKS: Final[dict[str, Callable[[Path, Sequence[Column]], _Sink]]] = {
+    "csv": _CsvSink,
+    "xlsx": _XlsxSink,
+    "sav": SavSink,
+}
 
 
 def _discard(sink: _Sink, partial: Path) -> None:

@@ -24,10 +24,13 @@ EXPORT_FORMAT: Final[ExportFormat] = "xlsx"
 
 @dataclass(frozen=True)
 class ExportFile:
+    """The export, and for CSV and SAV its codebook (`companions`: name and content)."""
+
     filename: str
     content: bytes
     result: ExportResult
     today: date
+    companions: tuple[tuple[str, bytes], ...] = ()
 
 
 class StaffExports:
@@ -54,6 +57,7 @@ class StaffExports:
         *,
         campaign_id: str | None,
         with_text: bool,
+        fmt: ExportFormat = EXPORT_FORMAT,
     ) -> ExportFile:
         """The entry is committed before any row is read: an export that could not be
         audited is never built."""
@@ -66,11 +70,15 @@ class StaffExports:
         )
         suffix = "-text" if with_text else ""
         last_day = week_of(today) - timedelta(days=1)
-        filename = f"qingfeng-{last_day.isoformat()}{suffix}.{EXPORT_FORMAT}"
+        filename = f"qingfeng-{last_day.isoformat()}{suffix}.{fmt}"
         with tempfile.TemporaryDirectory(dir=settings.data_dir) as directory:
             path = Path(directory) / filename
             result = await export_submissions(
-                self._database, self._cipher, questionnaire, path, EXPORT_FORMAT, options
+                self._database, self._cipher, questionnaire, path, fmt, options
             )
             content = await asyncio.to_thread(path.read_bytes)
-        return ExportFile(filename, content, result, today)
+            companions: tuple[tuple[str, bytes], ...] = ()
+            if result.codebook is not None:
+                codebook = await asyncio.to_thread(result.codebook.read_bytes)
+                companions = ((result.codebook.name, codebook),)
+        return ExportFile(filename, content, result, today, companions)

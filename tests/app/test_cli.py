@@ -43,6 +43,7 @@ def run(
         ("DIGEST_WEBHOOKS", "[{", "DIGEST_WEBHOOKS"),
         ("DIGEST_SCHEDULE", "hourly", "DIGEST_SCHEDULE"),
         ("QUESTIONNAIRE", "/nope.yaml", "QUESTIONNAIRE"),
+        ("EXPORT_PROTECT_CONTENT", "maybe", "EXPORT_PROTECT_CONTENT"),
     ],
 )
 def test_a_wrong_setting_stops_with_one_clear_line(
@@ -90,3 +91,21 @@ def test_db_upgrade_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "postgresql" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (("--from", "2026-13-01"), "not a day"),
+        (("--from", "2026-11-30", "--to", "2026-11-02"), "--from is after --to"),
+        (("--format", "pdf"), "invalid choice"),
+    ],
+)
+def test_a_wrong_export_range_or_format_stops_with_a_clear_line(
+    tmp_path: Path, flags: tuple[str, ...], expected: str
+) -> None:
+    out = tmp_path / "x.csv"
+    result = run("export", "--out", str(out), *flags, env={"DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -48,7 +48,8 @@ async def test_an_admin_creates_and_opens_a_campaign_as_typed_on_a_chinese_keybo
     assert current is not None and current.id == campaign_id
 
     sent = await admin.send_command("/digest", spaced)
-    await admin.wait_for_message(f"（活动：{campaign_id}）", after=sent, timeout=WAIT)
+    # The campaign digest is titled with the campaign's title, not its id.
+    await admin.wait_for_message("（活动：基层减负，第一轮）", after=sent, timeout=WAIT)
     sent = await admin.send_command("/campaign", "close 0000")
     await admin.wait_for_message("0000", after=sent, timeout=WAIT)
     assert (await offline.services.campaigns.service.current()) is not None

@@ -54,7 +54,11 @@ SECTIONS = ["implementation"] * 3 + ["serving_public"] * 2 + ["duty"] * 2 + ["me
 EXPECTED_PROBLEMS: list[dict[str, Any]] = [
     # p1: S5 O7 → 7/12 shown, every cell ≥ 5 or 0; previous week O3 S3 → its share is hidden.
     dict(
-        often_share=7 / 12, change_points=None, distribution=freq(0, 5, 7, 0), mean_impact=40 / 12
+        often_share=7 / 12,
+        change_points=None,
+        distribution=freq(0, 5, 7, 0),
+        mean_impact=40 / 12,
+        impact_answers=12,  # everyone: nothing to work out from it
     ),
     # p2: N1 S4 O5 V2 → 7/12 shown; V2 hidden and O5 with it (one hidden cell in the
     # "often" half would follow from the share); N1 S4 both hidden. Previous: all often.
@@ -78,6 +82,7 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
         change_points=(7 / 12) * 100,
         distribution=freq(0, 5, 0, 7),
         mean_impact=3.0,
+        impact_answers=12,
     ),
     # p5: N5 S5 V2 → share hidden; V2 hidden, plus the smallest other non-zero cell (N5, first
     # of the tie). Impacts of s6–s12: 2,2,2,2,2,5,5 → 20/7.
@@ -90,7 +95,14 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
     # p6: all never → 0 %, unchanged; nobody answered the impact question.
     dict(often_share=0.0, change_points=0.0, distribution=freq(12, 0, 0, 0), mean_impact=None),
     # p7: N6 S6 → 0 %, unchanged; six impact answers of 1.
-    dict(often_share=0.0, change_points=0.0, distribution=freq(6, 6, 0, 0), mean_impact=1.0),
+    # The 6 answers differ by 0 or 6 from every sum of shown cells (0, 6, 12): n is shown.
+    dict(
+        often_share=0.0,
+        change_points=0.0,
+        distribution=freq(6, 6, 0, 0),
+        mean_impact=1.0,
+        impact_answers=6,
+    ),
     # p8: N2 S5 O5 → 5/12; the "not often" half (7) has N2 hidden, so S5 too. Previous: all
     # often. Impacts of s3–s12: 1..5, 1..5 → 3.0.
     dict(
@@ -127,9 +139,10 @@ EXPECTED = DigestData(
     numbers=(
         # 11 answers 0,2,4,4,6,8,10,10,12,20,60: median = 6th = 8 (6 at or below, 6 at or
         # above); p90 = 10th = 20 but only 2 answers are ≥ 20 → hidden.
+        # One of the 12 did not answer: the exact 11 would show that one, so "at least K".
         NumberFigures("meetings_month", median=8, p90=None),
         # five 1s and seven 2s: median (6th) 2, p90 (11th) 2, seven answers ≥ 2.
-        NumberFigures("inspections_month", median=2, p90=2),
+        NumberFigures("inspections_month", median=2, p90=2, answers=12),
     ),
     # under_10 5, 10–30 5, over_50 1, not answered 1: the two 1s (sum 2) plus under_10.
     deadline_share=cells(

@@ -80,22 +80,62 @@ def test_png_decodes_with_a_sensible_size_well_under_the_robot_limits() -> None:
     assert len(png) < 512 * 1024  # far below WeCom's 2 MB and Telegram's 10 MB
 
 
+def by_share() -> list[tuple[str, float | None]]:
+    """The labels and shares of `nine_rows` as the chart orders them: highest share first
+    (ties keep their order), the suppressed row last."""
+    pairs = list(zip(PROBLEM_LABELS, SHARES, strict=True))
+    shown = sorted((pair for pair in pairs if pair[1] is not None), key=lambda p: -(p[1] or 0))
+    return shown + [pair for pair in pairs if pair[1] is None]
+
+
 def test_values_are_shown_as_percentages_and_suppressed_rows_show_no_number() -> None:
     figure = build_problem_figure(nine_rows(), title=TITLE)
     (axes,) = figure.axes
 
     shown = [text.get_text() for text in axes.texts]
-    assert shown == ["62%", "91%", "35%", "样本不足", "77%", "12%", "0%", "100%", "50%"]
+    assert shown == ["100%", "91%", "77%", "62%", "50%", "35%", "12%", "0%", "样本不足"]
     bars = [patch for patch in axes.patches if isinstance(patch, Rectangle)]
     suppressed = [bar for bar in bars if bar.get_gid() == "suppressed"]
     assert len(suppressed) == 1
     assert suppressed[0].get_hatch()
     assert suppressed[0].get_width() == 1.0  # a full-width band, not a value
     values = [round(bar.get_width(), 2) for bar in bars if bar.get_gid() == "value"]
-    assert values == [s for s in SHARES if s is not None]
+    assert values == [share for _, share in by_share() if share is not None]
     tick_labels = [label.get_text().replace("\n", "") for label in axes.get_yticklabels()]
-    assert tick_labels == PROBLEM_LABELS  # questionnaire order, top to bottom
+    assert tick_labels == [label for label, _ in by_share()]  # highest share on top
     assert axes.yaxis_inverted()
+
+
+def test_each_bar_is_labelled_with_the_number_of_answers_it_rests_on() -> None:
+    rows = [
+        ChartRow("过度留痕", 0.25, n=12),
+        ChartRow("为开会而开会", 0.5, n=12),
+        ChartRow("新官不理旧事", None, suppressed=True),
+    ]
+
+    zh = [text.get_text() for text in build_problem_figure(rows, title=TITLE).axes[0].texts]
+    en = [
+        text.get_text()
+        for text in build_problem_figure(rows, title=TITLE, locale="en").axes[0].texts
+    ]
+
+    assert zh == ["50%（12 人）", "25%（12 人）", "样本不足"]
+    assert en == ["50% (n=12)", "25% (n=12)", "too few responses"]
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_chart_without_any_value_is_an_empty_frame_saying_so(locale: str) -> None:
+    all_suppressed = [ChartRow(label, None, suppressed=True) for label in PROBLEM_LABELS]
+
+    for rows in (all_suppressed, []):
+        figure = build_problem_figure(rows, title=TITLE, locale=locale, footnote="少于 5 人")
+        (axes,) = figure.axes
+        assert [text.get_text() for text in axes.texts] == [captions_for(locale).empty]
+        assert not axes.patches  # no bar, hatched or not
+        assert not [label.get_text() for label in axes.get_yticklabels()]
+        assert axes.get_title(loc="left") == TITLE
+    assert captions_for("zh-CN").empty == "本期暂无数据"
+    assert render_problem_chart(all_suppressed, title=TITLE).startswith(b"\x89PNG")
 
 
 def test_english_locale_uses_english_captions() -> None:
@@ -113,17 +153,14 @@ def test_english_locale_uses_english_captions() -> None:
         {"label": "x", "share": float("nan")},
         {"label": "x", "share": None},
         {"label": "x", "share": 0.4, "suppressed": True},
+        {"label": "x", "share": None, "suppressed": True, "n": 12},
+        {"label": "x", "share": 0.4, "n": 0},
         {"label": " ", "share": 0.4},
     ],
 )
 def test_chart_rows_reject_impossible_or_leaking_values(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         ChartRow(**kwargs)  # type: ignore[arg-type]
-
-
-def test_empty_chart_is_refused() -> None:
-    with pytest.raises(ValueError):
-        render_problem_chart([], title=TITLE)
 
 
 def test_long_labels_wrap_preferring_a_list_comma() -> None:

@@ -81,12 +81,12 @@ def test_the_hand_computed_digest_reads_as_expected(questionnaire: Questionnaire
         "2. 过度留痕（贯彻落实决策部署方面）",
         "经常或非常普遍：58%（较上期 -42 个百分点）",
         "分布：从未遇到 0（0%）；偶尔 5（42%）；经常 7（58%）；非常普遍 0（0%）",
-        "平均影响：3.3 / 5",
+        "平均影响：3.3 / 5（12 人作答）",
         "经常或非常普遍：（人数不足，不显示）",
         "从未遇到 0（0%）；偶尔 隐去；经常 0（0%）；非常普遍 6（50%）；未作答 隐去",
         "经常或非常普遍：0%（与上期持平）",
-        "上月参加会议次数：中位数 8\n",  # p90 hidden: not mentioned
-        "上月单位迎检次数：中位数 2，90% 分位数 2",
+        "上月参加会议次数：中位数 8（至少 5 人作答）\n",  # p90 hidden: not mentioned
+        "上月单位迎检次数：中位数 2，90% 分位数 2（12 人作答）",
         "精简会议和文件：9 人（75%）",
         "区直部门：5 人，至少一类问题经常遇到 0%",
         "其余各类（合并）：7 人，至少一类问题经常遇到 100%",
@@ -125,9 +125,15 @@ def test_data_is_escaped_in_html_and_markdown(questionnaire: Questionnaire) -> N
 def test_a_long_digest_is_split_between_lines_into_valid_parts(
     questionnaire: Questionnaire,
 ) -> None:
-    # Every "<" becomes "&lt;": 80 characters of data can take 320 in HTML.
-    long_examples = tuple(f"{i}" + "<&>" * 26 for i in range(3))
-    data = with_examples(EXPECTED, long_examples)
+    # Every "<" becomes "&lt;": 80 characters of data can take 320 in HTML. Each problem
+    # gets texts of its own (a digest quotes a text once).
+    data = dataclasses.replace(
+        EXPECTED,
+        problems=tuple(
+            dataclasses.replace(p, examples=tuple(f"{p.number}.{i}" + "<&>" * 26 for i in range(3)))
+            for p in EXPECTED.problems
+        ),
+    )
 
     parts = render_telegram(data, questionnaire)
 

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pyreadstat
 import pytest
 
 from bot.app import Services, build_services
@@ -122,3 +123,32 @@ async def test_include_today_and_with_text(
     text = out.read_text(encoding="utf-8-sig")
     assert "上周的事" in text and "本周的事" in text
     assert await audit_actions(seeded.services) == [(CLI_ACTOR_ID, "export.text")]
+
+
+async def test_a_date_range_and_an_spss_file(
+    seeded: Seeded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = seeded.last_week + timedelta(weeks=1)
+    out = tmp_path / "range.csv"
+    argv = ("export", "--format", "csv", "--out", str(out), "--include-today")
+    assert await run_cli(*argv, "--from", str(running + timedelta(days=3))) == 0
+    assert {row[1] for row in body_of(out)} == {running.isoformat()}  # its whole week
+    assert len(body_of(out)) == 5
+    assert await run_cli(*argv, "--to", str(seeded.last_week + timedelta(days=6))) == 0
+    assert {row[1] for row in body_of(out)} == {seeded.last_week.isoformat()}
+    early = str(seeded.last_week - timedelta(days=1))
+    assert await run_cli(*argv, "--from", early, "--to", early) == 0
+    assert body_of(out) == []
+    # Without --include-today, a range that reaches the running week still stops before it.
+    assert await run_cli("export", "--format", "csv", "--out", str(out), "--from", early) == 0
+    assert {row[1] for row in body_of(out)} == {seeded.last_week.isoformat()}
+    capsys.readouterr()
+
+    sav = tmp_path / "answers.sav"
+    assert await run_cli("export", "--format", "sav", "--out", str(sav)) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 5 submission(s)" in printed
+    assert f"wrote the codebook to {tmp_path / 'answers.codebook.csv'}" in printed
+    frame, meta = await asyncio.to_thread(pyreadstat.read_sav, str(sav))
+    assert len(frame) == 5 and meta.column_names[:3] == ["row", "week", "unit_type"]
+    assert meta.variable_value_labels["freq.p1"][1.0] == "从未遇到"

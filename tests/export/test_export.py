@@ -88,9 +88,10 @@ async def test_csv_export(
     # group even as "其他/未填, 其他/未填, 2026-11": left out. Not the "other" questionnaire.
     assert (result.rows, result.suppressed, result.undecryptable) == (19, 1, 0)
     assert len(body) == 19
-    assert header[:2] == ["序号", "周（周一日期）"]
-    assert header[2] == "unit_type 您在哪类单位工作？"
-    assert len(header) == 2 + len(questionnaire.questions)
+    assert header[:3] == ["row", "week", "unit_type"]
+    multi = [q for q in questionnaire.questions if q.type == "multi"]
+    options = sum(len(q.choices) for q in multi)
+    assert len(header) == 2 + len(questionnaire.questions) - len(multi) + options
     assert not any(h.lower() == "id" or "receipt" in h or "campaign" in h for h in header)
     assert [row[0] for row in body] == [str(n) for n in range(1, 20)]
     assert {row[1] for row in body} == {"2026-11-16", "2026-11-23"}  # Mondays, never a day
@@ -109,7 +110,8 @@ async def test_csv_export(
     s1 = [
         row
         for row in body
-        if row[column(header, "measures")].startswith("精简会议和文件、减少")
+        if row[column(header, "measures.fewer_meetings_docs")] == "1"
+        and row[column(header, "measures.fewer_inspections")] == "1"
         and row[column(header, "p1_impact")] == "1"
         and row[column(header, "unit_type")] == "区直部门"
     ]
@@ -117,12 +119,26 @@ async def test_csv_export(
     row = s1[0]
     assert row[column(header, "unit_type")] == "区直部门"
     assert row[column(header, "post_level")] == "一般干部"
-    assert row[column(header, "p1_freq")] == "偶尔"
+    assert row[column(header, "p1_freq")] == "sometimes"  # the choice's code
     assert row[column(header, "p1_impact")] == "1"
     assert row[column(header, "p2_impact")] == ""  # "never": not asked
-    assert row[column(header, "deadline_share")] == "不到一成"
+    assert row[column(header, "deadline_share")] == "under_10"
     assert row[column(header, "meetings_month")] == "0"
-    assert row[column(header, "measures")] == "精简会议和文件、减少、合并检查考核、不以留痕论成绩"
+    ticked = {
+        name.split(".", 1)[1]: row[index]
+        for index, name in enumerate(header)
+        if name.startswith("measures.")
+    }
+    assert ticked == {
+        "fewer_meetings_docs": "1",
+        "fewer_inspections": "1",
+        "no_trace_judging": "1",
+        "grassroots_research": "0",
+        "fair_accountability": "0",
+        "leaders_example": "0",
+        "discipline_naming": "0",
+        "other": "0",
+    }
     # Free text, asked for: decrypted and scrubbed; a formula is defused.
     examples = [r[column(header, "p1_example")] for r in body]
     assert any("联系[手机号]" in e for e in examples)
@@ -141,8 +157,9 @@ async def test_free_text_is_left_out_unless_asked_for(
 
     header, *body = read_csv(out)
     text_ids = {q.id for q in questionnaire.questions if q.type == "text"}
-    assert text_ids and not text_ids & {name.split(" ")[0] for name in header}
-    assert len(header) == 2 + len(questionnaire.questions) - len(text_ids)
+    assert text_ids and not text_ids & set(header)
+    assert header == [c.header for c in export_columns(questionnaire)]
+    assert len(header) == len(export_columns(questionnaire, with_text=True)) - len(text_ids)
     content = out.read_text(encoding="utf-8-sig")
     assert "CONCAT" not in content and "层层转发" not in content and "手机号" not in content
     assert result.rows == len(body) == 19
@@ -307,7 +324,7 @@ async def test_an_empty_export_has_only_the_header(
 async def test_unknown_format_is_refused(
     database: Database, cipher: TextCipher, questionnaire: Questionnaire, tmp_path: Path
 ) -> None:
-    with pytest.raises(ValueError, match="csv or xlsx"):
+    with pytest.raises(ValueError, match="xlsx, csv or sav"):
         await export_submissions(
             database,
             cipher,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyreadstat
 import pytest
 from aiogram.utils.i18n import gettext
 from openpyxl import load_workbook
@@ -125,7 +126,7 @@ async def test_an_admin_exports_closed_weeks_then_asks_for_the_text(offline: Off
     assert _up_to("2026-11-22") in caption
     header, *body = _rows(admin, document)
     assert len(body) == 5
-    assert header[1] == "周（周一日期）"
+    assert header[:2] == ["row", "week"]
     assert {row[1] for row in body} == {datetime(2026, 11, 16)}  # the Monday, not the day
     assert not any(str(name).startswith("p1_example") for name in header)
     assert "文件层层转发" not in str(body)
@@ -244,3 +245,82 @@ async def test_a_monday_export_reaches_the_sunday_just_closed(
     assert {row[1] for row in body} == {datetime(2026, 11, 23)} and len(body) == 5
     assert _up_to("2026-11-29") in (document.text or "")
     assert document.file_name == "qingfeng-2026-11-29.xlsx"
+
+
+async def _documents(user: EmulatedUser, after: ChatMessage, count: int) -> list[ChatMessage]:
+    """The next `count` documents the bot sends after `after`."""
+    found: list[ChatMessage] = []
+    last = after
+    for _ in range(count):
+        last = await _document(user, last)
+        found.append(last)
+    return found
+
+
+async def test_a_csv_export_comes_with_its_codebook_and_a_sav_reads_back(
+    offline: OfflineBot, tmp_path: Path
+) -> None:
+    await _store(offline, LAST_WEDNESDAY, 5)
+    admin = offline.new_user(user_id=CONFIGURED_ADMIN)
+
+    sent = await admin.send_command("/export", "csv")
+    answers, codebook = await _documents(admin, sent, 2)
+    assert answers.file_name == "qingfeng-2026-11-22.csv"
+    assert codebook.file_name == "qingfeng-2026-11-22.codebook.csv"
+    assert all(m.raw.get("has_protected_content") is True for m in (answers, codebook))
+    content = admin.download(answers)
+    assert content.startswith(b"\xef\xbb\xbf")
+    header = content.decode("utf-8-sig").splitlines()[0].split(",")
+    names = [
+        line.split(",")[0] for line in admin.download(codebook).decode("utf-8-sig").splitlines()
+    ]
+    assert names[1:] == header and header[:3] == ["row", "week", "unit_type"]
+
+    # The "with free text" button keeps the format.
+    pressed = await admin.press(translated("With free text"), answers)
+    await pressed.wait_answered(timeout=WAIT)
+    with_text, _book = await _documents(admin, codebook, 2)
+    assert with_text.file_name == "qingfeng-2026-11-22-text.csv"
+
+    sent = await admin.send_command("/export", "sav")
+    sav, sav_book = await _documents(admin, sent, 2)
+    assert sav.file_name == "qingfeng-2026-11-22.sav"
+    assert sav_book.file_name == "qingfeng-2026-11-22.codebook.csv"
+    path = tmp_path / "got.sav"
+    path.write_bytes(admin.download(sav))
+    frame, meta = pyreadstat.read_sav(str(path))
+    assert offline.services is not None
+    unit = offline.services.questionnaire.answer_field("unit_type")
+    assert len(frame) == 5 and set(frame["unit_type"]) == {
+        unit.choice_label("town_street", "zh-CN")
+    }
+    assert meta.column_names_to_labels["unit_type"] == unit.label_for("zh-CN")
+    assert meta.variable_value_labels["freq.p1"][3.0] == "经常"  # "often" is choice 3
+    assert await _actions(offline) == [
+        (CONFIGURED_ADMIN, "export", "all"),
+        (CONFIGURED_ADMIN, "export", "all"),
+        (CONFIGURED_ADMIN, "export.text", "all"),
+    ]
+
+
+async def test_exports_can_be_sent_unprotected(tmp_path: Path, manual_digests: None) -> None:
+    running = await OfflineBot.start(
+        tmp_path / "data",
+        limits=Limits.unlimited(),
+        admin_ids=[CONFIGURED_ADMIN],
+        timezone="Asia/Shanghai",
+        now=ManualClock(NOW),
+        export_protect_content=False,
+    )
+    try:
+        await _store(running, LAST_WEDNESDAY, 5)
+        admin = running.new_user(user_id=CONFIGURED_ADMIN)
+        sent = await admin.send_command("/export", "csv")
+        documents = await _documents(admin, sent, 2)
+        assert [m.raw.get("has_protected_content") for m in documents] == [None, None]
+        sent = await admin.send_command("/export")
+        document = await _document(admin, sent)
+        assert not document.raw.get("has_protected_content")
+        assert len(_rows(admin, document)) == 1 + 5
+    finally:
+        await running.close()
