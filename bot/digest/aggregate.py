@@ -497,6 +497,40 @@ def _field_of_type(
 # ---------------------------------------------------------------------------- SQL
 
 
+def submissions_in_scope(
+    questionnaire_id: str, first_day: date, last_day: date, campaign_id: str | None
+) -> ColumnElement[bool]:
+    """The submissions of one questionnaire (every version) on these days, of one campaign
+    or of all."""
+    condition = and_(
+        submissions.c.questionnaire_id == questionnaire_id,
+        submissions.c.day >= first_day,
+        submissions.c.day <= last_day,
+    )
+    if campaign_id is not None:
+        condition = and_(condition, submissions.c.campaign_id == campaign_id)
+    return condition
+
+
+def with_breakdown_answers(layout: DigestLayout) -> tuple[Any, list[Any]]:
+    """`submissions` outer-joined to each breakdown question's answer, and those answers as
+    columns `group_0`, `group_1`… (None where not answered)."""
+    joined: Any = submissions
+    columns: list[Any] = []
+    for index, (question_id, _choices) in enumerate(layout.breakdowns):
+        alias = answers.alias(f"group_{index}")
+        joined = joined.outerjoin(
+            alias,
+            and_(
+                alias.c.submission_id == submissions.c.id,
+                alias.c.question_id == question_id,
+                alias.c.ordinal == 0,
+            ),
+        )
+        columns.append(alias.c.choice.label(f"group_{index}"))
+    return joined, columns
+
+
 class DigestQueries:
     """The aggregate queries one digest needs (also timed on their own by bench/digest.py)."""
 
@@ -507,14 +541,9 @@ class DigestQueries:
         self.campaign_id = campaign_id
 
     def _scope(self, first_day: date, last_day: date) -> ColumnElement[bool]:
-        condition = and_(
-            submissions.c.questionnaire_id == self.layout.questionnaire_id,
-            submissions.c.day >= first_day,
-            submissions.c.day <= last_day,
+        return submissions_in_scope(
+            self.layout.questionnaire_id, first_day, last_day, self.campaign_id
         )
-        if self.campaign_id is not None:
-            condition = and_(condition, submissions.c.campaign_id == self.campaign_id)
-        return condition
 
     def submission_counts(self) -> Select[Any]:
         """One row: submissions in the period and in the previous period."""
@@ -530,19 +559,7 @@ class DigestQueries:
         At most (choices + 1)² × 2 rows: the breakdowns, their per-group shares and the
         overall share all come from this one small table.
         """
-        joined: Any = submissions
-        columns: list[Any] = []
-        for index, (question_id, _choices) in enumerate(self.layout.breakdowns):
-            alias = answers.alias(f"group_{index}")
-            joined = joined.outerjoin(
-                alias,
-                and_(
-                    alias.c.submission_id == submissions.c.id,
-                    alias.c.question_id == question_id,
-                    alias.c.ordinal == 0,
-                ),
-            )
-            columns.append(alias.c.choice.label(f"group_{index}"))
+        joined, columns = with_breakdown_answers(self.layout)
         if self.layout.frequency_ids:
             often = answers.alias("often")
             meets = exists().where(

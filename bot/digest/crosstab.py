@@ -47,10 +47,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
+from sqlalchemy import Select, case, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.digest.aggregate import HIGH_FREQUENCY, NO_ANSWER, DigestLayout, is_safe_count
+from bot.digest.aggregate import (
+    HIGH_FREQUENCY,
+    NO_ANSWER,
+    DigestLayout,
+    is_safe_count,
+    submissions_in_scope,
+    with_breakdown_answers,
+)
 from storage.tables import answers, submissions
 
 Entry = tuple[int, int]
@@ -175,26 +182,10 @@ class Scope:
 def crosstab_query(layout: DigestLayout, scope: Scope) -> Select[Any]:
     """One query: submissions counted by (answer to each breakdown question), with, per
     problem, how many of them meet it often or more. At most (choices + 1)² rows."""
-    condition: ColumnElement[bool] = and_(
-        submissions.c.questionnaire_id == scope.questionnaire_id,
-        submissions.c.day >= scope.first_day,
-        submissions.c.day <= scope.last_day,
+    condition = submissions_in_scope(
+        scope.questionnaire_id, scope.first_day, scope.last_day, scope.campaign_id
     )
-    if scope.campaign_id is not None:
-        condition = and_(condition, submissions.c.campaign_id == scope.campaign_id)
-    joined: Any = submissions
-    columns: list[Any] = []
-    for index, (question_id, _choices) in enumerate(layout.breakdowns):
-        alias = answers.alias(f"group_{index}")
-        joined = joined.outerjoin(
-            alias,
-            and_(
-                alias.c.submission_id == submissions.c.id,
-                alias.c.question_id == question_id,
-                alias.c.ordinal == 0,
-            ),
-        )
-        columns.append(alias.c.choice.label(f"group_{index}"))
+    joined, columns = with_breakdown_answers(layout)
     for index, problem in enumerate(layout.problems):
         often = answers.alias(f"often_{index}")
         meets = exists().where(
