@@ -23,7 +23,7 @@ import pytest_asyncio
 from bot.app import FeatureOptions
 from bot.harness.offline import OfflineBot
 from tests.conftest import copy_sqlite_template
-from tests.web.browser.support import CHROMIUM, USER_AGENT, LogRecords, require_browser
+from tests.web.browser.support import CHROMIUM, LogRecords, phone_of, require_browser
 from tests.web.conftest import POW_FOR_TESTS
 
 if TYPE_CHECKING:
@@ -95,16 +95,6 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def phone(browser: Browser) -> AsyncIterator[BrowserContext]:
-    """A fresh phone: its own storage, no cookies, no cache."""
-    context = await browser.new_context(
-        viewport={"width": 375, "height": 667},
-        has_touch=True,
-        is_mobile=True,
-        locale="zh-CN",
-        user_agent=USER_AGENT,
-    )
-    context.set_default_timeout(30_000)
-    try:
+    """A fresh phone, 375 px wide."""
+    async with phone_of(browser, 375, 667) as context:
         yield context
-    finally:
-        await context.close()

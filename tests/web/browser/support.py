@@ -7,10 +7,12 @@ means every answer has arrived and been drawn.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import os
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from playwright.async_api import ConsoleMessage, Dialog, Locator, Page
+    from playwright.async_api import Browser, BrowserContext, ConsoleMessage, Dialog, Locator, Page
 
 CHROMIUM = "/usr/bin/chromium"
 RECEIPT = re.compile(r"[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){4}")
@@ -143,3 +145,20 @@ class Chat:
         if await overlay.count():
             return await overlay.inner_text()
         return None
+
+
+@contextlib.asynccontextmanager
+async def phone_of(browser: Browser, width: int, height: int) -> AsyncIterator[BrowserContext]:
+    """A fresh phone of this screen size: its own storage, no cookies, no cache."""
+    context = await browser.new_context(
+        viewport={"width": width, "height": height},
+        has_touch=True,
+        is_mobile=True,
+        locale="zh-CN",
+        user_agent=USER_AGENT,
+    )
+    context.set_default_timeout(30_000)
+    try:
+        yield context
+    finally:
+        await context.close()

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from bot.harness.offline import OfflineBot
-from tests.web.browser.support import USER_AGENT, Chat
+from tests.web.browser.support import Chat, phone_of
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext
@@ -51,18 +51,8 @@ LAYOUT = """node => {
 @pytest_asyncio.fixture(loop_scope="module")
 async def narrow_phone(browser: Browser) -> AsyncIterator[BrowserContext]:
     """A small, cheap phone: 320 px wide."""
-    context = await browser.new_context(
-        viewport={"width": NARROW, "height": 568},
-        has_touch=True,
-        is_mobile=True,
-        locale="zh-CN",
-        user_agent=USER_AGENT,
-    )
-    context.set_default_timeout(30_000)
-    try:
+    async with phone_of(browser, NARROW, 568) as context:
         yield context
-    finally:
-        await context.close()
 
 
 async def layout(chat: Chat) -> dict[str, Any]:
