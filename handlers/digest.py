@@ -33,7 +33,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.campaigns import CampaignService
 from bot.clock import WallClock
 from bot.config import Settings
-from bot.digest.scheduler import DigestService, telegram_sender
+from bot.digest.scheduler import DigestService, campaign_period, telegram_sender
 from bot.digest.snapshots import scope_key
 from bot.export import EXPORT_FORMATS, ExportFormat, ExportResult
 from bot.export.callbacks import ExportTextCallback
@@ -43,14 +43,18 @@ from bot.respondent.survey import SurveyService
 from bot.staff.exports import StaffExports
 from bot.staff.filters import IsAdmin, IsStaff, PrivateChat, restricted
 from storage.repositories import DigestGroupRepository
+from storage.repositories.campaigns import Campaign
 from storage.repositories.cases import AuditRepository
 
 
 @dataclass(frozen=True)
 class _Scope:
-    campaign_id: str | None = None
+    campaign: Campaign | None = None
     questionnaire: Questionnaire | None = None  # None: the configured questionnaire
-    campaign_title: str | None = None
+
+    @property
+    def campaign_id(self) -> str | None:
+        return None if self.campaign is None else self.campaign.id
 
 
 async def _campaign_scope(
@@ -63,7 +67,7 @@ async def _campaign_scope(
         await answer.answer(_("No campaign {id}.").format(id=escape(campaign_id[:64])))
         return None
     engine = await survey.engine_for(campaign.questionnaire_id, campaign.questionnaire_version)
-    return _Scope(campaign.id, None if engine is None else engine.questionnaire, campaign.title)
+    return _Scope(campaign, None if engine is None else engine.questionnaire)
 
 
 async def digest_command(
@@ -84,28 +88,34 @@ async def digest_command(
         return
     schedule = digest_service.schedule
     today = schedule.today(clock())
-    period = schedule.period_containing(today)
+    campaign = scope.campaign
+    period = schedule.period_containing(today) if campaign is None else campaign_period(campaign)
     # Audited first, in its own transaction: a view that could not be audited is not built.
     await audit.record(
         message.from_user.id, "digest.view", scope_key(period, scope.campaign_id), today
     )
     await bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-    built = await digest_service.released(
-        period,
-        campaign_id=scope.campaign_id,
-        campaign_title=scope.campaign_title,
-        questionnaire=scope.questionnaire,
-    )
-    note = _(
-        "The current period ({first} to {last}) as last released. Its figures move only "
-        "once at least {k} new reports have arrived, so that no single report can be "
-        "singled out; the scheduled digest follows when the period ends."
-    )
+    if campaign is None:
+        built = await digest_service.released(period)
+        note = _(
+            "The current period ({first} to {last}) as last released. Its figures move only "
+            "once at least {k} new reports have arrived, so that no single report can be "
+            "singled out; the scheduled digest follows when the period ends."
+        )
+    else:
+        built = await digest_service.campaign_released(
+            campaign,
+            questionnaire=scope.questionnaire,
+            previous=await campaigns.previous(campaign),
+        )
+        note = _(
+            "The whole campaign so far ({first} to {last}), as last released. Its figures "
+            "move only once at least {k} new reports have arrived, so that no single report "
+            "can be singled out."
+        )
     note = note.format(
         first=period.first_day.isoformat(), last=period.last_day.isoformat(), k=digest_service.k
     )
-    if scope.campaign_id is not None:
-        note += "\n" + _("Campaign {id} only.").format(id=escape(scope.campaign_id))
     await message.answer(note)
     result = await telegram_sender(bot, digest_groups).send(
         message.chat.id, built.telegram_parts, built.message.chart_png, caption=built.title

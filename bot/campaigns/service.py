@@ -98,6 +98,10 @@ class CampaignService:
         full-width digits allowed (`bot.staff.admin_input.compact`)."""
         return await self.repository.get(compact(campaign_id))
 
+    async def previous(self, campaign: Campaign) -> Campaign | None:
+        """The campaign before `campaign` (same questionnaire), for its trends."""
+        return await self.repository.previous(campaign)
+
     async def current(self, day: date | None = None) -> Campaign | None:
         """The open campaign that accepts answers on `day` (default today), if any."""
         return await self.repository.current(day or self._today())

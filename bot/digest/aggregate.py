@@ -42,7 +42,16 @@ reader can work out from what it shows, is either 0 or at least K:
 6. **Measures** and **burden sources** (multiple choice, no published total) are listed
    only when at least K chose them. How the burden changed (single choice) is a partition
    like the deadline share (rule 2).
-7. **Examples** (up to three per problem, free text already scrubbed at storage and scrubbed
+8. **Cross-tabulations** (each problem by each grouping question, where breakdowns are
+   shown) use the breakdown's own groups, so every group is at least K and its size is the
+   one the breakdown publishes. Each is a table (group × meets the problem often or not)
+   whose row totals, column totals (the problem's overall share) and grand total are
+   published, suppressed by `suppress_table` like the breakdown; a problem whose overall
+   share is hidden has no cross-tab, nor has one whose suppression cannot hold or hides
+   every share.
+9. **The share writing a free text** (an example or a suggestion) is shown only when those
+   who did and those who did not are each 0 or at least K.
+10. **Examples** (up to three per problem, free text already scrubbed at storage and scrubbed
    again here) appear only when the period has at least K submissions; they carry no date,
    dates written inside them are masked, and they are picked at random. The texts typed for
    the measure "other" (up to three, shortened like examples) appear only when at least K
@@ -78,6 +87,7 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     literal,
     or_,
@@ -162,6 +172,9 @@ class ProblemFigures:
     exact count could uncover a small group (the digest then says "at least K")."""
     impact_max: int | None = None
     examples: tuple[str, ...] = ()
+    previous_share: float | None = None
+    """The comparison's `often_share` (the previous period, or for a campaign the previous
+    campaign), shown beside this one; None when either share is hidden."""
 
 
 @dataclass(frozen=True)
@@ -199,6 +212,43 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
+class CrossGroup:
+    """One group of a problem's cross-tabulation: the same groups as the breakdown (a
+    choice id, `NO_ANSWER` or `MERGED`, each of at least K reports), and the share of the
+    group meeting the problem often or more (None when suppressed)."""
+
+    group_id: str
+    size: int
+    often_share: float | None
+
+
+@dataclass(frozen=True)
+class CrossTab:
+    """Problem `problem` (frequency key `question_id`) by the grouping question
+    `breakdown_id` (rule 8)."""
+
+    breakdown_id: str
+    problem: int
+    question_id: str
+    groups: tuple[CrossGroup, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the trend figures compare with: the previous period of the same kind, or for a
+    campaign the campaign before it. `submissions` is None when that scope was below K."""
+
+    kind: Literal["period", "campaign"]
+    label: str
+    """The previous period's key, or the previous campaign's title."""
+    first_day: date
+    last_day: date
+    submissions: int | None = None
+    campaign_id: str | None = None
+    """The campaign counted (None: every submission of the days)."""
+
+
+@dataclass(frozen=True)
 class DigestData:
     """Everything a digest shows, already reduced to what k-anonymity allows.
 
@@ -225,6 +275,13 @@ class DigestData:
     change_since: tuple[Cell, ...] = ()
     """How the burden changed: cells like `deadline_share` (rule 2)."""
     breakdowns: tuple[Breakdown, ...] = ()
+    crosstabs: tuple[CrossTab, ...] = ()
+    """Each problem by each grouping question, where breakdowns are shown (rule 8)."""
+    comparison: Comparison | None = None
+    """What `ProblemFigures.previous_share` and `change_points` compare with."""
+    with_text_share: float | None = None
+    """Share of the reports that wrote at least one free text (an example, a suggestion):
+    shown when both they and the others are 0 or at least K."""
     undecryptable: int = 0
     """Stored texts the digest tried to read and could not decrypt (skipped)."""
     schema: int = SCHEMA_VERSION
@@ -531,27 +588,63 @@ def with_breakdown_answers(layout: DigestLayout) -> tuple[Any, list[Any]]:
     return joined, columns
 
 
+def default_comparison(period: Period, campaign_id: str | None) -> Comparison | None:
+    """A daily or weekly digest compares with the period before it (same campaign filter); a
+    campaign's digest compares only with a campaign named for it (`compare_with`)."""
+    if period.kind == "campaign":
+        return None
+    before = period.previous()
+    return Comparison("period", before.key, before.first_day, before.last_day, None, campaign_id)
+
+
 class DigestQueries:
     """The aggregate queries one digest needs (also timed on their own by bench/digest.py)."""
 
-    def __init__(self, layout: DigestLayout, period: Period, *, campaign_id: str | None) -> None:
+    def __init__(
+        self,
+        layout: DigestLayout,
+        period: Period,
+        *,
+        campaign_id: str | None,
+        compare_with: Comparison | Literal["previous period"] | None = "previous period",
+    ) -> None:
         self.layout = layout
         self.period = period
-        self.previous = period.previous()
         self.campaign_id = campaign_id
+        self.comparison = (
+            default_comparison(period, campaign_id)
+            if compare_with == "previous period"
+            else compare_with
+        )
 
     def _scope(self, first_day: date, last_day: date) -> ColumnElement[bool]:
         return submissions_in_scope(
             self.layout.questionnaire_id, first_day, last_day, self.campaign_id
         )
 
+    @property
+    def current_scope(self) -> ColumnElement[bool]:
+        return self._scope(self.period.first_day, self.period.last_day)
+
+    @property
+    def compared_scope(self) -> ColumnElement[bool]:
+        """The submissions the trend compares with (none when there is no comparison)."""
+        if self.comparison is None:
+            return false()
+        return submissions_in_scope(
+            self.layout.questionnaire_id,
+            self.comparison.first_day,
+            self.comparison.last_day,
+            self.comparison.campaign_id,
+        )
+
     def submission_counts(self) -> Select[Any]:
-        """One row: submissions in the period and in the previous period."""
-        in_current = submissions.c.day >= self.period.first_day
+        """One row: submissions in the period and in the scope it is compared with."""
+        in_current = self.current_scope
         return select(
             func.coalesce(func.sum(case((in_current, 1), else_=0)), 0).label("current"),
             func.coalesce(func.sum(case((in_current, 0), else_=1)), 0).label("previous"),
-        ).where(self._scope(self.previous.first_day, self.period.last_day))
+        ).where(or_(in_current, self.compared_scope))
 
     def crosstab(self) -> Select[Any]:
         """Submissions of the period counted by (breakdown answers…, meets any problem often).
@@ -580,10 +673,40 @@ class DigestQueries:
         keys.append(per_submission.c.hit)
         return select(*keys, func.count().label("n")).group_by(*keys)
 
+    def problem_crosstab(self) -> Select[Any]:
+        """Submissions of the period counted by (breakdown answers…), with per problem how
+        many of them meet it often or more, and how many wrote at least one free text. At
+        most (choices + 1)² rows: every cross-tab and the text share come from it."""
+        joined, columns = with_breakdown_answers(self.layout)
+        for index, problem in enumerate(self.layout.problems):
+            often = answers.alias(f"often_{index}")
+            meets = exists().where(
+                often.c.submission_id == submissions.c.id,
+                often.c.question_id.in_((problem.question_id, *problem.earlier_ids)),
+                often.c.choice.in_(HIGH_FREQUENCY),
+            )
+            columns.append(case((meets, 1), else_=0).label(f"often_{index}"))
+        written = answers.alias("written")
+        wrote = exists().where(
+            written.c.submission_id == submissions.c.id, written.c.text_enc.is_not(None)
+        )
+        columns.append(case((wrote, 1), else_=0).label("wrote"))
+        inner = (
+            select(*columns).select_from(joined).where(self.current_scope).subquery("per_report")
+        )
+        keys = [inner.c[f"group_{i}"] for i in range(len(self.layout.breakdowns))]
+        sums = [
+            func.coalesce(func.sum(inner.c[f"often_{i}"]), 0).label(f"often_{i}")
+            for i in range(len(self.layout.problems))
+        ]
+        wrote_sum = func.coalesce(func.sum(inner.c.wrote), 0).label("wrote")
+        return select(*keys, func.count().label("n"), *sums, wrote_sum).group_by(*keys)
+
     def value_counts(self) -> Select[Any]:
         """Counts per (period, question, choice, number): every choice and number the digest
-        uses in the period, and the frequency answers of the previous period."""
-        in_current = case((submissions.c.day >= self.period.first_day, 1), else_=0)
+        uses in the period, and the frequency answers of the scope it is compared with."""
+        current = self.current_scope
+        in_current = case((current, 1), else_=0)
         earlier = self.layout.earlier_keys
         key: Any = (
             case(earlier, value=answers.c.question_id, else_=answers.c.question_id)
@@ -599,13 +722,10 @@ class DigestQueries:
             )
             .select_from(answers.join(submissions, submissions.c.id == answers.c.submission_id))
             .where(
-                self._scope(self.previous.first_day, self.period.last_day),
+                or_(current, self.compared_scope),
                 answers.c.question_id.in_(self.layout.counted_ids),
                 answers.c.text_enc.is_(None),
-                or_(
-                    submissions.c.day >= self.period.first_day,
-                    answers.c.question_id.in_(self.layout.frequency_keys),
-                ),
+                or_(current, answers.c.question_id.in_(self.layout.frequency_keys)),
             )
             .subquery("counted")
         )
@@ -672,6 +792,20 @@ class RawCounts:
     """(answer to each breakdown question or None, meets a problem often, count)."""
     values: Mapping[str, Mapping[str | int, int]] = field(default_factory=dict)
     previous_values: Mapping[str, Mapping[str | int, int]] = field(default_factory=dict)
+    by_problem: tuple[ProblemCounts, ...] = ()
+    """Per combination of breakdown answers: how many meet each problem often or more."""
+
+
+@dataclass(frozen=True)
+class ProblemCounts:
+    """One row of `DigestQueries.problem_crosstab`: the answers to the breakdown questions
+    (None: not answered), the number of reports, per problem (layout order) how many of them
+    meet it often or more, and how many wrote a free text."""
+
+    groups: tuple[str | None, ...]
+    reports: int
+    often: tuple[int, ...]
+    wrote: int
 
 
 async def fetch_raw_counts(
@@ -694,6 +828,16 @@ async def fetch_raw_counts(
         if value is None:
             continue
         target[item.question_id][value if isinstance(value, str) else int(value)] += int(item.n)
+    problems = len(queries.layout.problems)
+    by_problem = tuple(
+        ProblemCounts(
+            groups=tuple(item[:width]),
+            reports=int(item[width]),
+            often=tuple(int(hit) for hit in item[width + 1 : width + 1 + problems]),
+            wrote=int(item[width + 1 + problems]),
+        )
+        for item in await connection.execute(queries.problem_crosstab())
+    )
     # Counting the crosstab gives the same total in the same snapshot; prefer it so that
     # every partition below adds up exactly.
     total = sum(count for _, _, count in crosstab)
@@ -703,6 +847,7 @@ async def fetch_raw_counts(
         crosstab=tuple(crosstab),
         values=dict(values),
         previous_values=dict(previous_values),
+        by_problem=by_problem,
     )
 
 
@@ -876,12 +1021,14 @@ def _problem_figures(
     often_share = _share(often, total) if share_shown else None
 
     change: float | None = None
+    previous_share: float | None = None
     previous_total = raw.previous_submissions
     if often_share is not None and previous_total >= k:
         before = raw.previous_values.get(problem.question_id, {})
         previous_often = sum(int(before.get(choice, 0)) for choice in HIGH_FREQUENCY)
         if is_safe_count(previous_often, k) and is_safe_count(previous_total - previous_often, k):
-            change = (often_share - _share(previous_often, previous_total)) * 100
+            previous_share = _share(previous_often, previous_total)
+            change = (often_share - previous_share) * 100
 
     mean: float | None = None
     mean_answers: int | None = None
@@ -905,6 +1052,7 @@ def _problem_figures(
         impact_answers=mean_answers,
         impact_max=problem.impact_max,
         examples=tuple(examples),
+        previous_share=previous_share,
     )
 
 
@@ -995,18 +1143,18 @@ class _Group:
     ids: list[str]
     size: int
     often: int
+    merged: bool = False
 
 
-def _breakdown(
-    index: int, question_id: str, choice_ids: Sequence[str], raw: RawCounts, k: int
-) -> tuple[Breakdown, bool] | None:
-    """The breakdown by one grouping question, and whether its suppression held with the
-    overall share published (False: the caller must hide that share too)."""
+def _breakdown_rows(
+    index: int, choice_ids: Sequence[str], raw: RawCounts, k: int
+) -> list[_Group] | None:
+    """The groups of one grouping question as a breakdown shows them: each of at least K,
+    the smaller ones merged (rule 5); None when no group reaches K on its own."""
     sizes: Counter[str] = Counter()
     often: Counter[str] = Counter()
     for answers_given, meets, count in raw.crosstab:
-        answer = answers_given[index]
-        group_id = answer if answer is not None and answer in choice_ids else NO_ANSWER
+        group_id = _group_of(answers_given[index], choice_ids)
         sizes[group_id] += count
         if meets:
             often[group_id] += count
@@ -1027,14 +1175,30 @@ def _breakdown(
         )
     if not shown:
         return None  # no group reaches K on its own: the breakdown would only repeat the total
-    rows = [*shown, merged] if merged.size else list(shown)
+    if merged.size:
+        merged.merged = True
+        return [*shown, merged]
+    return shown
+
+
+def _group_of(answer: str | None, choice_ids: Sequence[str]) -> str:
+    return answer if answer is not None and answer in choice_ids else NO_ANSWER
+
+
+def _group_id(group: _Group) -> str:
+    return MERGED if group.merged else group.ids[0]
+
+
+def _breakdown(question_id: str, rows: Sequence[_Group], k: int) -> tuple[Breakdown, bool]:
+    """The breakdown by one grouping question, and whether its suppression held with the
+    overall share published (False: the caller must hide that share too)."""
     suppression = suppress_table([[group.often, group.size - group.often] for group in rows], k)
     hidden = {row for row, _column in suppression.hidden}
     breakdown = Breakdown(
         question_id=question_id,
         groups=tuple(
             GroupFigures(
-                group_id=MERGED if group is merged else group.ids[0],
+                group_id=_group_id(group),
                 size=group.size,
                 any_often_share=None if i in hidden else _share(group.often, group.size),
             )
@@ -1042,6 +1206,59 @@ def _breakdown(
         ),
     )
     return breakdown, suppression.complete
+
+
+def _crosstabs(
+    index: int,
+    question_id: str,
+    choice_ids: Sequence[str],
+    rows: Sequence[_Group],
+    layout: DigestLayout,
+    raw: RawCounts,
+    k: int,
+) -> list[CrossTab]:
+    """Each problem by one grouping question, over the breakdown's own groups (rule 8)."""
+    row_of = {group_id: i for i, group in enumerate(rows) for group_id in group.ids}
+    made: list[CrossTab] = []
+    for p, problem in enumerate(layout.problems):
+        often = [0] * len(rows)
+        for counted in raw.by_problem:
+            often[row_of[_group_of(counted.groups[index], choice_ids)]] += counted.often[p]
+        total_often = sum(often)
+        if not (is_safe_count(total_often, k) and is_safe_count(raw.submissions - total_often, k)):
+            continue  # the problem's own share is hidden: so is every part of it
+        table = [[hits, group.size - hits] for hits, group in zip(often, rows, strict=True)]
+        suppression = suppress_table(table, k)
+        if not suppression.complete:
+            continue
+        hidden = {row for row, _column in suppression.hidden}
+        if len(hidden) == len(rows):
+            continue  # every share suppressed: the table would say nothing
+        made.append(
+            CrossTab(
+                breakdown_id=question_id,
+                problem=problem.number,
+                question_id=problem.question_id,
+                groups=tuple(
+                    CrossGroup(
+                        group_id=_group_id(group),
+                        size=group.size,
+                        often_share=None if i in hidden else _share(often[i], group.size),
+                    )
+                    for i, group in enumerate(rows)
+                ),
+            )
+        )
+    return made
+
+
+def _with_text_share(raw: RawCounts, k: int) -> float | None:
+    wrote = sum(counted.wrote for counted in raw.by_problem)
+    if not raw.by_problem or not (
+        is_safe_count(wrote, k) and is_safe_count(raw.submissions - wrote, k)
+    ):
+        return None
+    return _share(wrote, raw.submissions)
 
 
 def other_texts_shown(layout: DigestLayout, raw: RawCounts, k: int) -> bool:
@@ -1065,8 +1282,10 @@ def summarise(
     campaign_id: str | None = None,
     campaign_title: str | None = None,
     examples: Mapping[str, Sequence[str]] | None = None,
+    comparison: Comparison | None = None,
 ) -> DigestData:
-    """Apply the disclosure rules to raw counts (pure: no database, no randomness)."""
+    """Apply the disclosure rules to raw counts (pure: no database, no randomness).
+    `comparison` names what the raw previous counts are of."""
     if k < 1:
         raise ValueError("k must be at least 1")
     base = DigestData(
@@ -1099,14 +1318,16 @@ def summarise(
     any_often = sum(count for _, meets, count in raw.crosstab if meets)
     any_often_shown = is_safe_count(any_often, k) and is_safe_count(total - any_often, k)
     breakdowns: list[Breakdown] = []
+    crosstabs: list[CrossTab] = []
     if carries_breakdowns(period, campaign_id):
         for index, (question_id, choices) in enumerate(layout.breakdowns):
-            made = _breakdown(index, question_id, choices, raw, k)
-            if made is None:
+            rows = _breakdown_rows(index, choices, raw, k)
+            if rows is None:
                 continue
-            breakdown, complete = made
+            breakdown, complete = _breakdown(question_id, rows, k)
             breakdowns.append(breakdown)
             any_often_shown = any_often_shown and complete
+            crosstabs += _crosstabs(index, question_id, choices, rows, layout, raw, k)
     return dataclasses.replace(
         base,
         submissions=total,
@@ -1139,6 +1360,16 @@ def summarise(
             else ()
         ),
         breakdowns=tuple(breakdowns),
+        crosstabs=tuple(crosstabs),
+        comparison=(
+            None
+            if comparison is None
+            else dataclasses.replace(
+                comparison,
+                submissions=raw.previous_submissions if raw.previous_submissions >= k else None,
+            )
+        ),
+        with_text_share=_with_text_share(raw, k),
     )
 
 
@@ -1228,12 +1459,14 @@ async def aggregate_digest(
     campaign_id: str | None = None,
     campaign_title: str | None = None,
     rng: random.Random | None = None,
+    compare_with: Comparison | Literal["previous period"] | None = "previous period",
 ) -> DigestData:
-    """The k-anonymous figures of one period, read in one consistent snapshot."""
+    """The k-anonymous figures of one period, read in one consistent snapshot; the trend
+    compares with `compare_with` (by default the previous period of the same kind)."""
     if k < 1:
         raise ValueError("k must be at least 1")
     layout = DigestLayout.from_questionnaire(questionnaire)
-    queries = DigestQueries(layout, period, campaign_id=campaign_id)
+    queries = DigestQueries(layout, period, campaign_id=campaign_id, compare_with=compare_with)
     chooser = rng if rng is not None else random.SystemRandom()
     async with db.engine.connect() as connection:
         if db.dialect == "postgresql":
@@ -1256,6 +1489,7 @@ async def aggregate_digest(
         campaign_id=campaign_id,
         campaign_title=campaign_title,
         examples=examples.texts,
+        comparison=queries.comparison,
     )
     return dataclasses.replace(data, undecryptable=examples.undecryptable)
 

@@ -12,7 +12,7 @@ import binascii
 import json
 import random
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from bot.anonymity.crypto import TextCipher
 from bot.cases.digest_section import (
@@ -23,6 +23,7 @@ from bot.cases.digest_section import (
 )
 from bot.delivery.webhooks import DigestMessage
 from bot.digest.aggregate import (
+    Comparison,
     DigestData,
     DigestLayout,
     RawCounts,
@@ -123,6 +124,7 @@ async def build_digest(
     campaign_title: str | None = None,
     rng: random.Random | None = None,
     include_cases: bool = True,
+    compare_with: Comparison | Literal["previous period"] | None = "previous period",
 ) -> BuiltDigest:
     """Aggregate `period`, render it in `locale` and draw the chart (in a worker thread).
 
@@ -138,6 +140,7 @@ async def build_digest(
         campaign_id=campaign_id,
         campaign_title=campaign_title,
         rng=rng,
+        compare_with=compare_with,
     )
     figures: CaseFigures | None = None
     if include_cases and data.enough:

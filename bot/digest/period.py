@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from bot.config import Settings
 
-PeriodKind: TypeAlias = Literal["daily", "weekly"]
+PeriodKind: TypeAlias = Literal["daily", "weekly", "campaign"]
 
 WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_CATCH_UP: Final = 31
@@ -38,31 +38,50 @@ _SCHEDULE = re.compile(
     r"\s+(?P<hour>[01]\d|2[0-3]):(?P<minute>[0-5]\d)\s*$"
 )
 _KEY = re.compile(r"^(?P<kind>daily|weekly):(?P<day>\d{4}-\d{2}-\d{2})$")
+_CAMPAIGN_KEY = re.compile(
+    r"^campaign:(?P<first>\d{4}-\d{2}-\d{2})\.\.(?P<last>\d{4}-\d{2}-\d{2})$"
+)
 _LENGTH: Final[dict[str, int]] = {"daily": 1, "weekly": 7}
 
 
 @dataclass(frozen=True, order=True)
 class Period:
-    """The calendar days `first_day`…`last_day` (inclusive) covered by one digest."""
+    """The calendar days `first_day`…`last_day` (inclusive) covered by one digest.
+
+    A ``campaign`` period is a campaign's whole span, from the day it opens to the day it
+    closes, whatever its length; its digest covers the campaign so far.
+    """
 
     kind: PeriodKind
     first_day: date
     last_day: date
 
     def __post_init__(self) -> None:
+        if self.kind == "campaign":
+            if self.last_day < self.first_day:
+                raise ValueError("a campaign period cannot end before it begins")
+            return
         if self.kind not in _LENGTH:
             raise ValueError(f"unknown period kind {self.kind!r}")
         if (self.last_day - self.first_day).days + 1 != _LENGTH[self.kind]:
             raise ValueError(f"a {self.kind} period spans {_LENGTH[self.kind]} day(s)")
 
+    @classmethod
+    def campaign(cls, opens_day: date, closes_day: date) -> Period:
+        """A campaign's whole span (its key stays the same while the campaign runs)."""
+        return cls("campaign", opens_day, closes_day)
+
     @property
     def key(self) -> str:
-        """Stable name of the period, e.g. ``weekly:2026-11-23``."""
+        """Stable name of the period, e.g. ``weekly:2026-11-23`` or
+        ``campaign:2026-11-01..2026-11-30``."""
+        if self.kind == "campaign":
+            return f"campaign:{self.first_day.isoformat()}..{self.last_day.isoformat()}"
         return f"{self.kind}:{self.first_day.isoformat()}"
 
     @property
     def days(self) -> int:
-        return _LENGTH[self.kind]
+        return (self.last_day - self.first_day).days + 1
 
     def previous(self) -> Period:
         """The period of the same kind just before this one (for period-on-period changes)."""
@@ -79,6 +98,9 @@ class Period:
     @classmethod
     def from_key(cls, key: str) -> Period:
         """Parse a key made by `key`; ValueError if it is not one."""
+        span = _CAMPAIGN_KEY.match(key.strip())
+        if span:
+            return cls.campaign(date.fromisoformat(span["first"]), date.fromisoformat(span["last"]))
         match = _KEY.match(key.strip())
         if not match:
             raise ValueError(f"not a period key: {key!r} (expected e.g. daily:2026-11-28)")

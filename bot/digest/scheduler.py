@@ -24,7 +24,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Final, TypedDict
+from typing import Any, Final, Literal, TypedDict
 
 import httpx
 from aiogram import Bot
@@ -41,7 +41,7 @@ from bot.delivery.outbox import (
 )
 from bot.delivery.sender import WebhookSender
 from bot.delivery.telegram import TelegramAdminAlert, TelegramChannel, TelegramDigestSender
-from bot.digest.aggregate import count_submissions
+from bot.digest.aggregate import Comparison, count_submissions
 from bot.digest.build import BuiltDigest, build_digest, build_placeholder, format_digest_text
 from bot.digest.period import DigestSchedule, Period
 from bot.digest.snapshots import Snapshot, StepRelease, closing_digest, scope_key
@@ -55,6 +55,7 @@ from storage.repositories import (
     DigestRepository,
     OutboxRepository,
 )
+from storage.repositories.campaigns import Campaign
 from storage.repositories.digests import DigestSnapshotRepository
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,22 @@ Sleep = Callable[[float], Awaitable[Any]]
 TICK_SECONDS: Final = 60.0
 STOP_GRACE_SECONDS: Final = 10.0
 _KINDS: Final = ("daily", "weekly")
+
+
+def campaign_period(campaign: Campaign) -> Period:
+    """The campaign's whole span, from the day it opens to the day it closes."""
+    return Period.campaign(campaign.opens_day, campaign.closes_day)
+
+
+def campaign_comparison(previous: Campaign) -> Comparison:
+    """What a campaign's trends compare with: the whole of the campaign before it."""
+    return Comparison(
+        "campaign",
+        previous.title,
+        previous.opens_day,
+        previous.closes_day,
+        campaign_id=previous.id,
+    )
 
 
 class DigestService:
@@ -104,6 +121,7 @@ class DigestService:
         campaign_id: str | None = None,
         campaign_title: str | None = None,
         questionnaire: Questionnaire | None = None,
+        compare_with: Comparison | Literal["previous period"] | None = "previous period",
     ) -> BuiltDigest:
         """A fresh digest of `period` (for `--print`); not stored, not for staff while the
         period runs (see `released`). Optionally one campaign's submissions only, read with
@@ -117,6 +135,7 @@ class DigestService:
             locale=self._locale,
             campaign_id=campaign_id,
             campaign_title=campaign_title,
+            compare_with=compare_with,
         )
 
     async def released(
@@ -126,6 +145,7 @@ class DigestService:
         campaign_id: str | None = None,
         campaign_title: str | None = None,
         questionnaire: Questionnaire | None = None,
+        compare_with: Comparison | Literal["previous period"] | None = "previous period",
     ) -> BuiltDigest:
         """What staff see of a running period (`/digest`): its last step, released in steps
         of K submissions (`bot.digest.snapshots`); a new step is taken here when it is due."""
@@ -140,6 +160,7 @@ class DigestService:
                 campaign_id=campaign_id,
                 campaign_title=campaign_title,
                 questionnaire=chosen,
+                compare_with=compare_with,
             )
 
         async def placeholder() -> BuiltDigest:
@@ -154,6 +175,24 @@ class DigestService:
 
         return await self._steps.view(
             scope_key(period, campaign_id), count=count, build=build, placeholder=placeholder
+        )
+
+    async def campaign_released(
+        self,
+        campaign: Campaign,
+        *,
+        questionnaire: Questionnaire | None = None,
+        previous: Campaign | None = None,
+    ) -> BuiltDigest:
+        """A campaign's whole span so far, as staff may see it (`/digest ID`, the report):
+        released in steps of K like a running period, whether or not the campaign has
+        closed, and compared with `previous` (the campaign before it) when given."""
+        return await self.released(
+            campaign_period(campaign),
+            campaign_id=campaign.id,
+            campaign_title=campaign.title,
+            questionnaire=questionnaire,
+            compare_with=None if previous is None else campaign_comparison(previous),
         )
 
     async def load(self, period_key: str) -> BuiltDigest | None:

@@ -130,6 +130,25 @@ class CampaignRepository:
             ).first()
         return None if row is None else _campaign(row)
 
+    async def previous(self, campaign: Campaign) -> Campaign | None:
+        """The campaign of the same questionnaire that closed last before `campaign` opened
+        (planned campaigns never count): what its trends compare with."""
+        async with self._db.engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(campaigns)
+                    .where(
+                        campaigns.c.questionnaire_id == campaign.questionnaire_id,
+                        campaigns.c.id != campaign.id,
+                        campaigns.c.closes_day < campaign.opens_day,
+                        campaigns.c.status != CampaignStatus.PLANNED,
+                    )
+                    .order_by(campaigns.c.closes_day.desc(), campaigns.c.opens_day.desc())
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else _campaign(row)
+
     async def list(self) -> list[Campaign]:
         async with self._db.engine.connect() as connection:
             rows = (

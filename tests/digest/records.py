@@ -17,6 +17,7 @@ from bot.digest.aggregate import (
     Cell,
     DigestData,
     DigestLayout,
+    ProblemCounts,
     RawCounts,
 )
 
@@ -113,6 +114,18 @@ def reference_raw_counts(items: list[Record]) -> RawCounts:
         for number, frequency in enumerate(r.frequencies, start=1):
             if frequency is not None:
                 previous_values[f"p{number}_freq"][frequency] += 1
+    by_groups: dict[tuple[str | None, ...], list[Record]] = defaultdict(list)
+    for r in current:
+        by_groups[(r.unit, r.post)].append(r)
+    by_problem = tuple(
+        ProblemCounts(
+            groups=key,
+            reports=len(group),
+            often=tuple(sum(r.frequencies[p] in HIGH_FREQUENCY for r in group) for p in range(9)),
+            wrote=0,  # these records type no free text
+        )
+        for key, group in sorted(by_groups.items(), key=repr)
+    )
     return RawCounts(
         submissions=len(current),
         previous_submissions=len(previous),
@@ -121,6 +134,7 @@ def reference_raw_counts(items: list[Record]) -> RawCounts:
         ),
         values=dict(values),
         previous_values=dict(previous_values),
+        by_problem=by_problem,
     )
 
 
@@ -145,6 +159,7 @@ def normalised(raw: RawCounts, counted_ids: Iterable[str]) -> tuple[Any, ...]:
         dict(crosstab),
         clean(raw.values),
         clean(raw.previous_values),
+        sorted(raw.by_problem, key=repr),
     )
 
 
@@ -281,3 +296,46 @@ def assert_k_anonymous(data: DigestData, items: list[Record], layout: DigestLayo
         elif hidden_count:
             assert hidden_count >= 2, "a lone hidden share follows from the overall one"
             assert _safe(hidden_often, k) and _safe(hidden_rest, k)
+
+    _check_crosstabs(data, current, layout)
+
+
+def _check_crosstabs(data: DigestData, current: list[Record], layout: DigestLayout) -> None:
+    """Every cross-tab uses the breakdown's groups (each at least K); a shown share is true
+    and rests on safe counts; within each column of a table the hidden shares are none, or at
+    least two whose groups' counts add up to safe numbers (nothing follows by subtraction)."""
+    k = data.k
+    total = len(current)
+    groups_of = {b.question_id: [(g.group_id, g.size) for g in b.groups] for b in data.breakdowns}
+    for table in data.crosstabs:
+        assert table.breakdown_id in groups_of, "a cross-tab without its breakdown"
+        assert [(g.group_id, g.size) for g in table.groups] == groups_of[table.breakdown_id]
+        index = table.problem - 1
+        attribute = "unit" if table.breakdown_id == "unit_type" else "post"
+        often = Counter(
+            getattr(r, attribute) or NO_ANSWER
+            for r in current
+            if r.frequencies[index] in HIGH_FREQUENCY
+        )
+        all_often = sum(often.values())
+        assert _safe(all_often, k) and _safe(total - all_often, k), "problem share unsafe"
+        named = [g.group_id for g in table.groups if g.group_id != MERGED]
+        counts = [
+            (
+                group,
+                often[group.group_id]
+                if group.group_id != MERGED
+                else all_often - sum(often[g] for g in named),
+            )
+            for group in table.groups
+        ]
+        hidden = [(group, hits) for group, hits in counts if group.often_share is None]
+        for group, hits in counts:
+            assert group.size >= k
+            if group.often_share is not None:
+                assert _safe(hits, k) and _safe(group.size - hits, k)
+                assert group.often_share == hits / group.size
+        assert len(hidden) != 1, f"p{table.problem}: a lone hidden share"
+        assert len(hidden) < len(counts), "a table with every share hidden is left out"
+        assert _safe(sum(h for _, h in hidden), k)
+        assert _safe(sum(g.size - h for g, h in hidden), k)

@@ -15,6 +15,9 @@ from bot.digest.aggregate import (
     NO_ANSWER,
     Breakdown,
     Cell,
+    Comparison,
+    CrossGroup,
+    CrossTab,
     DigestData,
     GroupFigures,
     NumberFigures,
@@ -48,6 +51,12 @@ def freq(
     return cells(("never", never), ("sometimes", sometimes), ("often", often), ("very_often", very))
 
 
+def crosstab(breakdown: str, problem: int, *groups: tuple[str, int, float | None]) -> CrossTab:
+    return CrossTab(
+        breakdown, problem, f"p{problem}_freq", tuple(CrossGroup(*group) for group in groups)
+    )
+
+
 SECTIONS = ["implementation"] * 3 + ["serving_public"] * 2 + ["duty"] * 2 + ["meetings_checks"] * 2
 
 # Worked out by hand. Shares are of the 12 submissions; "hidden" cells follow rules 2 and 3.
@@ -65,6 +74,7 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
     dict(
         often_share=7 / 12,
         change_points=(7 / 12 - 6 / 6) * 100,
+        previous_share=1.0,
         distribution=freq(None, None, None, None),
         mean_impact=4.0,
     ),
@@ -80,6 +90,7 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
     dict(
         often_share=7 / 12,
         change_points=(7 / 12) * 100,
+        previous_share=0.0,
         distribution=freq(0, 5, 0, 7),
         mean_impact=3.0,
         impact_answers=12,
@@ -93,12 +104,19 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
         mean_impact=20 / 7,
     ),
     # p6: all never → 0 %, unchanged; nobody answered the impact question.
-    dict(often_share=0.0, change_points=0.0, distribution=freq(12, 0, 0, 0), mean_impact=None),
+    dict(
+        often_share=0.0,
+        change_points=0.0,
+        previous_share=0.0,
+        distribution=freq(12, 0, 0, 0),
+        mean_impact=None,
+    ),
     # p7: N6 S6 → 0 %, unchanged; six impact answers of 1.
     # The 6 answers differ by 0 or 6 from every sum of shown cells (0, 6, 12): n is shown.
     dict(
         often_share=0.0,
         change_points=0.0,
+        previous_share=0.0,
         distribution=freq(6, 6, 0, 0),
         mean_impact=1.0,
         impact_answers=6,
@@ -108,6 +126,7 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
     dict(
         often_share=5 / 12,
         change_points=(5 / 12 - 1) * 100,
+        previous_share=1.0,
         distribution=freq(None, None, 5, 0),
         mean_impact=3.0,
     ),
@@ -115,6 +134,7 @@ EXPECTED_PROBLEMS: list[dict[str, Any]] = [
     dict(
         often_share=6 / 12,
         change_points=50.0,
+        previous_share=0.0,
         distribution=(*freq(0, None, 0, 6), Cell(NO_ANSWER, None, None)),
         mean_impact=2.0,
     ),
@@ -136,6 +156,11 @@ EXPECTED = DigestData(
         )
         for i, figures in enumerate(EXPECTED_PROBLEMS)
     ),
+    comparison=Comparison(
+        "period", PREVIOUS_WEEK.key, PREVIOUS_WEEK.first_day, PREVIOUS_WEEK.last_day, 6
+    ),
+    # s6–s10 wrote an example, the seven others nothing: both at least 5.
+    with_text_share=5 / 12,
     numbers=(
         # 11 answers 0,2,4,4,6,8,10,10,12,20,60: median = 6th = 8 (6 at or below, 6 at or
         # above); p90 = 10th = 20 but only 2 answers are ≥ 20 → hidden.
@@ -170,6 +195,15 @@ EXPECTED = DigestData(
         # smallest shown group (middle) joins it: 6. Staff's share is hidden (1 of 6), and
         # then the merged share too, or it would follow from the overall 7/12.
         Breakdown("post_level", (GroupFigures("staff", 6, None), GroupFigures(MERGED, 6, None))),
+    ),
+    # Each problem over the same groups. p3 (3 meet it) and p5 (2) have no cross-tab: their
+    # own share is hidden. By unit type p8 ([[0, 5], [5, 2]]) and p9 ([[0, 5], [6, 1]]) need
+    # every cell hidden to protect the small one, so they are left out; so, by post level,
+    # are p1, p2, p4 (staff: 1 of 6 meets it), p8 (the merged group: 1 does not) and p9.
+    crosstabs=(
+        *(crosstab("unit_type", n, ("district_dept", 5, 0.0), (MERGED, 7, 1.0)) for n in (1, 2, 4)),
+        *(crosstab("unit_type", n, ("district_dept", 5, 0.0), (MERGED, 7, 0.0)) for n in (6, 7)),
+        *(crosstab("post_level", n, ("staff", 6, 0.0), (MERGED, 6, 0.0)) for n in (6, 7)),
     ),
 )
 

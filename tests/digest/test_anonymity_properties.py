@@ -128,5 +128,7 @@ async def test_sql_counts_equal_python_counts(
             expected.submissions,
             expected.previous_submissions,
         )
-    assert data == summarise(layout, WEEK, expected, k=k, campaign_id=campaign)
+    assert data == summarise(
+        layout, WEEK, expected, k=k, campaign_id=campaign, comparison=queries.comparison
+    )
     assert_k_anonymous(data, items, layout)

@@ -156,3 +156,16 @@ def test_schedule_from_settings() -> None:
         "18:30:00",
     )
     assert schedule.zone == ZoneInfo("Asia/Urumqi")
+
+
+def test_a_campaign_period_is_its_whole_span_and_its_key_parses_back() -> None:
+    span = Period.campaign(date(2026, 11, 1), date(2026, 11, 30))
+    assert span.key == "campaign:2026-11-01..2026-11-30"
+    assert Period.from_key(span.key) == span
+    assert span.days == 30
+    assert span.contains(date(2026, 11, 30)) and not span.contains(date(2026, 12, 1))
+    assert Period.campaign(date(2026, 11, 1), date(2026, 11, 1)).days == 1
+    with pytest.raises(ValueError):
+        Period.campaign(date(2026, 11, 2), date(2026, 11, 1))
+    with pytest.raises(ValueError):
+        Period.from_key("campaign:2026-11-01")

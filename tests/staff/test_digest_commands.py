@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -71,7 +72,7 @@ async def test_digest_of_one_campaign(offline: OfflineBot) -> None:
     assert reply.text == translated("No campaign {id}.").format(id="nosuch")
     sent = await investigator.send_command("/digest", chosen.id)
     note, *digest = await _until_photo(investigator, sent)
-    assert translated("Campaign {id} only.").format(id=chosen.id) in (note.text or "")
+    assert "2026-11-29 至 2026-11-29" in (note.text or "")  # the campaign's whole span
     assert [m.kind for m in digest][-1] == "photo"
 
 
@@ -154,6 +155,46 @@ async def test_one_report_between_two_digest_views_changes_nothing_visible(
     assert {(e.actor_user_id, e.subject) for e in entries} == {
         (CONFIGURED_ADMIN, "weekly:2026-11-23")
     }
+
+
+async def test_a_campaign_digest_covers_the_whole_campaign_in_steps_of_k(
+    offline_at: OfflineBot, clock: ManualClock
+) -> None:
+    assert offline_at.services is not None
+    services = offline_at.services
+    questionnaire = services.questionnaire
+    k = offline_at.settings.k_anonymity
+    campaign = await services.campaigns.service.repository.create(
+        "十一月调研", questionnaire.id, questionnaire.version, date(2026, 11, 1), date(2026, 11, 30)
+    )
+
+    async def submit(count: int, day: date) -> None:
+        for _ in range(count):
+            await services.submissions.store(
+                NewSubmission(
+                    questionnaire.id,
+                    questionnaire.version,
+                    {"freq.p1": "often", "unit_type": "town_street"},
+                    frozenset(),
+                    day,
+                    secrets.token_hex(32),
+                    campaign_id=campaign.id,
+                )
+            )
+
+    admin = offline_at.new_user(user_id=CONFIGURED_ADMIN)
+    await submit(k, date(2026, 11, 2))  # three weeks before today (2026-11-28)
+    await submit(k, date(2026, 11, 28))
+    first = await _digest_texts(admin, campaign.id)
+    assert any(f"收到反馈 {2 * k} 份" in text for text in first)
+    assert any("十一月调研" in text for text in first)  # titled by its title
+
+    await submit(1, date(2026, 11, 28))
+    assert await _digest_texts(admin, campaign.id) == first  # one more: nothing moves
+
+    audit = AuditRepository(services.database)
+    subjects = {e.subject for e in await audit.recent() if e.action == "digest.view"}
+    assert subjects == {f"campaign:2026-11-01..2026-11-30@{campaign.id}"}
 
 
 async def test_the_view_says_that_its_figures_move_in_steps(offline_at: OfflineBot) -> None:
