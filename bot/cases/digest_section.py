@@ -33,10 +33,18 @@ _WORDS = {
     "zh-CN": ("本期反映办理情况", "回访答复（本期）", " 件"),
     "en": ("This period's reports", "Follow-up answers this period", ""),
 }
+_CAMPAIGN_WORDS = {
+    "zh-CN": ("本轮反映办理情况", "回访答复（本轮）", " 件"),
+    "en": ("This campaign's reports", "Follow-up answers this campaign", ""),
+}
 _FEWER = {"zh-CN": "少于 {k}", "en": "fewer than {k}"}
 _HIDDEN = {
     "zh-CN": "本期反馈少于 {k} 份，为保护匿名不显示。",
     "en": "fewer than {k} responses this period: not shown, to protect anonymity.",
+}
+_CAMPAIGN_HIDDEN = {
+    "zh-CN": "本轮反馈少于 {k} 份，为保护匿名不显示。",
+    "en": "fewer than {k} responses this campaign: not shown, to protect anonymity.",
 }
 
 
@@ -107,14 +115,17 @@ def _language(locale: str) -> str:
     return "zh-CN" if locale.lower().startswith("zh") else "en"
 
 
-def render_case_section(figures: CaseFigures | None, *, k: int, locale: str = "zh-CN") -> list[str]:
+def render_case_section(
+    figures: CaseFigures | None, *, k: int, locale: str = "zh-CN", campaign: bool = False
+) -> list[str]:
     """Plain-text lines of the section; `figures` None: the digest hides everything, and so
-    does the section (one fixed line)."""
+    does the section (one fixed line). `campaign`: the digest covers a whole campaign (本轮)."""
     language = _language(locale)
-    title, followups, unit = _WORDS[language]
+    title, followups, unit = (_CAMPAIGN_WORDS if campaign else _WORDS)[language]
     separator = "：" if language == "zh-CN" else ": "
     if figures is None:
-        return [f"{title}{separator}{_HIDDEN[language].format(k=k)}"]
+        hidden = (_CAMPAIGN_HIDDEN if campaign else _HIDDEN)[language]
+        return [f"{title}{separator}{hidden.format(k=k)}"]
     names = CASE_STATUS_NAMES[language]
     statuses = ("，" if language == "zh-CN" else ", ").join(
         f"{names[s]} {_shown(figures.by_status.get(s, 0), k, language)}{unit}" for s in CaseStatus
@@ -125,7 +136,9 @@ def render_case_section(figures: CaseFigures | None, *, k: int, locale: str = "z
     ]
 
 
-def case_section_html(figures: CaseFigures | None, *, k: int, locale: str = "zh-CN") -> str:
+def case_section_html(
+    figures: CaseFigures | None, *, k: int, locale: str = "zh-CN", campaign: bool = False
+) -> str:
     """The section for a Telegram HTML part."""
-    first, *rest = render_case_section(figures, k=k, locale=locale)
+    first, *rest = render_case_section(figures, k=k, locale=locale, campaign=campaign)
     return "\n".join([f"<b>{escape(first)}</b>", *(escape(line) for line in rest)])

@@ -1270,7 +1270,7 @@ def other_texts_shown(layout: DigestLayout, raw: RawCounts, k: int) -> bool:
 
 def carries_breakdowns(period: Period, campaign_id: str | None) -> bool:
     """Breakdowns by unit type and post level appear in weekly and campaign digests only."""
-    return period.kind == "weekly" or campaign_id is not None
+    return period.kind in ("weekly", "campaign") or campaign_id is not None
 
 
 def summarise(

@@ -216,7 +216,9 @@ async def render_built(
     parts = render_telegram(data, questionnaire, locale=locale)
     message = render_message(data, questionnaire, locale=locale, chart_png=chart)
     if not isinstance(cases, _NoSection):
-        parts, message = _with_case_section(cases, parts, message, k=data.k, locale=locale)
+        parts, message = _with_case_section(
+            cases, parts, message, k=data.k, locale=locale, campaign=data.period.kind == "campaign"
+        )
     return BuiltDigest(
         period_key=data.period.key,
         title=digest_title(data, locale=locale),
@@ -234,11 +236,12 @@ def _with_case_section(
     *,
     k: int,
     locale: str,
+    campaign: bool,
 ) -> tuple[list[str], DigestMessage]:
     """Append the case-handling counts (cases by status, follow-ups answered; below K shown
     as "fewer than K"; all hidden when the digest is) to every form of the digest."""
-    html = case_section_html(figures, k=k, locale=locale)
-    lines = "\n".join(render_case_section(figures, k=k, locale=locale))
+    html = case_section_html(figures, k=k, locale=locale, campaign=campaign)
+    lines = "\n".join(render_case_section(figures, k=k, locale=locale, campaign=campaign))
     parts = list(parts)
     if parts and len(parts[-1]) + 2 + len(html) <= TELEGRAM_LIMIT:
         parts[-1] = parts[-1] + "\n\n" + html

@@ -28,6 +28,7 @@ from bot.digest.aggregate import (
     MERGED,
     NO_ANSWER,
     Cell,
+    CrossTab,
     DigestData,
     ProblemFigures,
 )
@@ -72,16 +73,26 @@ def _bold(text: str) -> Span:
 class _Words:
     daily_title: str
     weekly_title: str
+    campaign_title: str
+    campaign_untitled: str
     campaign: str
     below_k: str
+    below_k_campaign: str
     fixed_rhythm: str
+    fixed_rhythm_campaign: str
     received: str
+    received_campaign: str
     any_often: str
+    with_text: str
+    compared_campaign: str
+    compared_campaign_below_k: str
     problems_heading: str
     often: str
     hidden_share: str
     change: str
     unchanged: str
+    change_campaign: str
+    unchanged_campaign: str
     distribution: str
     hidden_cell: str
     no_answer: str
@@ -109,6 +120,8 @@ class _Words:
     group_share_hidden: str
     merged: str
     not_filled: str
+    crosstab_heading: str
+    crosstab_group: str
     footnote: str
     undecryptable: str
     chart_title: str
@@ -120,16 +133,30 @@ class _Words:
 _ZH = _Words(
     daily_title="清风日报｜{first}",
     weekly_title="清风周报｜{first} 至 {last}",
+    campaign_title="清风调研｜{campaign}（{first} 至 {last}）",
+    campaign_untitled="清风调研｜{first} 至 {last}",
     campaign="（活动：{campaign}）",
     below_k="本期收到的反馈少于 {k} 份。为保护匿名，本期不显示任何统计、分组和事例。",
+    below_k_campaign=(
+        "本轮调研至今收到的反馈少于 {k} 份。为保护匿名，本轮不显示任何统计、分组和事例。"
+    ),
     fixed_rhythm="摘要按固定时间发送，无论是否收到反馈。",
+    fixed_rhythm_campaign="在反馈达到 {k} 份之前，无论是否收到反馈，本轮摘要都是这几句话。",
     received="本期收到反馈 {n} 份。",
+    received_campaign="本轮调研至今收到反馈 {n} 份。",
     any_often="至少一类问题{often}遇到的比例：{share}",
+    with_text="写下具体事例或建议的占 {share}",
+    compared_campaign="各项变化均与上一轮调研「{label}」（{first} 至 {last}）相比。",
+    compared_campaign_below_k=(
+        "上一轮调研「{label}」收到的反馈少于 {k} 份，为保护匿名，不作比较。"
+    ),
     problems_heading="各类问题",
     often="{often}：",
     hidden_share="（人数不足，不显示）",
     change="（较上期 {points:+.0f} 个百分点）",
     unchanged="（与上期持平）",
+    change_campaign="（上一轮 {previous}，{points:+.0f} 个百分点）",
+    unchanged_campaign="（上一轮 {previous}，持平）",
     distribution="分布：",
     hidden_cell="隐去",
     no_answer="未作答",
@@ -157,6 +184,8 @@ _ZH = _Words(
     group_share_hidden="，比例隐去",
     merged="其余各类（合并）",
     not_filled="未填写",
+    crosstab_heading="分组交叉：各类问题{often}遇到的比例",
+    crosstab_group="{label} n={n} {share}",
     footnote=(
         "说明：少于 {k} 人的组不单独显示，已合并或隐去；为防止推算，部分数字一并隐去。"
         "事例已去除联系方式和日期，随机选取。"
@@ -171,19 +200,38 @@ _ZH = _Words(
 _EN = _Words(
     daily_title="Qingfeng daily digest | {first}",
     weekly_title="Qingfeng weekly digest | {first} to {last}",
+    campaign_title="Qingfeng campaign | {campaign} ({first} to {last})",
+    campaign_untitled="Qingfeng campaign | {first} to {last}",
     campaign=" (campaign: {campaign})",
     below_k=(
         "Fewer than {k} responses arrived in this period. To protect anonymity, no figures, "
         "groups or examples are shown."
     ),
+    below_k_campaign=(
+        "Fewer than {k} responses have arrived in this campaign so far. To protect anonymity, "
+        "no figures, groups or examples are shown."
+    ),
     fixed_rhythm="Digests are sent on a fixed schedule, whether or not anything arrived.",
+    fixed_rhythm_campaign=(
+        "Until {k} responses have arrived, this campaign's digest reads the same whether or "
+        "not any came in."
+    ),
     received="Responses in this period: {n}.",
+    received_campaign="Responses in this campaign so far: {n}.",
     any_often="Share meeting at least one problem {often}: {share}",
+    with_text="Share who wrote an example or a suggestion: {share}",
+    compared_campaign="Changes are against the previous campaign, “{label}” ({first} to {last}).",
+    compared_campaign_below_k=(
+        "The previous campaign, “{label}”, had fewer than {k} responses: to protect anonymity, "
+        "there is no comparison."
+    ),
     problems_heading="Problem types",
     often="{often}: ",
     hidden_share="(too few people, not shown)",
     change=" ({points:+.0f} points on the previous period)",
     unchanged=" (unchanged on the previous period)",
+    change_campaign=" (previous campaign {previous}, {points:+.0f} points)",
+    unchanged_campaign=" (previous campaign {previous}, unchanged)",
     distribution="Answers: ",
     hidden_cell="hidden",
     no_answer="not answered",
@@ -211,6 +259,8 @@ _EN = _Words(
     group_share_hidden=", share hidden",
     merged="Others (merged)",
     not_filled="not answered",
+    crosstab_heading="Problems by group: share meeting each {often}",
+    crosstab_group="{label} n={n} {share}",
     footnote=(
         "Note: groups of fewer than {k} are merged or hidden, and further figures are hidden "
         "so that they cannot be worked out. Examples are stripped of contact details and "
@@ -402,12 +452,22 @@ def digest_title(data: DigestData, *, locale: str = "zh-CN") -> str:
     count."""
     words = _words(locale)
     period = data.period
+    first, last = period.first_day.isoformat(), period.last_day.isoformat()
+    campaign = _campaign_name(data)
+    if period.kind == "campaign":
+        if campaign:
+            return words.campaign_title.format(campaign=campaign, first=first, last=last)
+        return words.campaign_untitled.format(first=first, last=last)
     template = words.daily_title if period.kind == "daily" else words.weekly_title
-    title = template.format(first=period.first_day.isoformat(), last=period.last_day.isoformat())
-    campaign = (data.campaign_title or "").strip() or data.campaign_id
+    title = template.format(first=first, last=last)
     if campaign:
         title += words.campaign.format(campaign=campaign)
     return title
+
+
+def _campaign_name(data: DigestData) -> str:
+    """The campaign's title when known, else its id ("" for no campaign)."""
+    return (data.campaign_title or "").strip() or (data.campaign_id or "")
 
 
 def _answered(count: int | None, k: int, words: _Words) -> str:
@@ -426,18 +486,27 @@ def layout_digest(
     """The digest as blocks of lines, independent of the output format."""
     words = _words(locale)
     blocks: list[Block] = [(_line(_bold(digest_title(data, locale=locale)), kind="heading"),)]
+    campaign = data.period.kind == "campaign"
     if data.submissions is None:
+        below_k = words.below_k_campaign if campaign else words.below_k
+        rhythm = words.fixed_rhythm_campaign if campaign else words.fixed_rhythm
         blocks.append(
-            (_line(words.below_k.format(k=data.k)), _line(words.fixed_rhythm, kind="note"))
+            (_line(below_k.format(k=data.k)), _line(rhythm.format(k=data.k), kind="note"))
         )
         return blocks
 
     often = frequency_words(data, questionnaire, locale)
-    summary = [_line(words.received.format(n=data.submissions))]
+    received = words.received_campaign if campaign else words.received
+    summary = [_line(received.format(n=data.submissions))]
     if data.any_often_share is not None:
         summary.append(
             _line(words.any_often.format(often=often.quoted, share=_percent(data.any_often_share)))
         )
+    if data.with_text_share is not None:
+        summary.append(_line(words.with_text.format(share=_percent(data.with_text_share))))
+    compared = _comparison_line(data, words)
+    if compared is not None:
+        summary.append(compared)
     blocks.append(tuple(summary))
 
     headings = 0
@@ -462,6 +531,7 @@ def layout_digest(
                 section=with_section,
                 k=data.k,
                 quoted=quoted,
+                against_campaign=_against_campaign(data),
             )
         )
 
@@ -503,11 +573,7 @@ def layout_digest(
                 )
             )
             for group in breakdown.groups:
-                label = (
-                    words.not_filled
-                    if group.group_id == NO_ANSWER
-                    else _choice_label(questionnaire, breakdown.question_id, group.group_id, locale)
-                )
+                label = group_label(questionnaire, breakdown.question_id, group.group_id, locale)
                 text = words.group_item.format(label=label, n=group.size)
                 if group.any_often_share is None:
                     text += words.group_share_hidden
@@ -516,10 +582,116 @@ def layout_digest(
                 lines.append(_line(text, kind="item"))
         blocks.append(tuple(lines))
 
+    blocks.extend(
+        _crosstab_blocks(
+            data,
+            questionnaire,
+            locale,
+            heading(words.crosstab_heading.format(often=often.slashed)) if data.crosstabs else None,
+        )
+    )
+
     notes = [_line(words.footnote.format(k=data.k), kind="note")]
     if data.undecryptable:
         notes.append(_line(words.undecryptable.format(n=data.undecryptable), kind="note"))
     blocks.append(tuple(notes))
+    return blocks
+
+
+def _against_campaign(data: DigestData) -> bool:
+    return data.comparison is not None and data.comparison.kind == "campaign"
+
+
+def _comparison_line(data: DigestData, words: _Words) -> Line | None:
+    """Names the previous campaign once, in the summary, when the trends compare with it
+    (a period's trend says "on the previous period" on every line already)."""
+    comparison = data.comparison
+    if comparison is None or comparison.kind != "campaign":
+        return None
+    if comparison.submissions is None:
+        return _line(words.compared_campaign_below_k.format(label=comparison.label, k=data.k))
+    return _line(
+        words.compared_campaign.format(
+            label=comparison.label,
+            first=comparison.first_day.isoformat(),
+            last=comparison.last_day.isoformat(),
+        )
+    )
+
+
+def _change_text(problem: ProblemFigures, words: _Words, *, against_campaign: bool) -> str:
+    """The trend beside a shown share: against the previous period, or the previous
+    campaign's share and the change."""
+    points = problem.change_points
+    if points is None:
+        return ""
+    if against_campaign and problem.previous_share is not None:
+        previous = _percent(problem.previous_share)
+        if round(points) == 0:
+            return words.unchanged_campaign.format(previous=previous)
+        return words.change_campaign.format(previous=previous, points=points)
+    return words.unchanged if round(points) == 0 else words.change.format(points=points)
+
+
+def group_label(questionnaire: Questionnaire, question_id: str, group_id: str, locale: str) -> str:
+    """A breakdown group's label as digests show it: the choice, "not answered", or the
+    merged small groups (never naming their members)."""
+    if group_id == NO_ANSWER:
+        return _words(locale).not_filled
+    return _choice_label(questionnaire, question_id, group_id, locale)
+
+
+def grouping_name(questionnaire: Questionnaire, question_id: str, locale: str) -> str:
+    """A grouping question as breakdowns name it ("按单位类型")."""
+    return _short_name(questionnaire, question_id, locale)
+
+
+def problem_label(
+    questionnaire: Questionnaire,
+    question_id: str,
+    locale: str,
+    max_chars: int | None = SHORT_NAME_MAX,
+) -> str:
+    """A problem's short name by its frequency key ("p2_freq", "freq.p2")."""
+    if questionnaire.has_answer_field(question_id):
+        label = questionnaire.answer_field(question_id).label_for(locale)
+        return short_problem_name(label, max_chars)
+    return question_id
+
+
+def _crosstab_blocks(
+    data: DigestData, questionnaire: Questionnaire, locale: str, heading: Line | None
+) -> list[Block]:
+    """One block per grouping question: a line per problem, each group with its size and
+    share ("hidden" when suppressed, never a number). The first block carries `heading`."""
+    if heading is None or not data.crosstabs:
+        return []
+    words = _words(locale)
+    by_question: dict[str, list[CrossTab]] = {}
+    for table in data.crosstabs:
+        by_question.setdefault(table.breakdown_id, []).append(table)
+    blocks: list[Block] = []
+    for question_id, tables in by_question.items():
+        lines: list[Line] = [heading] if not blocks else []
+        lines.append(
+            _line(grouping_name(questionnaire, question_id, locale) + words.colon.rstrip())
+        )
+        for table in tables:
+            groups = words.list_sep.join(
+                words.crosstab_group.format(
+                    label=group_label(questionnaire, question_id, group.group_id, locale),
+                    n=group.size,
+                    share=(
+                        words.hidden_cell
+                        if group.often_share is None
+                        else _percent(group.often_share)
+                    ),
+                )
+                for group in table.groups
+            )
+            name = problem_label(questionnaire, table.question_id, locale)
+            lines.append(_line(name + words.colon + groups, kind="item"))
+        blocks.append(tuple(lines))
     return blocks
 
 
@@ -561,6 +733,7 @@ def _problem_block(
     section: bool = True,
     k: int,
     quoted: set[str],
+    against_campaign: bool = False,
 ) -> Block:
     words = _words(locale)
     often = words.often.format(often=frequency.heading)
@@ -575,13 +748,7 @@ def _problem_block(
     if problem.often_share is None:
         lines.append(_line(often + words.hidden_share, kind="item"))
     else:
-        change = ""
-        if problem.change_points is not None:
-            change = (
-                words.unchanged
-                if round(problem.change_points) == 0
-                else words.change.format(points=problem.change_points)
-            )
+        change = _change_text(problem, words, against_campaign=against_campaign)
         lines.append(_line(often, _bold(_percent(problem.often_share)), change, kind="item"))
     if problem.distribution:
         lines.append(
@@ -838,6 +1005,9 @@ def chart_title(
         if period.kind == "daily"
         else f"{period.first_day.isoformat()}–{period.last_day.isoformat()}"
     )
+    campaign = _campaign_name(data)
+    if period.kind == "campaign" and campaign:
+        span = f"{campaign} {span}"
     often = frequency_words(data, questionnaire, locale).slashed
     return _words(locale).chart_title.format(period=span, often=often)
 

@@ -9,6 +9,9 @@ CSV or SAV) that says what every column and code means. `first_day` / `last_day`
 export to whole weeks; the closed-weeks rule below applies all the same.
 Free text is left out — its columns too — unless the caller asks for it (`with_text`), and
 then it is decrypted and scrubbed again (scrubbing is idempotent).
+An XLSX export also has a sheet of cross-tabs (each problem by each grouping question):
+those of a digest of exactly the export's whole weeks and campaign (`export_crosstabs`), with
+the digest's groups and suppression, so it shows nothing a digest of those days would not.
 
 What it never holds: the submission id, the receipt hash, the campaign, the questionnaire
 version, the day, or anything else that could single a report out or link it to a follow-up.
@@ -55,10 +58,13 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
 from bot.anonymity.scrubber import scrub
+from bot.digest.aggregate import DigestData, aggregate_digest
+from bot.digest.period import Period
+from bot.digest.render import group_label, grouping_name, problem_label
 from bot.export.codebook import (
     CODEBOOK_HEADER,
     LEVEL_QUESTION,
@@ -83,6 +89,8 @@ CHUNK_SIZE: Final = 1000
 DEFAULT_K: Final = 5
 SHEET_TITLE: Final = "反馈"
 CODEBOOK_TITLE: Final = "codebook"
+CROSSTAB_TITLE: Final = "交叉表"
+CROSSTAB_HEADER: Final = ("grouping question", "group", "n", "problem", "column", "share")
 CODEBOOK_SUFFIX: Final = ".codebook.csv"
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -206,6 +214,80 @@ async def plan_export(
         if head.id not in unreadable
     }
     return replace(plan_rows(raw_of, options.k, until=options.until), undecryptable=len(unreadable))
+
+
+async def covered_days(
+    db: Database, questionnaire: Questionnaire, options: ExportOptions
+) -> Period | None:
+    """The whole weeks an export covers, as a campaign-kind period (None: nothing in scope):
+    from the first week holding a submission in scope to the last, within the closed weeks
+    and the `first_day` / `last_day` the options allow."""
+    conditions = _scope(questionnaire, options)
+    async with db.engine.connect() as connection:
+        first, last = (
+            await connection.execute(
+                select(func.min(submissions.c.day), func.max(submissions.c.day)).where(*conditions)
+            )
+        ).one()
+    if first is None or last is None:
+        return None
+    return Period.campaign(week_of(first), week_of(last) + timedelta(days=6))
+
+
+async def export_crosstabs(
+    db: Database, cipher: TextCipher, questionnaire: Questionnaire, options: ExportOptions
+) -> DigestData | None:
+    """The cross-tabs of a digest of exactly the export's days and campaign, under the
+    digest's own disclosure rules (the export adds no figure a digest of those days lacks);
+    None when nothing is in scope."""
+    period = await covered_days(db, questionnaire, options)
+    if period is None:
+        return None
+    return await aggregate_digest(
+        db,
+        cipher,
+        questionnaire,
+        period,
+        k=options.k,
+        campaign_id=options.campaign_id,
+        compare_with=None,
+    )
+
+
+@dataclass(frozen=True)
+class CrosstabRow:
+    """One group of one problem's cross-tab, as the cross-tab sheet shows it."""
+
+    grouping: str
+    group: str
+    size: int
+    problem: str
+    column: str
+    share: float | None
+    """None when the digest suppresses it (the cell stays blank)."""
+
+
+def crosstab_rows(data: DigestData | None, questionnaire: Questionnaire) -> list[CrosstabRow]:
+    """The sheet's rows: grouping question, group (as digests label it), group size,
+    problem, its answers column, share meeting it often or more (blank when suppressed)."""
+    if data is None:
+        return []
+    rows: list[CrosstabRow] = []
+    for table in data.crosstabs:
+        grouping = grouping_name(questionnaire, table.breakdown_id, LOCALE)
+        problem = problem_label(questionnaire, table.question_id, LOCALE, max_chars=None)
+        for group in table.groups:
+            rows.append(
+                CrosstabRow(
+                    grouping,
+                    group_label(questionnaire, table.breakdown_id, group.group_id, LOCALE),
+                    group.size,
+                    problem,
+                    table.question_id,
+                    group.often_share,
+                )
+            )
+    return rows
 
 
 def plan_rows(raw_of: Mapping[str, RawKey], k: int, *, until: date | None) -> ExportPlan:
@@ -373,6 +455,8 @@ def _width(column: Column) -> float:
 
 #: Widths of the codebook sheet's columns (name, question, wording ×2, type, codes).
 _CODEBOOK_WIDTHS: Final = (30.0, 18.0, 50.0, 50.0, 22.0, 80.0)
+#: Widths of the cross-tab sheet's columns (grouping, group, n, problem, column, share).
+_CROSSTAB_WIDTHS: Final = (16.0, 20.0, 8.0, 40.0, 14.0, 10.0)
 
 
 class _XlsxSink:
@@ -383,6 +467,7 @@ class _XlsxSink:
         self._path = path
         self._columns = list(columns)
         self._rows = 1
+        self._crosstabs: list[CrosstabRow] = []
         _owner_only(path)  # openpyxl reopens it; the 0600 mode stays
         self._workbook = Workbook(write_only=True)
         self._sheet = self._new_sheet(
@@ -421,6 +506,10 @@ class _XlsxSink:
             self._sheet.append([self._cell(self._sheet, value) for value in row])
         self._rows += len(rows)
 
+    def set_crosstabs(self, rows: Sequence[CrosstabRow]) -> None:
+        """Rows of the cross-tab sheet, written after the codebook on `close`."""
+        self._crosstabs = list(rows)
+
     def close(self) -> None:
         last = get_column_letter(len(self._columns))
         answers_layout: Any = self._sheet
@@ -431,6 +520,15 @@ class _XlsxSink:
             codebook.append([self._cell(codebook, value) for value in entry])
         codebook_layout: Any = codebook
         codebook_layout.auto_filter.ref = f"A1:F{len(entries) + 1}"
+        crosstabs = self._new_sheet(CROSSTAB_TITLE, CROSSTAB_HEADER, _CROSSTAB_WIDTHS)
+        for row in self._crosstabs:
+            values: tuple[CellValue, ...] = (row.grouping, row.group, row.size, row.problem)
+            cells = [self._cell(crosstabs, value) for value in (*values, row.column)]
+            share = WriteOnlyCell(crosstabs, value=row.share)
+            share.number_format = "0%"
+            crosstabs.append([*cells, share])
+        crosstab_layout: Any = crosstabs
+        crosstab_layout.auto_filter.ref = f"A1:F{len(self._crosstabs) + 1}"
         self._workbook.save(self._path)
 
 
@@ -450,9 +548,16 @@ async def export_submissions(
         raise ValueError(f"unknown export format {fmt!r}: use xlsx, csv or sav")
     columns = export_columns(questionnaire, with_text=options.with_text)
     plan = await plan_export(db, cipher, questionnaire, options)
+    crosstabs = (
+        crosstab_rows(await export_crosstabs(db, cipher, questionnaire, options), questionnaire)
+        if fmt == "xlsx"
+        else []
+    )
     partial = out.with_name(out.name + ".part")
     factory: Callable[[Path, Sequence[Column]], _Sink] = _SINKS[fmt]
     sink = await asyncio.to_thread(factory, partial, columns)
+    if isinstance(sink, _XlsxSink):
+        sink.set_crosstabs(crosstabs)
     written = 0
     try:
         async for chunk in iter_export_rows(

@@ -49,7 +49,11 @@ async def test_an_admin_creates_and_opens_a_campaign_as_typed_on_a_chinese_keybo
 
     sent = await admin.send_command("/digest", spaced)
     # The campaign digest is titled with the campaign's title, not its id.
-    await admin.wait_for_message("（活动：基层减负，第一轮）", after=sent, timeout=WAIT)
+    await admin.wait_for_message(
+        f"清风调研｜基层减负，第一轮（{opens.isoformat()} 至 {closes.isoformat()}）",
+        after=sent,
+        timeout=WAIT,
+    )
     sent = await admin.send_command("/campaign", "close 0000")
     await admin.wait_for_message("0000", after=sent, timeout=WAIT)
     assert (await offline.services.campaigns.service.current()) is not None

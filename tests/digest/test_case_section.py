@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from bot.anonymity.crypto import TextCipher
 from bot.cases.digest_section import CaseFigures, case_counts, render_case_section
 from bot.digest.build import build_digest
+from bot.digest.period import Period
 from bot.questionnaire import Questionnaire
 from bot.statuses import CaseStatus, FollowupOrigin
 from storage.database import Database
@@ -82,6 +83,23 @@ def test_counts_below_k_are_not_written_as_numbers() -> None:
     ]
     assert render_case_section(None, k=K) == [
         "本期反映办理情况：本期反馈少于 5 份，为保护匿名不显示。"
+    ]
+
+
+async def test_a_campaign_digest_counts_this_campaigns_cases_as_this_round(
+    database: Database, cipher: TextCipher, questionnaire: Questionnaire
+) -> None:
+    campaign = Period.campaign(WEEK.first_day, WEEK.last_day)
+    await _store(database, cipher, questionnaire, WEEK.first_day, 6, campaign_id="spring")
+
+    built = await build_digest(database, cipher, questionnaire, campaign, k=K, campaign_id="spring")
+
+    assert "本轮反映办理情况：待处理 6 件" in built.message.plain
+    assert "回访答复（本轮）：少于 5 件" in built.message.plain
+    assert "本期" not in "\n".join(render_case_section(None, k=K, campaign=True))
+    assert render_case_section(None, k=K, locale="en", campaign=True) == [
+        "This campaign's reports: fewer than 5 responses this campaign: not shown, "
+        "to protect anonymity."
     ]
 
 

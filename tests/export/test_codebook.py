@@ -139,7 +139,7 @@ async def test_the_xlsx_has_a_filtered_frozen_header_and_a_codebook_sheet(
     result = await export_submissions(database, cipher, questionnaire, out, "xlsx", ALL)
     assert result.codebook is None and not files(tmp_path, "*.codebook.csv")
     workbook = load_workbook(out)
-    assert workbook.sheetnames == ["反馈", "codebook"]
+    assert workbook.sheetnames == ["反馈", "codebook", "交叉表"]
     sheet, book = workbook["反馈"], workbook["codebook"]
     columns = export_columns(questionnaire, with_text=True)
     assert sheet.freeze_panes == "A2" and book.freeze_panes == "A2"
