@@ -13,6 +13,8 @@
     digest --send                build and deliver the due digests now
     export --format F --out FILE  closed weeks' submissions as xlsx, csv or sav, generalised to K
            [--include-today] [--with-text] [--campaign ID]
+    report --campaign ID --out FILE [--format docx|md] [--locale zh-CN|en]
+                                 the campaign's report (Word, or Markdown with PNG charts)
     retention purge [--dry-run]  run the daily purges now (reports past RETENTION_DAYS, …)
     keys rotate [--prepare-only] [--new-key K]  re-encrypt stored text under a new DATA_KEY
 
@@ -358,6 +360,60 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    """A campaign's report (see `bot.report`), from its released figures and the quotes
+    staff marked; written to the audit log before anything is read."""
+    from datetime import datetime
+
+    from bot.app import build_services
+    from bot.report import Report, ReportService, write_docx, write_markdown
+    from storage.repositories import AuditRepository
+
+    settings = _settings_or_exit()
+
+    def today() -> date:
+        return datetime.now(settings.zone).date()
+
+    async def report() -> tuple[str, Report] | None:
+        services = await build_services(settings)
+        try:
+            reports = ReportService(
+                services.digests.service,
+                services.campaigns.service,
+                services.survey,
+                services.submissions,
+                services.questionnaire,
+                today=today,
+            )
+            campaign = await reports.campaign(args.campaign)
+            if campaign is None:
+                return None
+            await AuditRepository(services.database).record(
+                CLI_ACTOR_ID, "report.view", campaign.id, today()
+            )
+            return campaign.id, await reports.report(campaign, locale=args.locale)
+        finally:
+            await services.close()
+
+    made = asyncio.run(report())
+    if made is None:
+        print(f"qingfeng: no campaign {args.campaign!r}", file=sys.stderr)
+        return EXIT_USAGE
+    campaign_id, content = made
+    out: Path = args.out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if args.format == "md":
+        written = write_markdown(content, out.stem)
+        out.write_text(written.text, encoding="utf-8")
+        for name, png in written.images:
+            (out.parent / name).write_bytes(png)
+            print(f"wrote {out.parent / name}")
+    else:
+        out.write_bytes(write_docx(content))
+    print(f"wrote the report of campaign {campaign_id} to {out}")
+    return 0
+
+
 def _cmd_retention_purge(args: argparse.Namespace) -> int:
     """The daily maintenance, now: one line per kind; the steps live in `bot.maintenance`."""
     from bot.app import build_services
@@ -503,6 +559,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--with-text", action="store_true", help="include free text (written to the audit log)"
     )
     export.set_defaults(func=_cmd_export)
+
+    report = sub.add_parser("report", help="a campaign's report for investigators (Word)")
+    report.add_argument("--campaign", required=True, help="the campaign id")
+    report.add_argument("--out", type=Path, required=True, help="file to write")
+    report.add_argument(
+        "--format", choices=("docx", "md"), default="docx", help="Word (default) or Markdown"
+    )
+    report.add_argument(
+        "--locale", choices=("zh-CN", "en"), default="zh-CN", help="language of the report"
+    )
+    report.set_defaults(func=_cmd_report)
 
     retention = sub.add_parser("retention", help="retention of reports (RETENTION_DAYS)")
     rsub = retention.add_subparsers(dest="action", required=True)

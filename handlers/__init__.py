@@ -7,7 +7,18 @@ Each module offers `create_router()`: a Router can belong to one Dispatcher only
 
 from aiogram import Router
 
-from handlers import broadcast, campaign, cases, common, digest, errors, followup, respondent, staff
+from handlers import (
+    broadcast,
+    campaign,
+    cases,
+    common,
+    digest,
+    errors,
+    followup,
+    report,
+    respondent,
+    staff,
+)
 
 
 def all_routers() -> list[Router]:
@@ -21,5 +32,6 @@ def all_routers() -> list[Router]:
         digest.create_router(),  # /digest and /export for investigators
         broadcast.create_router(),  # /broadcast for admins
         campaign.create_router(),  # /campaign for admins
+        report.create_router(),  # /report ID for staff
         common.create_router(),
     ]

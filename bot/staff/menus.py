@@ -46,6 +46,7 @@ def _investigator_commands() -> list[BotCommand]:
     return [
         BotCommand(command="cases", description=_("Reports and follow-ups")),
         BotCommand(command="digest", description=_("The current period so far")),
+        BotCommand(command="report", description=_("A campaign's report (Word)")),
     ]
 
 

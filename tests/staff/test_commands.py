@@ -240,11 +240,12 @@ async def test_each_role_sees_its_own_command_menu(offline: OfflineBot) -> None:
     assert "cases" not in _menu(respondent) and "start" in _menu(respondent)
 
     await _command(investigator, "/join", await _invite_code(admin))
-    assert {"cases", "digest", "start"} <= _menu(investigator)
+    assert {"cases", "digest", "report", "start"} <= _menu(investigator)
     assert "broadcast" not in _menu(investigator)
     assert "export" not in _menu(investigator)  # admins only
     # Descriptions follow the member's language.
     assert ("cases", "反映与追问") in investigator.command_menu
+    assert ("report", "调研报告（Word）") in investigator.command_menu
 
     question = await _command(admin, "/revoke", str(investigator.id))
     await (await admin.press(CONFIRM, question)).wait_answered(WAIT)
