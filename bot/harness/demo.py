@@ -4,7 +4,10 @@ Starts the local Bot API emulator and the real bot on a fresh SQLite database in
 folder, with the web channel beside it, drives simulated cadres through the real
 conversation — most in Telegram, some on the web page through its HTTP API (some go back,
 skip, edit at the review, cancel, resume or reload the page) — then prints what was stored,
-through which channel, what today's digest counts, and how long it took.
+through which channel, what today's digest counts, and how long it took. The cadres answer
+within a campaign the demo opens first; afterwards an investigator marks a few of their
+written examples and suggestions as quotable, as `/cases` does, and the campaign's report is
+written into the data folder (`report.docx`).
 
 `demo --web` instead serves the web channel on a local port with the demo's database, so a
 person can try the page in a browser, until Ctrl-C.
@@ -21,11 +24,13 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
 from bot.app import DEFAULT_WEB_PORT, run_web
+from bot.campaigns import NewCampaign
 from bot.campaigns.poster import qr_png
 from bot.clock import utc_now
 from bot.config import load_settings
@@ -41,12 +46,27 @@ from bot.harness.simulation import (
     behaviour_for,
 )
 from bot.harness.web_client import WebCadre
+from bot.report import ReportService, write_docx
+from bot.report.content import SUGGESTION_QUESTION
+from bot.statuses import CaseStatus
+from storage.repositories.campaigns import Campaign
 
 CONCURRENCY = 25
 #: Simulated cadres tap far faster than people; the page's per-session limit (60 a minute)
 #: would only make them wait.
 DEMO_ACTIONS_PER_MINUTE = 600
 QR_FILE = "web-demo-qr.png"
+REPORT_FILE = "report.docx"
+DEMO_CAMPAIGN_TITLE = "基层减负专项调研（演示）"
+DEMO_CAMPAIGN_DAYS = 14
+#: The audit actor of the demo's own staff steps (opening the campaign, marking quotes), like
+#: the command line's: staff ids are > 0.
+DEMO_ACTOR_ID = 0
+#: How many written examples and suggestions the demo's investigator marks as quotable.
+MARKED_EXAMPLES = 4
+MARKED_SUGGESTIONS = 2
+#: A text shorter than this is not worth quoting (the simulation types a few short ones).
+QUOTABLE_MIN_CHARS = 8
 
 
 def web_share(cadres: int) -> int:
@@ -73,9 +93,11 @@ async def run_demo(
         web=True,
         web_session_actions_per_minute=DEMO_ACTIONS_PER_MINUTE,
     )
+    campaign: Campaign | None = None
     try:
         assert offline.services is not None
         questionnaire = offline.services.questionnaire
+        campaign = await _open_campaign(offline)
         rng = random.Random(seed)
         print(
             f"Questionnaire {questionnaire.id} v{questionnaire.version}: "
@@ -116,6 +138,12 @@ async def run_demo(
             )
         elapsed = time.perf_counter() - started
         digest_total = await _report(offline, results, elapsed)
+        marked = await mark_quotes(offline)
+        written = await write_campaign_report(offline, campaign, data_dir / REPORT_FILE)
+        print(
+            f"Campaign report: {data_dir / REPORT_FILE} ({written // 1024} KB, "
+            f"{marked} texts marked quotable by the demo's investigator)"
+        )
         return _check(results, digest_total)
     finally:
         day = offline.services.survey.today().isoformat() if offline.services else ""
@@ -126,7 +154,74 @@ async def run_demo(
             print(f"\nKept {data_dir}. Try:")
             print(f"  DATA_DIR={data_dir} python -m bot digest --print --period {day}")
             print(f"  DATA_DIR={data_dir} python -m bot export --format xlsx --out export.xlsx")
+            if campaign is not None:
+                print(
+                    f"  DATA_DIR={data_dir} python -m bot report --campaign {campaign.id} "
+                    "--out report.docx"
+                )
             print(f"  python -m bot demo --web --keep {data_dir}")
+
+
+async def _open_campaign(offline: OfflineBot) -> Campaign:
+    """The campaign the cadres answer in, created and opened as an admin would."""
+    services = offline.services
+    assert services is not None
+    today = services.survey.today()
+    new = NewCampaign(
+        DEMO_CAMPAIGN_TITLE, today, today + timedelta(days=DEMO_CAMPAIGN_DAYS - 1), None
+    )
+    campaigns = services.campaigns.service
+    campaign = await campaigns.create(DEMO_ACTOR_ID, new, services.questionnaire)
+    if not await campaigns.open(DEMO_ACTOR_ID, campaign.id):
+        raise RuntimeError("the demo's campaign could not be opened")
+    opened = await campaigns.get(campaign.id)
+    assert opened is not None
+    return opened
+
+
+async def mark_quotes(offline: OfflineBot) -> int:
+    """Mark the first few written examples and suggestions as quotable, in the order `/cases`
+    lists new reports, as an investigator would with "可引用"; returns how many."""
+    services = offline.services
+    assert services is not None
+    runtime = services.cases
+    summaries, _total = await runtime.cases.list_by_status(CaseStatus.NEW, limit=1000)
+    left = {"example": MARKED_EXAMPLES, SUGGESTION_QUESTION: MARKED_SUGGESTIONS}
+    marked = 0
+    for summary in summaries:
+        submission = await services.submissions.get(summary.submission_id)
+        if submission is None:
+            continue
+        for question_id in sorted(submission.text_question_ids):
+            kind = SUGGESTION_QUESTION if question_id == SUGGESTION_QUESTION else "example"
+            text = submission.answers.get(question_id)
+            if left[kind] == 0 or not isinstance(text, str) or len(text) < QUOTABLE_MIN_CHARS:
+                continue
+            if await runtime.actions.set_quotable(
+                DEMO_ACTOR_ID, summary, question_id, True, runtime.today()
+            ):
+                left[kind] -= 1
+                marked += 1
+        if not any(left.values()):
+            break
+    return marked
+
+
+async def write_campaign_report(offline: OfflineBot, campaign: Campaign, path: Path) -> int:
+    """The campaign's report as `python -m bot report` writes it; returns its size."""
+    services = offline.services
+    assert services is not None
+    reports = ReportService(
+        services.digests.service,
+        services.campaigns.service,
+        services.survey,
+        services.submissions,
+        services.questionnaire,
+        today=services.survey.today,
+    )
+    content = await asyncio.to_thread(write_docx, await reports.report(campaign))
+    await asyncio.to_thread(path.write_bytes, content)
+    return len(content)
 
 
 def _check(results: list[CadreResult], digest_total: int | None) -> int:
