@@ -437,19 +437,30 @@ def _basics(
         elements.append(Paragraph(text))
     if data.breakdowns:
         elements.append(Paragraph(words.breakdowns.format(k=k)))
+    header = (words.group, words.size, words.any_often_column.format(often=often))
     for breakdown in data.breakdowns:
-        name = grouping_name(questionnaire, breakdown.question_id, locale)
-        rows = tuple(
-            (
-                group_label(questionnaire, breakdown.question_id, group.group_id, locale),
-                str(group.size),
-                HIDDEN if group.any_often_share is None else _percent(group.any_often_share),
-            )
-            for group in breakdown.groups
-        )
-        header = (words.group, words.size, words.any_often_column.format(often=often))
-        elements.append(Table(header, rows, caption=name))
+        shares = [(g.group_id, g.size, g.any_often_share) for g in breakdown.groups]
+        elements.append(_group_table(questionnaire, breakdown.question_id, shares, header, locale))
     return elements
+
+
+def _group_table(
+    questionnaire: Questionnaire,
+    question_id: str,
+    groups: Sequence[tuple[str, int, float | None]],
+    header: tuple[str, ...],
+    locale: str,
+) -> Table:
+    """A table of groups (label, n, share or "—"), captioned with the grouping's name."""
+    rows = tuple(
+        (
+            group_label(questionnaire, question_id, group_id, locale),
+            str(size),
+            HIDDEN if share is None else _percent(share),
+        )
+        for group_id, size, share in groups
+    )
+    return Table(header, rows, caption=grouping_name(questionnaire, question_id, locale))
 
 
 def _ordered_problems(
@@ -553,18 +564,10 @@ def _problem(
                 "item",
             )
         )
+    header = (words.group, words.size, words.share.format(often=often))
     for table in _crosstabs_of(problem, data):
-        grouping = grouping_name(questionnaire, table.breakdown_id, locale)
-        rows = tuple(
-            (
-                group_label(questionnaire, table.breakdown_id, group.group_id, locale),
-                str(group.size),
-                HIDDEN if group.often_share is None else _percent(group.often_share),
-            )
-            for group in table.groups
-        )
-        header = (words.group, words.size, words.share.format(often=often))
-        elements.append(Table(header, rows, caption=grouping))
+        shares = [(g.group_id, g.size, g.often_share) for g in table.groups]
+        elements.append(_group_table(questionnaire, table.breakdown_id, shares, header, locale))
     texts = quotes.get(f"p{problem.number}_example", ())
     if texts:
         elements.append(Paragraph(words.quotes, "item"))
