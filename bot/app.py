@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Protocol
 
 import httpx
@@ -30,7 +31,7 @@ from bot.anonymity.crypto import TextCipher
 from bot.anonymity.keys import Keys, ensure_data_dir, load_keys_for_database
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.anonymity.rotation import rebind_legacy_contexts
-from bot.broadcast.runtime import BroadcastRuntime, build_broadcast_runtime
+from bot.broadcast.runtime import POLL_SECONDS, BroadcastRuntime, build_broadcast_runtime
 from bot.campaigns import CampaignFeature, build_campaigns
 from bot.cases import CaseRuntime, build_case_runtime
 from bot.clock import WallClock, utc_now
@@ -60,6 +61,7 @@ from storage.repositories import (
     SubmissionRepository,
     SubscriberRepository,
 )
+from storage.repositories.job_leases import DEFAULT_TTL, JobLeaseRepository, LeaseHolder
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,10 @@ class FeatureOptions:
     broadcast_progress_interval: float = 5.0
     digest_loop: bool = True  # False: tests tick the digest scheduler themselves
     retention_job: bool = True
+    # Several instances: how long a dead instance's job lease lasts, and how often every
+    # instance looks for broadcasts that nobody sends (tests of a killed instance shorten them).
+    job_lease_seconds: float = DEFAULT_TTL.total_seconds()
+    broadcast_poll_interval: float = POLL_SECONDS
 
 
 @dataclass
@@ -177,6 +183,14 @@ async def build_services(
     rate_limits = RateLimitRepository(database)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0))
     audit = AuditRepository(database)
+    # Background jobs run once across every instance on this database (a random token per
+    # process names who holds a job's lease).
+    leases = LeaseHolder(
+        JobLeaseRepository(database),
+        secrets.token_hex(16),
+        clock,
+        ttl=timedelta(seconds=options.job_lease_seconds),
+    )
 
     def today() -> date:
         return clock().astimezone(settings.zone).date()
@@ -216,6 +230,7 @@ async def build_services(
         digests=digests.service,
         clock=clock,
         run_retention=options.retention_job,
+        leases=leases,
     )
     conversation = build_conversation(
         survey=respondent.survey,
@@ -230,6 +245,8 @@ async def build_services(
         cipher,
         staff.audited,
         progress_interval=options.broadcast_progress_interval,
+        leases=leases,
+        poll_interval=options.broadcast_poll_interval,
     )
     return Services(
         settings=settings,

@@ -1,15 +1,21 @@
 """Maintenance: the purges that keep the anonymity promises true over time, and the operator's
 key rotation.
 
-`daily_steps` is the one list of what the bot deletes every day (`RetentionJob` runs it at
+`daily_steps` is the one list of what the bot does every day (`RetentionJob` runs it at
 start-up and then daily; `python -m bot retention purge [--dry-run]` runs it now, one line per
 kind): reports past RETENTION_DAYS, rate counters of past days, expired FSM rows of every
 kind, expired invite codes, the recipient rows of finished broadcasts (their totals stay on
 the job), subscribers who blocked the bot, finished digest deliveries older than a week, and
-stored digests past RETENTION_DAYS; and once a campaign has closed, the submission-side
-tables are rewritten in random order (PostgreSQL, `storage.reorder`), so that rows forget
-their arrival order. On SQLite the WAL is checkpointed (truncated) after a purge that
-deleted anything, so the deleted rows' page images do not linger in the `-wal` file.
+stored digests past RETENTION_DAYS; an open campaign whose last day has passed is closed
+(audited as actor 0; opening a campaign stays an admin's command); and once a campaign has
+closed, the submission-side tables are rewritten in random order (PostgreSQL,
+`storage.reorder`), so that rows forget their arrival order. On SQLite the WAL is
+checkpointed (truncated) after a purge that deleted anything, so the deleted rows' page
+images do not linger in the `-wal` file.
+
+The bot's job holds a lease (`storage.repositories.job_leases`): with several instances on
+one database it runs once per calendar day (TIMEZONE) in whichever instance takes it first,
+and again in another if that one dies before finishing.
 """
 
 from __future__ import annotations
@@ -30,8 +36,10 @@ from storage.fsm import purge_expired_entries
 from storage.reorder import reorder_submission_tables
 from storage.repositories.broadcasts import purge_finished_recipients
 from storage.repositories.campaigns import CampaignRepository
+from storage.repositories.cases import AuditRepository
 from storage.repositories.digests import OutboxRepository
 from storage.repositories.invites import InviteRepository
+from storage.repositories.job_leases import LeaseHolder, LeaseLost
 from storage.repositories.rate_limits import RateLimitRepository
 from storage.repositories.subscribers import purge_inactive_subscribers
 
@@ -39,8 +47,12 @@ logger = logging.getLogger(__name__)
 
 EXIT_USAGE = 2
 INTERVAL_SECONDS = 24 * 60 * 60
+# How often a leased daily job checks whether today's run is done (by any instance).
+DAILY_POLL_SECONDS = 5 * 60
 # Finished digest deliveries are kept this long, for an admin who asks "did it go out?".
 OUTBOX_KEEP = timedelta(days=7)
+# The audit log's actor for what the bot does by itself (no staff member has user id 0).
+SYSTEM_ACTOR = 0
 
 
 @dataclass(frozen=True)
@@ -159,6 +171,21 @@ def daily_steps(service: Retention) -> list[MaintenanceStep]:
         count = await purge_inactive_subscribers(database, dry_run=dry_run)
         return count, "subscriber(s) who blocked the bot"
 
+    async def ended_campaigns(now: datetime, dry_run: bool) -> tuple[int, str]:
+        today = now.astimezone(zone).date()
+        repository = CampaignRepository(database)
+        what = "campaign(s) from the open ones: closed after their last day (audit actor 0)"
+        if dry_run:
+            return len(await repository.ended_open(today)), what
+        audit = AuditRepository(database)
+        async with database.transaction() as connection:
+            closed = await repository.close_ended(today, connection=connection)
+            for campaign_id in closed:
+                await audit.record(
+                    SYSTEM_ACTOR, "campaign.close", campaign_id, today, connection=connection
+                )
+        return len(closed), what
+
     async def reorder(now: datetime, dry_run: bool) -> tuple[int, str]:
         campaigns = CampaignRepository(database)
         closed = await campaigns.closed_not_reordered(now.astimezone(zone).date())
@@ -185,6 +212,7 @@ def daily_steps(service: Retention) -> list[MaintenanceStep]:
         MaintenanceStep("digest_outbox", digest_outbox),
         MaintenanceStep("digests", digests),
         MaintenanceStep("inactive_subscribers", inactive_subscribers),
+        MaintenanceStep("ended_campaigns", ended_campaigns),
         # Last: after the purges, so that nothing just deleted is copied into the new tables.
         MaintenanceStep("reorder", reorder),
     ]
@@ -236,17 +264,37 @@ class MaintenanceService:
 
 class PeriodicJob:
     """Run `work` once at start-up, then every `interval` seconds, until stopped. A run that
-    fails is logged and retried at the next interval; `runs` counts finished runs."""
+    fails is logged and retried at the next interval; `runs` counts finished rounds.
+
+    With a `lease` (`storage.repositories.job_leases`) the work runs only in the process
+    holding the job's lease, renewed while it works, so that several instances on one
+    database run it once at a time; a round that finds the lease held elsewhere skips. With
+    `daily_in` as well, the job runs once per calendar day of that zone across instances:
+    the day counts as done only once a run *finished* (a process that dies mid-run never
+    marks it, and another runs it after the lease runs out); every round then just checks.
+    `worked` counts the rounds in which this process did the work."""
 
     def __init__(
-        self, name: str, work: Callable[[], Awaitable[object]], *, interval: float
+        self,
+        name: str,
+        work: Callable[[], Awaitable[object]],
+        *,
+        interval: float,
+        lease: LeaseHolder | None = None,
+        daily_in: ZoneInfo | None = None,
     ) -> None:
+        if daily_in is not None and lease is None:
+            raise ValueError("a daily job needs a lease to remember its day")
         self.name = name
         self._work = work
         self._interval = interval
+        self._lease = lease
+        self._daily_in = daily_in
         self._task: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
+        self._crashed = False
         self.runs = 0
+        self.worked = 0
         self._ran = asyncio.Event()
 
     @property
@@ -257,6 +305,7 @@ class PeriodicJob:
         if self.running:
             return
         self._stop = asyncio.Event()
+        self._crashed = False
         self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
@@ -268,15 +317,23 @@ class PeriodicJob:
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
+    def crash(self) -> None:
+        """Cancel abruptly, as a dying process would: nothing more is written, a lease
+        held is not released (it runs out). For tests."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._crashed = True
+            task.cancel()
+
     async def wait_for_runs(self, count: int = 1) -> None:
-        """Until `count` runs have finished (successfully or not) since the job was made."""
+        """Until `count` rounds have finished (successfully or not) since the job was made."""
         while self.runs < count:
             await self._ran.wait()
 
     async def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                await self._work()
+                await self._round()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -288,12 +345,77 @@ class PeriodicJob:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self._interval)
 
+    async def _round(self) -> None:
+        lease = self._lease
+        if lease is None:
+            await self._work()
+            self.worked += 1
+            return
+        day = None
+        if self._daily_in is not None:
+            day = lease.clock().astimezone(self._daily_in).date()
+            if await self._done(lease, day):
+                return
+        if not await lease.acquire(self.name):
+            return
+        try:
+            # Under the lease, again: another process may have finished it a moment ago.
+            if day is not None and await self._done(lease, day):
+                return
+            await self._work_while_held(lease)
+            if day is not None:
+                await lease.repository.mark_done(self.name, lease.holder, day)
+            self.worked += 1
+        finally:
+            if not self._crashed:
+                await lease.release(self.name)
+
+    async def _done(self, lease: LeaseHolder, day: date) -> bool:
+        done = await lease.repository.done_day(self.name)
+        return done is not None and done >= day
+
+    async def _work_while_held(self, lease: LeaseHolder) -> None:
+        lost = False
+        work = asyncio.ensure_future(self._work())
+
+        def on_lost() -> None:
+            nonlocal lost
+            lost = True
+            work.cancel()
+
+        async with lease.kept(self.name, on_lost):
+            try:
+                await work
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if lost and (current is None or not current.cancelling()):
+                    raise LeaseLost(self.name) from None
+                raise
+
 
 class DailyMaintenanceJob(PeriodicJob):
-    """The maintenance at start-up and then daily; `last_report` is the latest run's."""
+    """The maintenance at start-up and then daily; `last_report` is the latest run's.
 
-    def __init__(self, service: MaintenanceService, *, interval: float = INTERVAL_SECONDS) -> None:
-        super().__init__("daily-maintenance", self._maintain, interval=interval)
+    With a `lease` it runs once per calendar day in `zone` across every instance on the
+    database, checking every `DAILY_POLL_SECONDS` (or `interval`, if shorter)."""
+
+    def __init__(
+        self,
+        service: MaintenanceService,
+        *,
+        interval: float = INTERVAL_SECONDS,
+        lease: LeaseHolder | None = None,
+        zone: ZoneInfo | None = None,
+    ) -> None:
+        if lease is not None and zone is None:
+            raise ValueError("a leased daily maintenance needs the zone whose days count")
+        super().__init__(
+            "daily-maintenance",
+            self._maintain,
+            interval=interval if lease is None else min(interval, DAILY_POLL_SECONDS),
+            lease=lease,
+            daily_in=zone if lease is not None else None,
+        )
         self.service = service
         self.last_report: MaintenanceReport | None = None
 

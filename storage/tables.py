@@ -395,3 +395,17 @@ questionnaire_versions = Table(
     Column("added_day", Date, nullable=False),
     sqlite_with_rowid=False,
 )
+
+# Which process runs each background job now, so that several instances on one database run
+# every job once. Infrastructure only: job names (`daily-maintenance`, `broadcast:<random
+# job id>`), a random per-process token, a lease expiry and the last day a daily job finished
+# — no person, chat, submission or arrival order.
+job_leases = Table(
+    "job_leases",
+    metadata,
+    Column("job", String(96), primary_key=True),
+    Column("holder", String(32), nullable=True),  # secrets.token_hex(16) of one process
+    Column("lease_until", DateTime(timezone=False), nullable=True),  # naive UTC
+    Column("last_done_day", Date, nullable=True),  # daily jobs: the last day they finished
+    sqlite_with_rowid=False,
+)

@@ -41,10 +41,12 @@ from storage.repositories.broadcasts import (
     BroadcastRepository,
     ProgressRef,
 )
+from storage.repositories.job_leases import LeaseHolder
 
 logger = logging.getLogger(__name__)
 
 FREE_RATE_CEILING = 30.0  # Telegram's overall limit without paid broadcasts
+POLL_SECONDS = 5.0  # how often an instance looks for running jobs that nobody sends
 
 
 def create_sender_bot(token: str, api_url: str) -> Bot:
@@ -134,8 +136,22 @@ class BroadcastData(TypedDict):
     broadcasts: BroadcastRuntime
 
 
+def lease_name(job_id: str) -> str:
+    """The job lease (`storage.repositories.job_leases`) of one broadcast."""
+    return f"broadcast:{job_id}"
+
+
 class BroadcastRuntime:
-    """One sender task per running job; jobs still `running` after a restart resume."""
+    """One sender task per running job; jobs still `running` after a restart resume.
+
+    With `leases` (several instances on one database) a job is sent by one instance at a
+    time: the sender runs only while this process holds the job's lease, renewed as it
+    sends. Every instance looks for running jobs every `poll_interval` seconds and takes
+    over any whose lease is free or has run out (an instance died); the new sender marks the
+    dead one's `sending` rows `unknown`, as after a restart, so nobody gets a second copy.
+    Pause and cancel pressed on any instance reach the sender through the database: it
+    claims nothing more once the job is not `running`, and then stops.
+    """
 
     def __init__(
         self,
@@ -146,6 +162,8 @@ class BroadcastRuntime:
         sender_bot_factory: Callable[[], Bot],
         *,
         progress_interval: float = 5.0,
+        leases: LeaseHolder | None = None,
+        poll_interval: float = POLL_SECONDS,
     ) -> None:
         """`sender_bot_factory` makes the sender's own `Bot` when the first job runs."""
         self.settings = settings
@@ -159,6 +177,11 @@ class BroadcastRuntime:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._senders: dict[str, BroadcastSender] = {}
         self._shown: dict[str, str] = {}
+        self._leases = leases
+        self._poll_interval = poll_interval
+        self._poller: asyncio.Task[None] | None = None
+        self._leased: set[str] = set()  # jobs whose lease this process took
+        self.polls = 0  # looks for jobs that nobody sends, so far
 
     def handler_data(self) -> BroadcastData:
         return {"broadcasts": self}
@@ -176,8 +199,26 @@ class BroadcastRuntime:
         self._bot = bot
         for job_id in await self.repository.ids_with_status(BroadcastStatus.RUNNING):
             self.launch(job_id)
+        if self._leases is not None and self._poller is None:
+            self._poller = asyncio.create_task(self._poll(), name="broadcast-poller")
+
+    async def _poll(self) -> None:
+        """Take over running jobs nobody sends (their lease is free or ran out)."""
+        while True:
+            await asyncio.sleep(self._poll_interval)
+            try:
+                for job_id in await self.repository.ids_with_status(BroadcastStatus.RUNNING):
+                    self.launch(job_id)
+            except Exception as exc:  # the database away for a moment: next round
+                logger.warning("Broadcast poll failed: %s", type(exc).__name__)
+            self.polls += 1
 
     async def on_shutdown(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
         for sender in list(self._senders.values()):
             sender.stop()
         tasks = list(self._tasks.values())
@@ -185,6 +226,13 @@ class BroadcastRuntime:
             await asyncio.wait(tasks, timeout=15)
         for task in tasks:
             task.cancel()
+        if self._leases is not None:
+            # A clean stop hands the jobs over at once (a sender that crashed in this
+            # process included), instead of making the others wait for the leases to run out.
+            for job_id in sorted(self._leased):
+                with contextlib.suppress(Exception):
+                    await self._leases.release(lease_name(job_id))
+            self._leased.clear()
         if self._sender_bot is not None:
             await self._sender_bot.session.close()
             self._sender_bot = None
@@ -198,6 +246,11 @@ class BroadcastRuntime:
         task = self._tasks.get(job_id)
         return task is not None and not task.done()
 
+    def sending(self, job_id: str) -> bool:
+        """Whether this process's sender of the job is running (holding its lease, if any);
+        `is_active` is also true for a moment while a task only tries to take the lease."""
+        return job_id in self._senders
+
     def task(self, job_id: str) -> asyncio.Task[None] | None:
         return self._tasks.get(job_id)
 
@@ -206,10 +259,17 @@ class BroadcastRuntime:
             return
         self._tasks[job_id] = asyncio.create_task(self._run(job_id))
 
-    def crash(self, job_id: str) -> None:
-        """Kill the sender abruptly, as a crash would (tests): nothing is written."""
-        task = self._tasks.get(job_id)
-        if task is not None:
+    def crash(self, job_id: str | None = None) -> None:
+        """Kill the sender abruptly, as a crash would (tests): nothing is written, its lease
+        is not released. Without `job_id`, the whole runtime dies, as with its process."""
+        if job_id is None:
+            if self._poller is not None:
+                self._poller.cancel()
+                self._poller = None
+            tasks = list(self._tasks.values())
+        else:
+            tasks = [task] if (task := self._tasks.get(job_id)) is not None else []
+        for task in tasks:
             task.cancel()
 
     # --- admin actions (the router checked the role; each change and its audit entry are
@@ -297,6 +357,8 @@ class BroadcastRuntime:
         ):
             return False
         await self._stop_sender(job_id)
+        if self._leases is not None:
+            await self._leases.repository.forget(lease_name(job_id))
         await self._final_report(job_id)
         return True
 
@@ -322,9 +384,39 @@ class BroadcastRuntime:
             yield
 
     async def _run(self, job_id: str) -> None:
+        leases = self._leases
+        if leases is None:
+            await self._send(job_id)
+            return
+        name = lease_name(job_id)
+        if not await leases.acquire(name):
+            return  # another instance sends it
+        self._leased.add(job_id)
+
+        def on_lost() -> None:
+            sender = self._senders.get(job_id)
+            if sender is not None:
+                sender.stop()
+
+        finished = False
+        try:
+            async with leases.kept(name, on_lost):
+                finished = await self._send(job_id)
+        except asyncio.CancelledError:
+            raise  # a crash: nothing more is written, the lease runs out
+        except Exception:
+            logger.exception("Broadcast job stopped on an error; it resumes later")
+        self._leased.discard(job_id)
+        if finished:
+            await leases.repository.forget(name)
+        else:
+            await leases.release(name)
+
+    async def _send(self, job_id: str) -> bool:
+        """Run the job's sender; True once it finished (and its report was sent)."""
         job = await self.repository.get(job_id)
         if job is None or job.status != BroadcastStatus.RUNNING:
-            return
+            return False
 
         async def on_progress(progress: Progress) -> None:
             await self._show(job, BroadcastStatus.RUNNING, progress)
@@ -345,12 +437,15 @@ class BroadcastRuntime:
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.exception("Broadcast sender stopped on an error; it resumes on restart")
-            return
+            logger.exception("Broadcast sender stopped on an error; it resumes later")
+            return False
         finally:
             self._senders.pop(job_id, None)
-        if report.finished:
-            await self._final_report(job_id)
+        # Finished *and* done: a job cancelled elsewhere meanwhile is reported there.
+        if not report.finished or await self.repository.status_of(job_id) != BroadcastStatus.DONE:
+            return False
+        await self._final_report(job_id)
+        return True
 
     async def refresh(self, job_id: str) -> None:
         job = await self.repository.get(job_id)
@@ -422,9 +517,11 @@ def build_broadcast_runtime(
     audited: AuditedActions,
     *,
     progress_interval: float = 5.0,
+    leases: LeaseHolder | None = None,
+    poll_interval: float = POLL_SECONDS,
 ) -> BroadcastRuntime:
     """The broadcast feature; tests shorten `progress_interval` (seconds between progress
-    edits)."""
+    edits). With `leases`, one instance at a time sends each job."""
     repository = BroadcastRepository(database, cipher, zone=settings.zone)
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
 
@@ -438,4 +535,6 @@ def build_broadcast_runtime(
         make_i18n(settings.default_locale),
         sender_bot,
         progress_interval=progress_interval,
+        leases=leases,
+        poll_interval=poll_interval,
     )

@@ -359,6 +359,9 @@ class BroadcastSender:
                         continue
                     if state.results:
                         continue
+                    status = await self._repo.status_of(self.broadcast_id)
+                    if status != BroadcastStatus.RUNNING:
+                        break  # paused or cancelled, perhaps on another instance
                     retry_at = await self._repo.next_due(self.broadcast_id)
                     if retry_at is None:
                         finished = True

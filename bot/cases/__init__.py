@@ -33,6 +33,7 @@ from storage.repositories import (
     RateLimitRepository,
     SubmissionRepository,
 )
+from storage.repositories.job_leases import LeaseHolder
 from storage.tables import fsm_entries
 
 SWEEP_SECONDS = 60.0  # how often idle follow-up sessions are swept out of memory
@@ -61,6 +62,7 @@ class CaseRuntime:
     zone: ZoneInfo
     clock: WallClock
     run_retention: bool = True
+    leases: LeaseHolder | None = None  # several instances: the daily job runs once a day
     job: RetentionJob | None = field(default=None, init=False)
     _sweeper: asyncio.Task[None] | None = field(default=None, init=False)
 
@@ -83,7 +85,7 @@ class CaseRuntime:
         if self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep(self.sessions))
         if self.run_retention and self.job is None:
-            self.job = RetentionJob(self.retention)
+            self.job = RetentionJob(self.retention, lease=self.leases)
             self.job.start()
 
     async def on_shutdown(self) -> None:
@@ -133,6 +135,7 @@ def build_case_runtime(
     digests: StoredDigests,
     clock: WallClock,
     run_retention: bool = True,
+    leases: LeaseHolder | None = None,
 ) -> CaseRuntime:
     """Wire follow-ups, case handling and retention from the process's shared pieces."""
     cases = CaseRepository(database, cipher)
@@ -166,6 +169,7 @@ def build_case_runtime(
         zone=settings.zone,
         clock=clock,
         run_retention=run_retention,
+        leases=leases,
     )
 
 

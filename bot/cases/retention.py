@@ -2,9 +2,9 @@
 deleted RETENTION_DAYS after its last activity. Aggregates already sent in digests remain.
 
 The purge is one step of the bot's daily maintenance (`bot.maintenance`): `RetentionJob` runs
-every step once at start-up and then daily while the bot runs; `python -m bot retention purge
-[--dry-run]` runs them by hand. On SQLite `secure_delete` zeroes the freed pages and a WAL
-checkpoint afterwards keeps old page images from lingering.
+every step once per calendar day (under a job lease: in one instance of several);
+`python -m bot retention purge [--dry-run]` runs them by hand. On SQLite `secure_delete`
+zeroes the freed pages and a WAL checkpoint afterwards keeps old page images from lingering.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from bot.clock import WallClock
 from bot.maintenance import INTERVAL_SECONDS, DailyMaintenanceJob, MaintenanceService, StoredDigests
 from storage.database import Database
 from storage.repositories import CaseRepository
+from storage.repositories.job_leases import LeaseHolder
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,16 @@ class RetentionService:
 class RetentionJob(DailyMaintenanceJob):
     """The bot's daily maintenance job, built around the case runtime's `RetentionService`:
     every step of `bot.maintenance.daily_steps` at start-up, then every `interval` seconds,
-    until stopped (the name and the start/stop contract are what `CaseRuntime` relies on)."""
+    until stopped (the name and the start/stop contract are what `CaseRuntime` relies on).
+    With `lease`, once per calendar day (TIMEZONE) across every instance on the database."""
 
-    def __init__(self, service: RetentionService, *, interval: float = INTERVAL_SECONDS) -> None:
-        super().__init__(MaintenanceService.around(service), interval=interval)
+    def __init__(
+        self,
+        service: RetentionService,
+        *,
+        interval: float = INTERVAL_SECONDS,
+        lease: LeaseHolder | None = None,
+    ) -> None:
+        super().__init__(
+            MaintenanceService.around(service), interval=interval, lease=lease, zone=service.zone
+        )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
@@ -294,10 +294,17 @@ class BroadcastRepository:
         """Mark up to `limit` due `pending` rows `sending` (committed) and return their chats.
 
         Rows whose subscriber has gone (/stop) or turned inactive are marked `skipped`.
+        Nothing is claimed once the job is no longer `running` (paused or cancelled from any
+        instance). On PostgreSQL the rows are locked as they are read (`FOR UPDATE SKIP
+        LOCKED`), so two senders of one job never claim the same row even if their leases
+        overlapped; SQLite has one writer at a time anyway.
         """
         table = broadcast_recipients
         moment = _naive(now)
         due = or_(table.c.retry_at.is_(None), table.c.retry_at <= moment)
+        running = exists().where(
+            broadcasts.c.id == broadcast_id, broadcasts.c.status == BroadcastStatus.RUNNING
+        )
         async with self._db.engine.begin() as connection:
             rows = (
                 await connection.execute(
@@ -314,9 +321,11 @@ class BroadcastRepository:
                         table.c.broadcast_id == broadcast_id,
                         table.c.status == RecipientStatus.PENDING,
                         due,
+                        running,
                     )
                     .order_by(table.c.chat_hash)
                     .limit(limit)
+                    .with_for_update(of=table, skip_locked=True)
                 )
             ).all()
             if not rows:

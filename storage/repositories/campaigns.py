@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -18,6 +19,7 @@ from typing import Final
 from sqlalchemy import false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.clock import Monotonic
 from bot.statuses import CampaignStatus
 from storage.database import Database
 from storage.tables import campaigns
@@ -25,6 +27,9 @@ from storage.tables import campaigns
 #: A new campaign's id is a number of this many digits, easy to type and to say aloud
 #: ("二七四一"); ids made before (8 hex digits) keep working.
 CAMPAIGN_ID_DIGITS: Final = 4
+#: How long a cached read (is any campaign defined, which one is open) is trusted: another
+#: instance's change is seen within this many seconds.
+CACHE_SECONDS: Final = 5.0
 #: Taken ids drawn in a row before the next id gets one digit more.
 _DRAWS_PER_LENGTH: Final = 20
 
@@ -53,17 +58,34 @@ class Campaign:
 
 class CampaignRepository:
     """Campaign rows. Reads made for every respondent (`any_defined`, `current`) are cached in
-    memory and dropped by this repository's own writes (one bot process per token)."""
+    memory, dropped by this repository's own writes and after `cache_seconds` anyway, so an
+    admin's change made on another instance (or the daily closing) is seen here soon."""
 
-    def __init__(self, db: Database, *, random_below: RandomBelow = secrets.randbelow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        random_below: RandomBelow = secrets.randbelow,
+        cache_seconds: float = CACHE_SECONDS,
+        monotonic: Monotonic = time.monotonic,
+    ) -> None:
         self._db = db
         self._random_below = random_below
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._cached_at = monotonic()
         self._defined: bool | None = None
         self._current: dict[date, Campaign | None] = {}
 
     def _forget(self) -> None:
         self._defined = None
         self._current.clear()
+
+    def _expire(self) -> None:
+        now = self._monotonic()
+        if now - self._cached_at >= self._cache_seconds:
+            self._forget()
+            self._cached_at = now
 
     def forget(self) -> None:
         """Drop the cached reads: a caller whose transaction wrote campaigns calls this once
@@ -159,6 +181,7 @@ class CampaignRepository:
         return [_campaign(row) for row in rows]
 
     async def any_defined(self) -> bool:
+        self._expire()
         if self._defined is None:
             async with self._db.engine.connect() as connection:
                 count = await connection.scalar(select(func.count()).select_from(campaigns))
@@ -198,6 +221,39 @@ class CampaignRepository:
         self._forget()
         return bool(result.rowcount)
 
+    async def ended_open(self, today: date) -> builtins.list[str]:
+        """Ids of the campaigns still `open` whose last day is before `today`."""
+        async with self._db.engine.connect() as connection:
+            rows = await connection.scalars(
+                select(campaigns.c.id)
+                .where(campaigns.c.status == CampaignStatus.OPEN, campaigns.c.closes_day < today)
+                .order_by(campaigns.c.id)
+            )
+            return list(rows)
+
+    async def close_ended(
+        self, today: date, *, connection: AsyncConnection | None = None
+    ) -> builtins.list[str]:
+        """Close every `open` campaign whose last day is before `today` (they accept no
+        answers already: `current` checks the days); returns their ids."""
+        self._forget()
+        async with self._db.transaction(connection) as connection:
+            ended = list(
+                await connection.scalars(
+                    select(campaigns.c.id).where(
+                        campaigns.c.status == CampaignStatus.OPEN, campaigns.c.closes_day < today
+                    )
+                )
+            )
+            if ended:
+                await connection.execute(
+                    update(campaigns)
+                    .where(campaigns.c.id.in_(ended), campaigns.c.status == CampaignStatus.OPEN)
+                    .values(status=CampaignStatus.CLOSED)
+                )
+        self._forget()
+        return sorted(ended)
+
     async def closed_not_reordered(self, today: date) -> builtins.list[str]:
         """Ids of the campaigns that have closed (by an admin, or their last day has passed)
         and whose storage the daily maintenance has not reordered yet."""
@@ -224,6 +280,7 @@ class CampaignRepository:
 
     async def current(self, day: date) -> Campaign | None:
         """The open campaign that accepts answers on `day`, if any."""
+        self._expire()
         if day in self._current:
             return self._current[day]
         async with self._db.engine.connect() as connection:

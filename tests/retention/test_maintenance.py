@@ -40,6 +40,7 @@ from storage.repositories import (
 )
 from storage.repositories.digests import DigestRepository
 from storage.tables import (
+    audit_log,
     broadcast_recipients,
     broadcasts,
     campaigns,
@@ -64,6 +65,7 @@ KINDS = (
     "digest_outbox",
     "digests",
     "inactive_subscribers",
+    "ended_campaigns",
     "reorder",
 )
 
@@ -223,6 +225,7 @@ async def test_every_kind_is_purged_and_the_dry_run_only_counts(services: Servic
         "digest_outbox": 3,  # sent, failed and cancelled ten days ago
         "digests": 2,  # the latest is always kept
         "inactive_subscribers": 1,  # the one who blocked the bot
+        "ended_campaigns": 1,  # open, its last day yesterday; not the one running today
         "reorder": 2,  # closed by an admin, and past its last day; not the running one
     }
     assert {kind: dry.count(kind) for kind in KINDS} == expected
@@ -251,6 +254,16 @@ async def test_every_kind_is_purged_and_the_dry_run_only_counts(services: Servic
             "lastdaypassed": True,
             "stillrunning": False,
         }
+        states = await connection.execute(select(campaigns.c.id, campaigns.c.status))
+        assert {row.id: row.status for row in states} == {
+            "closedbyadmin": "closed",
+            "lastdaypassed": "closed",  # closed by the bot, in the audit log as actor 0
+            "stillrunning": "open",
+        }
+        closing = await connection.execute(
+            select(audit_log.c.actor_user_id, audit_log.c.action, audit_log.c.subject)
+        )
+        assert [tuple(row) for row in closing] == [(0, "campaign.close", "lastdaypassed")]
     again = await maintenance.run()
     assert all(item.count == 0 for item in again.counts)
 
