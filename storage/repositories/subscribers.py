@@ -12,7 +12,9 @@ The language a non-subscriber picks with /language is kept in process memory onl
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import TypeVar
 
@@ -29,6 +31,9 @@ _Value = TypeVar("_Value")
 
 
 _LOCALE_CACHE_SIZE = 10_000
+#: A subscriber's language is read again after this long: another instance on the same
+#: database may have changed it.
+LOCALE_CACHE_SECONDS = 10.0
 
 
 class SubscriberRepository:
@@ -42,20 +47,23 @@ class SubscriberRepository:
         *,
         zone: tzinfo = UTC,
         now: WallClock | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._db = db
         self._cipher = cipher
         self._pseudonymizer = pseudonymizer
         self._zone = zone
         self._now = now or (lambda: datetime.now(self._zone))
-        # Language per chat hash, read on every update by the locale middleware; kept in
-        # step by this repository's own writes (one bot process per token).
-        self._locales: OrderedDict[str, str | None] = OrderedDict()
+        # Language per chat hash with the moment it was read, read on every update by the
+        # locale middleware; kept in step by this repository's own writes, and read again
+        # after LOCALE_CACHE_SECONDS for the writes of other instances.
+        self._monotonic = monotonic
+        self._locales: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
         # Languages chosen by chats that are not subscribers: memory only, never stored.
         self._unsaved_locales: OrderedDict[str, str] = OrderedDict()
 
     def _cache_locale(self, chat_hash: str, locale: str | None) -> None:
-        _remember(self._locales, chat_hash, locale)
+        _remember(self._locales, chat_hash, (locale, self._monotonic() + LOCALE_CACHE_SECONDS))
 
     def _hash(self, chat_id: int) -> str:
         return self._pseudonymizer.of(_PURPOSE, chat_id)
@@ -125,8 +133,9 @@ class SubscriberRepository:
     async def stored_locale(self, chat_id: int) -> str | None:
         """The language on the chat's subscriber row (None when it is not a subscriber)."""
         chat_hash = self._hash(chat_id)
-        if chat_hash in self._locales:
-            return self._locales[chat_hash]
+        cached = self._locales.get(chat_hash)
+        if cached is not None and cached[1] > self._monotonic():
+            return cached[0]
         async with self._db.engine.connect() as connection:
             locale = await connection.scalar(
                 select(subscribers.c.locale).where(subscribers.c.chat_hash == chat_hash)

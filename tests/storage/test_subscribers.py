@@ -15,6 +15,7 @@ from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
 from storage.database import Database
 from storage.repositories import SubscriberRepository
+from storage.repositories.subscribers import LOCALE_CACHE_SECONDS
 from storage.tables import subscribers
 from tests.storage.at_rest import assert_at_rest, assert_not_at_rest
 
@@ -198,3 +199,19 @@ async def test_migration_0005_moves_existing_rows_to_the_first_of_their_month(
         assert days == [date(2025, 12, 1), date(2026, 2, 1), date(2026, 2, 1)]
     finally:
         await database.dispose()
+
+
+async def test_a_language_changed_by_another_instance_is_seen_after_a_while(
+    database: Database, cipher: TextCipher, pseudonymizer: Pseudonymizer
+) -> None:
+    now = [0.0]
+    mine = SubscriberRepository(database, cipher, pseudonymizer, monotonic=lambda: now[0])
+    other = SubscriberRepository(database, cipher, pseudonymizer)
+    await mine.subscribe(CHAT_IDS[0], "zh-CN")
+    assert await mine.locale_of(CHAT_IDS[0]) == "zh-CN"  # now cached here
+
+    assert await other.set_locale(CHAT_IDS[0], "en")
+
+    assert await mine.locale_of(CHAT_IDS[0]) == "zh-CN"  # the cache, for a few seconds
+    now[0] += LOCALE_CACHE_SECONDS + 1
+    assert await mine.locale_of(CHAT_IDS[0]) == "en"
