@@ -15,7 +15,7 @@ import secrets
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
 
 import httpx
@@ -26,6 +26,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
+from sqlalchemy import text
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.keys import Keys, ensure_data_dir, load_keys_for_database
@@ -52,6 +54,15 @@ from bot.respondent.survey import SurveyService
 from bot.staff.feature import StaffFeature, build_staff
 from bot.staff.menus import AdminMenuOnFirstContact
 from bot.web.feature import WebFeature, build_web
+from bot.webhook import (
+    DropReplayedUpdates,
+    OrderedRedisEventIsolation,
+    SeenInMemory,
+    SeenInRedis,
+    add_webhook_routes,
+    register_webhook,
+    webhook_secret,
+)
 from handlers import all_routers
 from storage.database import Database
 from storage.fsm import SqlStorage, pseudonymous_redis_storage
@@ -302,11 +313,28 @@ def create_bot(settings: Settings, *, session: AiohttpSession | None = None) -> 
     return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
 
 
-def create_dispatcher(services: Services, *, storage: BaseStorage | None = None) -> Dispatcher:
-    """The Dispatcher with all routers, middlewares, handler data and feature hooks."""
+def create_dispatcher(
+    services: Services,
+    *,
+    storage: BaseStorage | None = None,
+    replays: DropReplayedUpdates | None = None,
+) -> Dispatcher:
+    """The Dispatcher with all routers, middlewares, handler data and feature hooks.
+
+    On Redis, one chat's updates are handled one at a time across every instance (the lock
+    is keyed by the storage's pseudonymous key). `replays` (webhook mode): an update id
+    already handled, here or by another instance on the same Redis, is skipped."""
     settings = services.settings
-    dp = Dispatcher(storage=storage or build_fsm_storage(services))
+    fsm = storage or build_fsm_storage(services)
+    isolation = (
+        OrderedRedisEventIsolation(fsm.redis, fsm.key_builder)
+        if isinstance(fsm, RedisStorage)
+        else None
+    )
+    dp = Dispatcher(storage=fsm, events_isolation=isolation)
     dp.workflow_data.update(services.handler_data())
+    if replays is not None:
+        dp.update.outer_middleware(replays)
     # Outermost: the deadline counts the time spent queued behind the same chat's updates too.
     dp.update.outer_middleware(CallbackAnswerDeadline())
     dp.update.outer_middleware(ChatOrderingMiddleware())
@@ -376,6 +404,84 @@ async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) 
             await polling
         waiter.cancel()
         await services.close()
+        logger.info("Stopped cleanly")
+
+
+def readiness_check(services: Services, storage: BaseStorage) -> Callable[[], Awaitable[bool]]:
+    """Ready when the database answers, and Redis too when the FSM lives there."""
+
+    async def ready() -> bool:
+        async with services.database.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        if isinstance(storage, RedisStorage):
+            await storage.redis.ping()
+        return True
+
+    return ready
+
+
+@dataclass
+class WebhookInstance:
+    """One instance in webhook mode: its services, bot, dispatcher and the server that
+    carries the webhook, the web chat, /healthz and /readyz."""
+
+    services: Services
+    bot: Bot
+    dispatcher: Dispatcher
+    web: WebFeature
+    port: int = 0
+
+    async def stop(self) -> None:
+        """Stop serving (the dispatcher's shutdown runs with the application's), then close
+        the services. The webhook stays registered: the other instances carry on."""
+        await self.web.stop()
+        await self.services.close()
+
+
+async def start_webhook_instance(
+    settings: Settings,
+    *,
+    port: int | None = None,
+    bot: Bot | None = None,
+    now: Callable[[], datetime] | None = None,
+    options: FeatureOptions | None = None,
+) -> WebhookInstance:
+    """Build and serve one webhook instance, register the webhook (the same call from every
+    replica), and return it; `port` 0 takes any free port (tests)."""
+    if settings.webhook_url is None:
+        raise ValueError("webhook mode needs WEBHOOK_URL")
+    services = await build_services(settings, now=now, options=options)
+    bot = bot or create_bot(settings)
+    storage = build_fsm_storage(services)
+    seen = SeenInRedis(storage.redis) if isinstance(storage, RedisStorage) else SeenInMemory()
+    replays = DropReplayedUpdates(seen)
+    dp = create_dispatcher(services, storage=storage, replays=replays)
+    web_channel = build_web_channel(services, storage)
+    secret = webhook_secret(settings, services.pseudonymizer)
+    add_webhook_routes(
+        web_channel.app,
+        dp,
+        bot,
+        path=settings.webhook_path,
+        secret=secret,
+        ready=readiness_check(services, storage),
+        replays=replays,
+    )
+    wanted = port if port is not None else settings.web_port or DEFAULT_WEB_PORT
+    listening = await web_channel.serve(settings.web_host, wanted)
+    await register_webhook(bot, settings, secret, dp)
+    return WebhookInstance(services, bot, dp, web_channel, listening)
+
+
+async def run_webhook(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Serve Telegram's webhook beside the web chat until SIGINT/SIGTERM (or `stop`)."""
+    stop_event = stop or asyncio.Event()
+    _stop_on_signals(stop_event)
+    instance = await start_webhook_instance(settings)
+    try:
+        await stop_event.wait()
+    finally:
+        await instance.stop()
         logger.info("Stopped cleanly")
 
 

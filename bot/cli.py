@@ -1,6 +1,7 @@
 """`python -m bot` — the command line.
 
     run                          poll Telegram (or TELEGRAM_API_URL) with BOT_TOKEN
+    run --webhook                take updates by webhook at WEBHOOK_URL (several instances)
     demo [--keep DIR] [--cadres N]  the whole product offline, against the local emulator
     demo --web [--port P] [--keep DIR]  the web page on the demo database, for a browser
     questionnaire validate FILE  check a questionnaire file
@@ -53,11 +54,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     # Imported only now: aiogram takes seconds to import, a missing token should not wait.
-    from bot.app import run_polling
+    webhook = bool(getattr(args, "webhook", False)) or settings.webhook_url is not None
+    if webhook and settings.webhook_url is None:
+        print(
+            "qingfeng: configuration error: WEBHOOK_URL: required with --webhook "
+            "(the public https:// URL Telegram posts to)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from bot.app import run_polling, run_webhook
     from bot.logging_setup import configure_logging
 
     configure_logging(settings.log_level)
-    asyncio.run(run_polling(settings))
+    asyncio.run(run_webhook(settings) if webhook else run_polling(settings))
     return 0
 
 
@@ -460,6 +469,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run", help="poll the Bot API with BOT_TOKEN (and serve the web channel if WEB_PORT)"
+    )
+    run.add_argument(
+        "--webhook",
+        action="store_true",
+        help="take updates by webhook at WEBHOOK_URL (served on WEB_HOST:WEB_PORT)",
     )
     run.set_defaults(func=_cmd_run)
 

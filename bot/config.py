@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)
     broadcast_rate: float = Field(default=25.0, gt=0, le=1000)
     allow_paid_broadcast: bool = False
+    # Telegram by webhook (`run --webhook`, or when WEBHOOK_URL is set), on the web
+    # channel's server: the public HTTPS URL Telegram posts to, its secret token (derived
+    # from PSEUDONYM_SECRET when unset), the path served, Telegram's concurrent connections.
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_path: str = "/telegram/webhook"
+    webhook_max_connections: int = Field(default=40, ge=1, le=100)
     # The web channel: a chat page reached from a link or QR code, with no account at all.
     web_host: str = "127.0.0.1"
     web_port: int | None = Field(default=None, ge=1, le=65535)
@@ -141,6 +148,22 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith("https://"):
+            raise ValueError("Telegram posts only to https:// URLs")
+        return value.strip()
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _webhook_path(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with /")
+        return value
 
     @field_validator("web_public_url")
     @classmethod
