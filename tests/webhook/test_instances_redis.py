@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from bot.app import WebhookInstance, create_bot, start_webhook_instance
 from bot.config import load_settings
 from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
+from bot.harness.emulator.webhook_delivery import SECRET_HEADER, RoundRobinDelivery
 from bot.harness.offline import PlainHttpSession
 from bot.harness.simulation import Cadre
-from bot.harness.webhook_delivery import SECRET_HEADER, RoundRobinDelivery
 from bot.webhook import SeenInRedis
 
 WEBHOOK_URL = "https://survey.example.org/telegram/webhook"

@@ -442,6 +442,9 @@ class BotApiMethods:
                 info["ip_address"] = webhook.ip_address
             if webhook.allowed_updates:
                 info["allowed_updates"] = webhook.allowed_updates
+            if webhook.last_error_message and webhook.last_error_date:
+                info["last_error_date"] = webhook.last_error_date
+                info["last_error_message"] = webhook.last_error_message
         return info
 
     # --- sending --------------------------------------------------------------------------

@@ -241,6 +241,8 @@ class WebhookState:
     ip_address: str | None = None
     has_custom_certificate: bool = False
     allowed_updates: list[str] | None = None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
 
 
 class UpdateQueue:
@@ -280,6 +282,13 @@ class UpdateQueue:
         if limit >= len(self._pending):
             return list(self._pending)
         return [self._pending[index] for index in range(limit)]
+
+    def remove(self, update_id: int) -> None:
+        """Take one update off the queue (delivered by webhook, not necessarily the first)."""
+        for index, update in enumerate(self._pending):
+            if update["update_id"] == update_id:
+                del self._pending[index]
+                return
 
     def clear(self) -> None:
         self._pending.clear()
