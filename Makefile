@@ -14,7 +14,7 @@ ifeq ($(REDIS_PROBE),True)
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 endif
 
-.PHONY: install test load lint demo bench catalogues clean browser
+.PHONY: install test load lint demo bench bench-load catalogues clean browser
 
 install: $(STAMP)
 
@@ -66,6 +66,10 @@ bench: install catalogues
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/web_page.py
+
+# 1,000 cadres at a human pace on PostgreSQL and Redis: many minutes, so not part of `bench`.
+bench-load: install catalogues
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -43,6 +43,7 @@ from bot.digest.scheduler import DigestRuntime, build_digest_runtime
 from bot.handler_data import CoreData, WorkflowData
 from bot.i18n import make_i18n
 from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
+from bot.middlewares.concurrency import ConcurrentUpdates
 from bot.middlewares.locale import LocaleMiddleware
 from bot.middlewares.ordering import ChatOrderingMiddleware
 from bot.middlewares.response_models import KeepResponseModels
@@ -338,6 +339,8 @@ def create_dispatcher(
     # Outermost: the deadline counts the time spent queued behind the same chat's updates too.
     dp.update.outer_middleware(CallbackAnswerDeadline())
     dp.update.outer_middleware(ChatOrderingMiddleware())
+    # Inside the ordering: a chat waiting for its own earlier update holds no place.
+    dp.update.outer_middleware(ConcurrentUpdates())
     LocaleMiddleware(
         make_i18n(settings.default_locale), services.subscribers, settings.default_locale
     ).setup(dp)

@@ -13,13 +13,16 @@ import asyncio
 import contextlib
 import random
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from bot.harness.emulator import ChatMessage, ChatWaitTimeout, EmulatedUser, InlineButton
 from bot.harness.web_client import Bubble, WebCadre, WebRefusal
+from bot.i18n import SUPPORTED_LOCALES
+from bot.i18n.text import gettext, use_locale
+from bot.middlewares.callback_deadline import PLEASE_WAIT
 from bot.questionnaire import Question, Questionnaire
 from bot.respondent.callbacks import Act, SurveyCallback
 
@@ -198,6 +201,20 @@ def _active_message(user: EmulatedUser) -> ChatMessage | None:
 
 Buttons = dict[Act, list[tuple[InlineButton, SurveyCallback]]]
 
+#: What a cadre does before acting ("tap" or "type"): a person reads, thinks, types. None: no
+#: pause, as fast as the bot replies.
+Pause = Callable[[str], Awaitable[None]]
+
+
+def please_wait_texts() -> frozenset[str]:
+    """The busy bot's "One moment, please…" in every locale: the press was taken, the new
+    screen is still coming."""
+    texts = set()
+    for locale in SUPPORTED_LOCALES:
+        with use_locale(locale):
+            texts.add(gettext(PLEASE_WAIT))
+    return frozenset(texts)
+
 
 def _by_action(message: ChatMessage) -> Buttons:
     found: Buttons = {}
@@ -239,11 +256,14 @@ class Cadre:
         questionnaire: Questionnaire,
         rng: random.Random,
         behaviour: Behaviour = Behaviour.STRAIGHT,
+        *,
+        pause: Pause | None = None,
     ) -> None:
         self.user = user
         self.questionnaire = questionnaire
         self.rng = rng
         self.behaviour = behaviour
+        self.pause = pause
         self.result = CadreResult(behaviour)
         self.mind = Temperament(behaviour, rng)
         self.subscribes = rng.random() < 0.3  # announcements are a choice; most do not
@@ -254,17 +274,21 @@ class Cadre:
         A busy bot may stop the spinner before the new screen arrives; a cadre who then tapped
         the old screen again would only get "that button is from an earlier screen".
         """
+        if self.pause is not None:
+            await self.pause("tap")
         before = _screen(self.user)
         handle = await self.user.press(lambda b: b is button or b.raw == button.raw, message)
         answer = await handle.wait_answered(WAIT)
         self.result.actions.append(f"press {button.callback_data}")
-        if answer.text:  # a notice instead of a new screen (stale button, alert)
-            return
+        if answer.text and answer.text not in please_wait_texts():
+            return  # a notice instead of a new screen (stale button, alert)
         with contextlib.suppress(ChatWaitTimeout):
             await self.user.wait_for(lambda user: _screen(user) != before, SCREEN_WAIT)
 
     async def type(self, text: str) -> None:
         """Type an answer; the bot deletes it, shows what it stored, then the next question."""
+        if self.pause is not None:
+            await self.pause("type")
         sent = await self.user.send_text(text)
         reply = await self.user.wait_for_message(after=sent, timeout=WAIT)
         self.result.actions.append("type")
@@ -282,6 +306,8 @@ class Cadre:
         button = welcome.button(lambda b: (b.callback_data or "") == "ann:1")
         if button is None:
             return
+        if self.pause is not None:
+            await self.pause("tap")
         handle = await self.user.press(lambda b: b.raw == button.raw, welcome)
         await handle.wait_answered(WAIT)
         await self.user.wait_for_message(contains="🔔", after=welcome, timeout=WAIT)
@@ -428,6 +454,8 @@ class Cadre:
         self.result.receipt = match.group(0) if match else None
         saved = receipt.button(lambda b: (b.callback_data or "").startswith("rcpt:"))
         if saved is not None:  # noted it down: delete the receipt message
+            if self.pause is not None:
+                await self.pause("tap")
             handle = await self.user.press(lambda b: b.raw == saved.raw, receipt)
             await handle.wait_answered(WAIT)
             gone = receipt.message_id
