@@ -294,7 +294,11 @@ def build_fsm_storage(services: Services) -> BaseStorage:
     if settings.fsm_storage == "memory":
         return MemoryStorage()
     return SqlStorage(
-        services.database, services.pseudonymizer, services.cipher, ttl=settings.draft_ttl
+        services.database,
+        services.pseudonymizer,
+        services.cipher,
+        ttl=settings.draft_ttl,
+        write_delay=settings.fsm_write_delay,
     )
 
 
@@ -362,6 +366,8 @@ def build_web_channel(services: Services, storage: BaseStorage) -> WebFeature:
     def today() -> date:
         return services.clock().astimezone(settings.zone).date()
 
+    if isinstance(storage, SqlStorage):  # the web channel batches its own writes
+        storage = storage.written_at_once()
     return build_web(
         settings,
         conversation=services.conversation.conversation,

@@ -116,10 +116,6 @@ def create_router() -> Router:
     survey.message.filter(F.chat.type == ChatType.PRIVATE)
     survey.message.register(start, CommandStart())
     survey.message.register(cancel_command, CommandFilter("cancel"))
-    pressable = {Act.CONSENT, Act.RESUME, Act.RESTART, *SURVEY_ACTS}
-    survey.callback_query.register(survey_button, SurveyCallback.filter(F.a.in_(pressable)))
-    survey.callback_query.register(clear_chat, ClearChatCallback.filter())
-    survey.callback_query.register(receipt_saved, ReceiptSavedCallback.filter())
     survey.message.register(
         typed_answer, StateFilter(Survey.answering), F.text, ~F.text.startswith("/")
     )
@@ -130,3 +126,26 @@ def create_router() -> Router:
     router = Router(name="respondent")
     router.include_routers(preview, refusals, survey)
     return router
+
+
+def create_press_router() -> Router:
+    """The cadre's buttons, on a router of their own that goes first: most updates are these
+    presses, and no other router claims their prefixes (`s`, `clr`, `rcpt`), so they need not
+    pass every other router's filters first. One prefix check decides for all three."""
+    presses = Router(name="respondent.presses")
+    presses.callback_query.filter(F.data.func(_is_cadre_press))
+    pressable = {Act.CONSENT, Act.RESUME, Act.RESTART, *SURVEY_ACTS}
+    presses.callback_query.register(survey_button, SurveyCallback.filter(F.a.in_(pressable)))
+    presses.callback_query.register(clear_chat, ClearChatCallback.filter())
+    presses.callback_query.register(receipt_saved, ReceiptSavedCallback.filter())
+    serve_cadres(presses)
+    return presses
+
+
+_PRESS_PREFIXES = tuple(
+    f"{data.__prefix__}:" for data in (SurveyCallback, ClearChatCallback, ReceiptSavedCallback)
+)
+
+
+def _is_cadre_press(data: str | None) -> bool:
+    return data is not None and data.startswith(_PRESS_PREFIXES)

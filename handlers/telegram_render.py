@@ -11,6 +11,7 @@ then the screen's navigation rows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from html import escape
 
 from aiogram.filters.callback_data import CallbackData
@@ -78,10 +79,22 @@ def button_text(option: Option) -> str:
     return "🔘" + ("" if option.label.isdigit() else " ") + option.label
 
 
+@lru_cache(maxsize=8192)
+def packed(action: Action) -> str:
+    """`callback_data(action).pack()`, once per action: a screen of a grid packs dozens and
+    the same ones come back on every press."""
+    return callback_data(action).pack()
+
+
+@lru_cache(maxsize=8192)
+def _button(text: str, data: str) -> InlineKeyboardButton:
+    """One validated button per label and data, shared by every keyboard that shows it
+    (nothing changes a button once built)."""
+    return InlineKeyboardButton(text=text, callback_data=data)
+
+
 def button(option: Option) -> InlineKeyboardButton:
-    return InlineKeyboardButton(
-        text=button_text(option), callback_data=callback_data(option.action).pack()
-    )
+    return _button(button_text(option), packed(option.action))
 
 
 def cell_text(row: GridRow, position: int, option: Option) -> str:
@@ -97,10 +110,7 @@ def cell_text(row: GridRow, position: int, option: Option) -> str:
 
 def grid_buttons(row: GridRow) -> list[InlineKeyboardButton]:
     return [
-        InlineKeyboardButton(
-            text=cell_text(row, position, option),
-            callback_data=callback_data(option.action).pack(),
-        )
+        _button(cell_text(row, position, option), packed(option.action))
         for position, option in enumerate(row.options)
     ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import math
@@ -24,7 +25,7 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.sql.expression import Executable
 
@@ -64,6 +65,14 @@ class SqlStorage(BaseStorage):
     quarter of an hour (the stored time is coarse on purpose). An expired row reads as
     empty, a write to it starts from empty, and `purge_expired` deletes it. `close` leaves
     the shared `Database` open: its owner disposes of it.
+
+    With `write_delay` (seconds) writes are behind: a change goes into the cache at once and
+    reaches the table a moment later, together with every other key's changes in one
+    transaction (one upsert run), so a tap costs no commit of its own. A row that becomes
+    empty (submit, cancel) is deleted at once, after any batch still carrying it. `close`
+    writes what is waiting; a crash loses at most the last `write_delay` seconds of steps
+    (the cadre resumes one step earlier). It assumes, like the cache, that this process is
+    the only writer for its keys.
     """
 
     def __init__(
@@ -75,6 +84,7 @@ class SqlStorage(BaseStorage):
         ttl: timedelta,
         clock: WallClock = utc_now,
         cache_size: int = 10_000,
+        write_delay: float | None = None,
     ) -> None:
         if ttl <= timedelta(0):
             raise ValueError("ttl must be positive")
@@ -94,6 +104,25 @@ class SqlStorage(BaseStorage):
         # before that write and would then shadow it. Bumped when a write starts and ends.
         self._write_events = 0
         self._writes_in_flight = 0
+        # Write-behind: rows (state, data) waiting for the next batch, and the batch being
+        # written; both are read before the cache, which may have evicted them.
+        self._write_delay = write_delay if write_delay and write_delay > 0 else None
+        self._pending: dict[str, tuple[str | None, bytes | None]] = {}
+        self._flushing: dict[str, tuple[str | None, bytes | None]] = {}
+        self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closed = False
+        self.batches = 0  # batches written behind (for tests and the benchmark)
+        upsert = db.insert(fsm_entries)
+        self._row_upsert = upsert.on_conflict_do_update(
+            index_elements=[fsm_entries.c.key],
+            set_={
+                "state": upsert.excluded.state,
+                "data_enc": upsert.excluded.data_enc,
+                "expires_at": upsert.excluded.expires_at,
+            },
+        )
 
     def _row_key(self, key: StorageKey) -> str:
         return storage_key_pseudonym(self._pseudonymizer, key)
@@ -122,22 +151,14 @@ class SqlStorage(BaseStorage):
         return f"fsm_entries.data_enc:{row_key}"
 
     async def set_state(self, key: StorageKey, state: StateType = None) -> None:
-        row_key = self._row_key(key)
-        async with self._lock(row_key):
-            await self._write(row_key, "state", _state_name(state))
+        await self._set_state(key, state, behind=self._behind())
 
     async def get_state(self, key: StorageKey) -> str | None:
         row = await self._read(self._row_key(key))
         return None if row is None else row[0]
 
     async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
-        if not isinstance(data, dict):
-            raise DataNotDictLikeError(
-                f"Data must be a dict or dict-like object, got {type(data).__name__}"
-            )
-        row_key = self._row_key(key)
-        async with self._lock(row_key):
-            await self._write(row_key, "data_enc", self._encrypt(row_key, data))
+        await self._set_data(key, data, behind=self._behind())
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         row_key = self._row_key(key)
@@ -147,13 +168,50 @@ class SqlStorage(BaseStorage):
         return self._decrypt(row_key, row[1])
 
     async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        return await self._update_data(key, data, behind=self._behind())
+
+    def written_at_once(self) -> BaseStorage:
+        """This storage (the same rows, cache and waiting changes) with every write made at
+        once: for a caller that batches its own writes (the web channel)."""
+        return WrittenAtOnce(self)
+
+    async def _set_state(self, key: StorageKey, state: StateType, *, behind: bool) -> None:
+        row_key = self._row_key(key)
+        async with self._lock(row_key):
+            if behind:
+                known = await self._read(row_key)
+                await self._defer(row_key, _state_name(state), None if known is None else known[1])
+                return
+            await self._write(row_key, "state", _state_name(state))
+
+    async def _set_data(self, key: StorageKey, data: Mapping[str, Any], *, behind: bool) -> None:
+        if not isinstance(data, dict):
+            raise DataNotDictLikeError(
+                f"Data must be a dict or dict-like object, got {type(data).__name__}"
+            )
+        row_key = self._row_key(key)
+        async with self._lock(row_key):
+            if behind:
+                known = await self._read(row_key)
+                state = None if known is None else known[0]
+                await self._defer(row_key, state, self._encrypt(row_key, data))
+                return
+            await self._write(row_key, "data_enc", self._encrypt(row_key, data))
+
+    async def _update_data(
+        self, key: StorageKey, data: Mapping[str, Any], *, behind: bool
+    ) -> dict[str, Any]:
         """Read-modify-write under the key's lock, so concurrent updates are not lost."""
         row_key = self._row_key(key)
         async with self._lock(row_key):
             row = await self._read(row_key)
             current = {} if row is None or row[1] is None else self._decrypt(row_key, row[1])
             current.update(data)
-            await self._write(row_key, "data_enc", self._encrypt(row_key, current))
+            if behind:
+                state = None if row is None else row[0]
+                await self._defer(row_key, state, self._encrypt(row_key, current))
+            else:
+                await self._write(row_key, "data_enc", self._encrypt(row_key, current))
             return current.copy()
 
     async def set_many(self, items: Sequence[tuple[StorageKey, Mapping[str, Any]]]) -> None:
@@ -173,6 +231,8 @@ class SqlStorage(BaseStorage):
             blob = self._encrypt(row_key, data)
             assert blob is not None
             rows[row_key] = blob  # the last one wins, as with one set_data after another
+        if any(k in self._pending or k in self._flushing for k in rows):
+            await self.flush()  # what waits behind for these keys is older: it lands first
         table = fsm_entries
         upsert = self._db.insert(table)
         statement = upsert.on_conflict_do_update(
@@ -209,9 +269,87 @@ class SqlStorage(BaseStorage):
         return await purge_expired_entries(self._db, now=self._clock())
 
     async def close(self) -> None:
-        """Nothing to release: the `Database` belongs to whoever created it."""
+        """Write what is waiting (later writes go straight to the table); the `Database`
+        belongs to whoever created it."""
+        self._closed = True
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every change waiting behind, in one transaction."""
+        async with self._flush_lock:
+            if not self._pending:
+                return
+            self._flushing, self._pending = self._pending, {}
+            expires = self._expiry(self._now())
+            try:
+                async with self._db.engine.begin() as connection:
+                    await connection.execute(
+                        self._row_upsert,
+                        [
+                            {"key": k, "state": state, "data_enc": blob, "expires_at": expires}
+                            for k, (state, blob) in self._flushing.items()
+                        ],
+                    )
+                self.batches += 1
+            except BaseException:
+                for row_key, row in self._flushing.items():
+                    self._pending.setdefault(row_key, row)  # a newer change stays newer
+                raise
+            finally:
+                self._flushing = {}
 
     # --- internals ----------------------------------------------------------------------
+
+    def _behind(self) -> bool:
+        return self._write_delay is not None and not self._closed
+
+    async def _defer(self, row_key: str, state: str | None, data: bytes | None) -> None:
+        """The row as it now is: into the cache at once and into the next batch; an empty
+        row is deleted at once instead."""
+        self._write_events += 1  # a read in flight must not cache what it read
+        if state is None and data is None:
+            await self._delete_now(row_key)
+            return
+        self._pending[row_key] = (state, data)
+        self._remember(row_key, state, data)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_behind(), name="fsm-writes")
+        self._wake.set()
+
+    async def _delete_now(self, row_key: str) -> None:
+        """After any batch in flight (it may still carry the row), so nothing outlives this."""
+        async with self._flush_lock:
+            self._pending.pop(row_key, None)
+            self._write_events += 1
+            self._writes_in_flight += 1
+            self._cache.pop(row_key, None)
+            try:
+                async with self._db.engine.begin() as connection:
+                    await connection.execute(
+                        delete(fsm_entries).where(fsm_entries.c.key == row_key)
+                    )
+                self._remember(row_key, None, None)
+            finally:
+                self._writes_in_flight -= 1
+                self._write_events += 1
+
+    async def _flush_behind(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            assert self._write_delay is not None
+            await asyncio.sleep(self._write_delay)
+            try:
+                await self.flush()
+            except Exception as exc:  # kept for the next batch; the log says only its type
+                logger.error("FSM batch not written: %s", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                self._wake.set()
 
     def _encrypt(self, row_key: str, data: Mapping[str, Any]) -> bytes | None:
         if not data:
@@ -245,6 +383,9 @@ class SqlStorage(BaseStorage):
         self._cache.clear()
 
     async def _read(self, row_key: str) -> tuple[str | None, bytes | None] | None:
+        waiting = self._pending.get(row_key) or self._flushing.get(row_key)
+        if waiting is not None:
+            return waiting
         cached = self._cache.get(row_key)
         if cached is not None:
             state, data, expires = cached
@@ -302,6 +443,8 @@ class SqlStorage(BaseStorage):
                 .values({"key": row_key, column: value, "expires_at": self._expiry(now)})
                 .on_conflict_do_update(index_elements=[table.c.key], set_=changes)
             )
+        if row_key in self._pending or row_key in self._flushing:
+            await self.flush()  # the older change waiting behind lands first
         known = await self._read(row_key)  # what the row holds now (cached after the first)
         self._write_events += 1
         self._writes_in_flight += 1
@@ -326,6 +469,40 @@ class SqlStorage(BaseStorage):
         finally:
             self._writes_in_flight -= 1
             self._write_events += 1
+
+
+class WrittenAtOnce(BaseStorage):
+    """A `SqlStorage` whose writes through here are made at once (see `written_at_once`)."""
+
+    def __init__(self, storage: SqlStorage) -> None:
+        self.storage = storage
+
+    async def set_state(self, key: StorageKey, state: StateType = None) -> None:
+        await self.storage._set_state(key, state, behind=False)
+
+    async def get_state(self, key: StorageKey) -> str | None:
+        return await self.storage.get_state(key)
+
+    async def set_data(self, key: StorageKey, data: Mapping[str, Any]) -> None:
+        await self.storage._set_data(key, data, behind=False)
+
+    async def get_data(self, key: StorageKey) -> dict[str, Any]:
+        return await self.storage.get_data(key)
+
+    async def update_data(self, key: StorageKey, data: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.storage._update_data(key, data, behind=False)
+
+    async def set_many(self, items: Sequence[tuple[StorageKey, Mapping[str, Any]]]) -> None:
+        await self.storage.set_many(items)
+
+    async def purge_expired(self) -> int:
+        return await self.storage.purge_expired()
+
+    def forget_cache(self) -> None:
+        self.storage.forget_cache()
+
+    async def close(self) -> None:
+        """The storage itself is closed by its owner (the Dispatcher)."""
 
 
 async def purge_expired_entries(db: Database, *, now: datetime, dry_run: bool = False) -> int:
@@ -454,6 +631,10 @@ class PseudonymousRedisStorage(RedisStorage):
         return loaded
 
 
+REDIS_POOL_SIZE = 100
+REDIS_POOL_WAIT = 30.0
+
+
 def pseudonymous_redis_storage(
     url: str,
     pseudonymizer: Pseudonymizer,
@@ -462,6 +643,11 @@ def pseudonymous_redis_storage(
     *,
     granularity: timedelta = EXPIRY_GRANULARITY,
 ) -> PseudonymousRedisStorage:
-    """A `PseudonymousRedisStorage` connected to `url`."""
-    redis = Redis(connection_pool=ConnectionPool.from_url(url))
+    """A `PseudonymousRedisStorage` connected to `url`. The pool makes a caller wait for a
+    free connection (up to `REDIS_POOL_WAIT` seconds) instead of failing at once when every
+    connection is busy: under a burst, an update waits rather than being lost."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=REDIS_POOL_SIZE, timeout=REDIS_POOL_WAIT
+    )
+    redis = Redis(connection_pool=pool)
     return PseudonymousRedisStorage(redis, pseudonymizer, cipher, ttl=ttl, granularity=granularity)

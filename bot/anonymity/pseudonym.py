@@ -11,29 +11,53 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
 from datetime import date
 
 _DOMAIN = b"qingfeng/pseudonym/v1"
 
 
-class Pseudonymizer:
-    """Turns (purpose, parts…) into a hex HMAC; distinct purposes never collide."""
+_Memo = tuple[str, tuple[tuple[type, object], ...]]
 
-    def __init__(self, secret: bytes) -> None:
+
+class Pseudonymizer:
+    """Turns (purpose, parts…) into a hex HMAC; distinct purposes never collide.
+
+    The last `memo_size` results are remembered: one update asks for the same chat's
+    pseudonym several times (the FSM row, the conversation key). The memory holds nothing
+    the secret beside it could not recompute."""
+
+    def __init__(self, secret: bytes, *, memo_size: int = 4096) -> None:
         if len(secret) < 16:
             raise ValueError("the pseudonym secret must be at least 16 bytes")
         self._secret = secret
+        self._memo: OrderedDict[_Memo, str] = OrderedDict()
+        self._memo_size = memo_size
 
     def __repr__(self) -> str:
         return "Pseudonymizer(<secret>)"
 
     def of(self, purpose: str, *parts: object) -> str:
         """The pseudonym of `parts` for `purpose` (64 hex characters)."""
+        # Typed: 1 and True are equal in Python but must not share a pseudonym.
+        memo = (purpose, tuple((type(part), part) for part in parts))
+        try:
+            found = self._memo.get(memo)
+        except TypeError:  # an unhashable part: `_encode` refuses it below
+            found = None
+        if found is not None:
+            self._memo.move_to_end(memo)
+            return found
         message = bytearray(_DOMAIN)
         for field in (purpose, *parts):
             encoded = _encode(field)
             message += len(encoded).to_bytes(4, "big") + encoded
-        return hmac.new(self._secret, bytes(message), hashlib.sha256).hexdigest()
+        pseudonym = hmac.new(self._secret, bytes(message), hashlib.sha256).hexdigest()
+        if self._memo_size > 0:
+            self._memo[memo] = pseudonym
+            if len(self._memo) > self._memo_size:
+                self._memo.popitem(last=False)
+        return pseudonym
 
     def daily(self, purpose: str, day: date, *parts: object) -> str:
         """Like `of`, but a different, unlinkable pseudonym on each calendar day."""

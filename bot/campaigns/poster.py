@@ -16,20 +16,21 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from io import BytesIO
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 import segno
-from matplotlib.backend_bases import RendererBase
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import PathPatch
-from matplotlib.path import Path
-from matplotlib.text import Text
 
 from bot.digest.fonts import cjk_font_properties
 from bot.i18n.text import DEFAULT_LOCALE, use_locale
 from bot.i18n.text import gettext as _
 from storage.repositories.campaigns import Campaign
+
+if TYPE_CHECKING:  # matplotlib is imported when a poster is drawn: it weighs ~50 MB
+    from matplotlib.backend_bases import RendererBase
+    from matplotlib.figure import Figure
+    from matplotlib.path import Path
+    from matplotlib.text import Text
 
 #: A4 in inches (210 × 297 mm): PDF pages of 595.3 × 841.9 points.
 A4_INCHES = (210 / 25.4, 297 / 25.4)
@@ -238,12 +239,12 @@ class _Flow:
         return top_pt + self.extent_pt(artist)[1]
 
 
-_RECTANGLE = [int(code) for code in (Path.MOVETO, *[Path.LINETO] * 3, Path.CLOSEPOLY)]
-
-
 def _qr_path(code: segno.QRCode) -> Path:
     """Dark modules as one compound path of horizontal runs (row 0 at the top): one fill,
     so no hairline seams between neighbouring modules in any viewer."""
+    from matplotlib.path import Path
+
+    rectangle = [int(code) for code in (Path.MOVETO, *[Path.LINETO] * 3, Path.CLOSEPOLY)]
     vertices: list[tuple[float, float]] = []
     codes: list[int] = []
     for row, modules in enumerate(code.matrix):
@@ -257,7 +258,7 @@ def _qr_path(code: segno.QRCode) -> Path:
                 column += 1
             vertices += [(start, row), (column, row), (column, row + 1), (start, row + 1)]
             vertices.append((start, row))
-            codes += _RECTANGLE
+            codes += rectangle
     return Path(vertices, codes)
 
 
@@ -274,6 +275,10 @@ def build_poster_figure(
 ) -> Figure:
     """Lay out the A4 poster (separate from encoding so tests can inspect it): the title,
     the line on anonymity, the QR code, the link, the closing day, the footer."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import PathPatch
+
     words = _poster_text(title, closes, locale)
     figure = Figure(figsize=A4_INCHES, dpi=POSTER_DPI, facecolor="white")
     canvas = FigureCanvasAgg(figure)

@@ -461,12 +461,14 @@ def grid_rows(step: QuestionStep, locale: str) -> tuple[GridRow, ...]:
     q = step.question
     if q.type != "grid":
         return ()
+    # Every row offers the same choices: their labels are looked up once, not once per row.
+    labels = {choice.id: q.choice_label(choice.id, locale) for choice in q.choices}
     grid: list[GridRow] = []
     for number, row in enumerate(step.rows, start=1):
         if q.cells_are_choices:
             cells = tuple(
                 Option(
-                    q.choice_label(choice.id, locale),
+                    labels[choice.id],
                     Action(Act.CELL, row.key, choice.id),
                     selected=row.current == choice.id,
                 )

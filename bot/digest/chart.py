@@ -19,13 +19,13 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
-
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from typing import TYPE_CHECKING
 
 from bot.digest.fonts import cjk_font_properties
+
+if TYPE_CHECKING:  # matplotlib is imported when a chart is drawn: it weighs ~50 MB
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 DPI = 150
 WIDTH_INCHES = 9.0
@@ -184,6 +184,10 @@ def build_problem_figure(
 ) -> Figure:
     """Lay out the chart as a Figure (separate from PNG encoding so tests can inspect it).
     `axis` labels the value axis (the digest passes the questionnaire's own scale words)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import PercentFormatter
+
     captions = captions_for(locale)
     label_font = cjk_font_properties(10.5)
     value_font = cjk_font_properties(10.0)

@@ -12,8 +12,10 @@ import threading
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib import font_manager
+if TYPE_CHECKING:  # matplotlib is imported where a chart is drawn: it weighs ~50 MB
+    from matplotlib.font_manager import FontProperties
 
 CJK_FONT_PACKAGE = "mplfonts"
 CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
@@ -41,6 +43,8 @@ def cjk_font_path() -> Path:
 
 @cache
 def _registered_family() -> str:
+    from matplotlib import font_manager
+
     path = cjk_font_path()
     font_manager.fontManager.addfont(str(path))
     return str(font_manager.FontProperties(fname=str(path)).get_name())
@@ -57,10 +61,12 @@ def ensure_cjk_font() -> str:
 
 
 @cache
-def cjk_font_properties(size: float) -> font_manager.FontProperties:
+def cjk_font_properties(size: float) -> FontProperties:
     """FontProperties for the CJK family at `size` points, cached per size.
 
     Sharing is safe: matplotlib copies FontProperties into each Text it creates. Do not mutate
     the returned object.
     """
-    return font_manager.FontProperties(family=ensure_cjk_font(), size=size)
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(family=ensure_cjk_font(), size=size)

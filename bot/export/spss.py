@@ -14,9 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import pyreadstat
-
 from bot.export.codebook import LOCALE, TICKED, Column, wording
 
 _STRING_KINDS = frozenset({"week", "group", "text"})
@@ -49,6 +46,10 @@ class SavSink:
                 self._data[index].append(self._value(index, value))
 
     def close(self) -> None:
+        # Imported here: pandas and pyreadstat weigh ~60 MB, and only an export needs them.
+        import pandas as pd
+        import pyreadstat
+
         headers = [column.header for column in self._columns]
         frame = pd.DataFrame(
             {

@@ -50,14 +50,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import IO, Any, Final, Literal, Protocol, TypeAlias
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import Select, func, select
 
 from bot.anonymity.crypto import DecryptionError, TextCipher
@@ -80,6 +74,11 @@ from bot.questionnaire import AnswerField, Questionnaire
 from storage.database import Database
 from storage.repositories.submissions import answer_text_context
 from storage.tables import answers, submissions
+
+if TYPE_CHECKING:  # openpyxl (and numpy, lxml) is imported when an XLSX is written: ~30 MB
+    from openpyxl.cell.cell import Cell
+    from openpyxl.styles import Font
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 ExportFormat: TypeAlias = Literal["csv", "xlsx", "sav"]
 EXPORT_FORMATS: Final[tuple[ExportFormat, ...]] = ("xlsx", "csv", "sav")
@@ -468,6 +467,8 @@ class _XlsxSink:
         self._columns = list(columns)
         self._rows = 1
         self._crosstabs: list[CrosstabRow] = []
+        from openpyxl import Workbook
+
         _owner_only(path)  # openpyxl reopens it; the 0600 mode stays
         self._workbook = Workbook(write_only=True)
         self._sheet = self._new_sheet(
@@ -477,6 +478,10 @@ class _XlsxSink:
     def _new_sheet(
         self, title: str, header: Sequence[str], widths: Sequence[float]
     ) -> WriteOnlyWorksheet:
+        from openpyxl.styles import Font
+        from openpyxl.utils import get_column_letter
+        from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
         sheet = self._workbook.create_sheet(title=title)
         assert isinstance(sheet, WriteOnlyWorksheet)
         sheet.freeze_panes = "A2"
@@ -489,6 +494,9 @@ class _XlsxSink:
 
     @staticmethod
     def _cell(sheet: WriteOnlyWorksheet, value: CellValue, *, font: Font | None = None) -> Cell:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
         if isinstance(value, str):
             cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
             cell.data_type = "s"  # never a formula, whatever the text starts with
@@ -511,6 +519,9 @@ class _XlsxSink:
         self._crosstabs = list(rows)
 
     def close(self) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.utils import get_column_letter
+
         last = get_column_letter(len(self._columns))
         answers_layout: Any = self._sheet
         answers_layout.auto_filter.ref = f"A1:{last}{self._rows}"

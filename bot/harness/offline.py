@@ -131,6 +131,14 @@ class OfflineBot:
                 raise RuntimeError("polling stopped before the first getUpdates")
             await asyncio.sleep(0.01)
 
+    async def write_drafts(self) -> None:
+        """Have the FSM storage write what it holds behind now (for tests reading its table;
+        the bot itself writes it a moment later)."""
+        if self.dispatcher is not None:
+            flush = getattr(self.dispatcher.storage, "flush", None)
+            if flush is not None:
+                await flush()
+
     async def stop_bot(self) -> None:
         """Stop the web channel and polling and close the app, as SIGTERM would (the web
         channel first: its last steps go to the storage that polling closes)."""

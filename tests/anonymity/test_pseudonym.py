@@ -68,3 +68,12 @@ def test_unstable_objects_are_refused() -> None:
 def test_short_secret_is_refused() -> None:
     with pytest.raises(ValueError):
         Pseudonymizer(b"short")
+
+
+def test_remembered_pseudonyms_are_the_computed_ones_and_keep_types_apart() -> None:
+    remembering = Pseudonymizer(SECRET, memo_size=2)
+    computing = Pseudonymizer(SECRET, memo_size=0)
+    asked = [("fsm", 1), ("fsm", True), ("fsm", "1"), ("fsm", 1), ("fsm", True), ("x", 1)]
+    for purpose, part in asked * 2:  # hits, misses and evictions alike
+        assert remembering.of(purpose, part) == computing.of(purpose, part)
+    assert len({remembering.of("fsm", part) for part in (1, True, "1")}) == 3

@@ -40,6 +40,7 @@ PHONE = "13800138000"
 async def _stored_drafts(offline: OfflineBot) -> list[dict[str, Any]]:
     """Every FSM row, decrypted with the bot's own key (what an operator could read)."""
     assert offline.services is not None
+    await offline.write_drafts()  # what the table holds once written behind
     services = offline.services
     async with services.database.engine.connect() as connection:
         rows = (await connection.execute(select(fsm_entries))).all()

@@ -60,6 +60,7 @@ async def _stored(offline: OfflineBot, code: str) -> StoredSubmission:
 
 async def _fsm_rows(offline: OfflineBot) -> int:
     assert offline.services is not None
+    await offline.write_drafts()  # what the table holds once written behind
     async with offline.services.database.engine.connect() as connection:
         count = await connection.scalar(select(func.count()).select_from(fsm_entries))
     return int(count or 0)

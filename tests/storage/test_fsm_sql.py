@@ -262,3 +262,104 @@ async def test_set_many_writes_several_keys_in_one_go_and_keeps_each_state(
 async def test_set_many_refuses_empty_data(storage: SqlStorage) -> None:
     with pytest.raises(DataNotDictLikeError):
         await storage.set_many([(KEY, {})])
+
+
+@pytest.fixture
+def behind(
+    database: Database, pseudonymizer: Pseudonymizer, cipher: TextCipher, clock: ManualClock
+) -> SqlStorage:
+    """Writes behind, with a delay no test waits for: each flushes by hand, or waits."""
+    return SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock, write_delay=60.0)
+
+
+async def test_written_behind_a_change_is_read_at_once_and_stored_in_one_batch(
+    behind: SqlStorage,
+    database: Database,
+    pseudonymizer: Pseudonymizer,
+    cipher: TextCipher,
+    clock: ManualClock,
+) -> None:
+    other = StorageKey(bot_id=BOT_ID, chat_id=USER_ID + 1, user_id=USER_ID + 1)
+    await behind.set_state(KEY, Survey.answering)
+    await behind.set_data(KEY, DRAFT)
+    await behind.set_data(other, {"n": 1})
+    assert await behind.update_data(other, {"m": 2}) == {"n": 1, "m": 2}
+    behind.forget_cache()  # what is waiting is read first, not the table
+    assert await behind.get_state(KEY) == Survey.answering.state
+    assert await behind.get_data(KEY) == DRAFT
+    assert await rows(database) == 0
+    await behind.flush()
+    assert behind.batches == 1  # four changes of two keys: one transaction
+    assert await rows(database) == 2
+    fresh = SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock)
+    assert await fresh.get_state(KEY) == Survey.answering.state
+    assert await fresh.get_data(KEY) == DRAFT
+    assert await fresh.get_data(other) == {"n": 1, "m": 2}
+    await assert_not_at_rest(database, "县里每周开三次会")
+
+
+async def test_written_behind_a_cleared_draft_is_deleted_at_once(
+    behind: SqlStorage, database: Database
+) -> None:
+    await behind.set_state(KEY, Survey.answering)
+    await behind.set_data(KEY, DRAFT)
+    await behind.flush()
+    await behind.set_data(KEY, {**DRAFT, "msg": 18})  # waiting when the cadre submits
+    context = FSMContext(behind, KEY)
+    await context.clear()
+    assert await rows(database) == 0  # no flush needed: nothing is left behind
+    await behind.flush()
+    assert await rows(database) == 0  # and the waiting change did not bring it back
+    assert await behind.get_data(KEY) == {}
+
+
+async def test_written_behind_changes_are_stored_on_close_and_resume_after_restart(
+    behind: SqlStorage,
+    database: Database,
+    pseudonymizer: Pseudonymizer,
+    cipher: TextCipher,
+    clock: ManualClock,
+) -> None:
+    await behind.set_state(KEY, Survey.answering)
+    await behind.set_data(KEY, DRAFT)
+    await behind.close()
+    restarted = SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock, write_delay=60.0)
+    assert await restarted.get_state(KEY) == Survey.answering.state
+    assert await restarted.get_data(KEY) == DRAFT
+    await behind.set_data(KEY, {"late": 1})  # after close: written at once
+    assert await rows(database) == 1
+    assert await SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock).get_data(
+        KEY
+    ) == {"late": 1}
+
+
+async def test_written_behind_the_batch_goes_by_itself_after_the_delay(
+    database: Database, pseudonymizer: Pseudonymizer, cipher: TextCipher
+) -> None:
+    storage = SqlStorage(database, pseudonymizer, cipher, ttl=TTL, write_delay=0.01)
+    await storage.set_data(KEY, DRAFT)
+    async with asyncio.timeout(30):  # generous: only a stuck writer takes this long
+        while await rows(database) == 0:  # noqa: ASYNC110 - a stored row has no event
+            await asyncio.sleep(0.01)
+    assert storage.batches == 1
+    await storage.close()
+
+
+async def test_the_web_channel_view_writes_at_once_after_what_waits(
+    behind: SqlStorage,
+    database: Database,
+    pseudonymizer: Pseudonymizer,
+    cipher: TextCipher,
+    clock: ManualClock,
+) -> None:
+    at_once = behind.written_at_once()
+    await behind.set_data(KEY, {"older": 1})
+    await at_once.set_state(KEY, Survey.answering)  # the older change lands first
+    assert await rows(database) == 1
+    fresh = SqlStorage(database, pseudonymizer, cipher, ttl=TTL, clock=clock)
+    assert await fresh.get_data(KEY) == {"older": 1}
+    assert await fresh.get_state(KEY) == Survey.answering.state
+    await at_once.set_data(KEY, {"newer": 2})
+    fresh.forget_cache()
+    assert await fresh.get_data(KEY) == {"newer": 2}
+    assert await at_once.get_data(KEY) == {"newer": 2}
