@@ -315,4 +315,7 @@ async def test_two_senders_of_one_job_never_claim_the_same_recipient(
     assert all(report.sent_this_run > 0 for report in reports)  # they did run side by side
     assert set(cluster.copies().values()) == {1}
     counts = await BroadcastRepository(cluster.primary, cluster.cipher).counts(job)
-    assert counts["sent"] == 600
+    # A sender that starts marks the rows the other has in flight (`sending`) as unknown, so
+    # the two may count some as unknown that did get their copy; still each exactly once.
+    assert counts["sent"] + counts["unknown"] == 600
+    assert cluster.sent() == 600
