@@ -50,6 +50,7 @@ from bot.middlewares.response_models import KeepResponseModels
 from bot.middlewares.telegram_pacing import MessagePacer
 from bot.middlewares.telegram_retry import RetryMiddleware
 from bot.questionnaire import Questionnaire, load_questionnaire
+from bot.report import ReportService
 from bot.respondent.feature import RespondentFeature, build_respondent
 from bot.respondent.survey import SurveyService
 from bot.staff.feature import StaffFeature, build_staff
@@ -119,6 +120,17 @@ class Services:
     @property
     def survey(self) -> SurveyService:
         return self.respondent.survey
+
+    def report_service(self, today: Callable[[], date]) -> ReportService:
+        """The campaign report over these services (the command line and the demo)."""
+        return ReportService(
+            self.digests.service,
+            self.campaigns.service,
+            self.survey,
+            self.submissions,
+            self.questionnaire,
+            today=today,
+        )
 
     def handler_data(self) -> WorkflowData:
         """Everything handlers receive by name (`bot.handler_data.HandlerData`)."""

@@ -375,7 +375,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bot.app import build_services
-    from bot.report import Report, ReportService, write_docx, write_markdown
+    from bot.report import Report, write_docx, write_markdown
     from storage.repositories import AuditRepository
 
     settings = _settings_or_exit()
@@ -386,14 +386,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     async def report() -> tuple[str, Report] | None:
         services = await build_services(settings)
         try:
-            reports = ReportService(
-                services.digests.service,
-                services.campaigns.service,
-                services.survey,
-                services.submissions,
-                services.questionnaire,
-                today=today,
-            )
+            reports = services.report_service(today)
             campaign = await reports.campaign(args.campaign)
             if campaign is None:
                 return None

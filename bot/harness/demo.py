@@ -46,7 +46,7 @@ from bot.harness.simulation import (
     behaviour_for,
 )
 from bot.harness.web_client import WebCadre
-from bot.report import ReportService, write_docx
+from bot.report import write_docx
 from bot.report.content import SUGGESTION_QUESTION
 from bot.statuses import CaseStatus
 from storage.repositories.campaigns import Campaign
@@ -211,14 +211,7 @@ async def write_campaign_report(offline: OfflineBot, campaign: Campaign, path: P
     """The campaign's report as `python -m bot report` writes it; returns its size."""
     services = offline.services
     assert services is not None
-    reports = ReportService(
-        services.digests.service,
-        services.campaigns.service,
-        services.survey,
-        services.submissions,
-        services.questionnaire,
-        today=services.survey.today,
-    )
+    reports = services.report_service(services.survey.today)
     content = await asyncio.to_thread(write_docx, await reports.report(campaign))
     await asyncio.to_thread(path.write_bytes, content)
     return len(content)
