@@ -22,8 +22,9 @@ depends on exists; `answered(q)` is the one test that is never unknown, which ma
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
@@ -384,6 +385,110 @@ def evaluate(
 def holds(condition: Condition | None, answers: Mapping[str, AnswerValue]) -> bool:
     """Whether a question guarded by `condition` is relevant; unknown counts as no."""
     return condition is None or evaluate(condition, answers) is True
+
+
+Evaluator: TypeAlias = Callable[[Mapping[str, AnswerValue], AbstractSet[str]], "bool | None"]
+"""A condition compiled to a closure: `evaluate(condition, answers, open_questions)`."""
+
+_NOTHING_OPEN: Final[frozenset[str]] = frozenset()
+
+
+def compile_condition(condition: Condition) -> Evaluator:
+    """`evaluate` of this one condition as a closure, built once: the engine asks every
+    condition of the questionnaire several times per press, and walking the tree (its type
+    tests, the literals' kinds) each time was most of that. Same Kleene results, always."""
+    if isinstance(condition, Not):
+        inner = compile_condition(condition.operand)
+
+        def negation(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+            result = inner(answers, open_)
+            return None if result is None else not result
+
+        return negation
+    if isinstance(condition, All | AnyOf):
+        parts = tuple(compile_condition(operand) for operand in condition.operands)
+        decisive = isinstance(condition, AnyOf)  # True decides an `or`, False an `and`
+
+        def junction(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+            unknown = False
+            for part in parts:
+                result = part(answers, open_)
+                if result is decisive:
+                    return decisive
+                if result is None:
+                    unknown = True
+            return None if unknown else not decisive
+
+        return junction
+    return _compile_test(condition)
+
+
+def _compile_test(test: Test) -> Evaluator:
+    key = test.question_id
+    if isinstance(test, Answered):
+
+        def answered(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+            return None if key in open_ else key in answers
+
+        return answered
+    if isinstance(test, Contains):
+        choice = test.choice_id
+
+        def contains(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+            answer = answers.get(key)
+            if answer is None or key in open_ or not isinstance(answer, list):
+                return None
+            return choice in answer
+
+        return contains
+    if isinstance(test, Membership):
+        values = frozenset(test.values)
+        has_int = any(isinstance(value, int) for value in test.values)
+        has_str = any(isinstance(value, str) for value in test.values)
+        negated = test.negated
+
+        def member(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+            answer = answers.get(key)
+            if answer is None or key in open_ or isinstance(answer, list | bool):
+                return None
+            if has_str if isinstance(answer, int) else has_int:  # a literal of the other kind
+                return None
+            return (answer in values) != negated
+
+        return member
+    value = test.value
+    literal_is_int = isinstance(value, int)
+    if test.op in ("==", "!="):
+        wanted = test.op == "=="
+
+        def equality(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+            answer = answers.get(key)
+            if answer is None or key in open_ or isinstance(answer, list | bool):
+                return None
+            if isinstance(answer, int) != literal_is_int:
+                return None
+            return (answer == value) == wanted
+
+        return equality
+    compare = _ORDERINGS[test.op]
+
+    def ordering(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
+        answer = answers.get(key)
+        if answer is None or key in open_:
+            return None
+        if isinstance(answer, bool) or not isinstance(answer, int) or not literal_is_int:
+            return None
+        return compare(answer, value)
+
+    return ordering
+
+
+_ORDERINGS: Final[dict[str, Callable[[int, Literal_], bool]]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
 
 
 def tests_in(condition: Condition) -> Iterator[Test]:

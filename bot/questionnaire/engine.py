@@ -36,8 +36,8 @@ from typing import Final, TypeAlias
 from bot.questionnaire.conditions import (
     AnswerValue,
     Condition,
-    evaluate,
-    holds,
+    Evaluator,
+    compile_condition,
     referenced_questions,
 )
 from bot.questionnaire.model import Question, Questionnaire, Row, Section, row_key
@@ -54,8 +54,10 @@ _MEMO_SIZE: Final = 4
 
 JsonObject: TypeAlias = dict[str, object]
 _MemoKey: TypeAlias = tuple[tuple[str, str, object], ...]
-# One guarded part of a question (a row of a grid, a choice): its condition and what it reads.
-_Part: TypeAlias = tuple[Condition | None, frozenset[str]]
+# One guarded part of a question (a row of a grid, a choice): its condition (compiled; None
+# when it has none) and what it reads.
+_Part: TypeAlias = tuple[Evaluator | None, frozenset[str]]
+_NOTHING_OPEN: Final[frozenset[str]] = frozenset()
 
 # Seconds a typical respondent spends on one question of each type (see estimated_minutes).
 _SECONDS: Final[dict[str, float]] = {"single": 6, "scale": 6, "multi": 10, "number": 10}
@@ -268,7 +270,7 @@ def clean_text(raw: str) -> str:
 
 
 def _possible(
-    condition: Condition | None,
+    condition: Evaluator | None,
     references: frozenset[str],
     answers: Mapping[str, AnswerValue],
     open_keys: set[str],
@@ -276,8 +278,12 @@ def _possible(
     """Whether a guarded part holds, or may still hold once the open questions are seen."""
     if condition is None:
         return True
-    result = evaluate(condition, answers, open_keys)
+    result = condition(answers, open_keys)
     return result is True or (result is None and not references.isdisjoint(open_keys))
+
+
+def _compiled(condition: Condition | None) -> Evaluator | None:
+    return None if condition is None else compile_condition(condition)
 
 
 class Engine:
@@ -298,11 +304,21 @@ class Engine:
         self._index = {q.id: i for i, q in enumerate(self._questions)}
         self._sections = tuple(questionnaire.section_of(q.id) for q in self._questions)
         # Parsed once here: the engine evaluates them on every operation.
-        self._conditions = tuple(q.condition for q in self._questions)
+        self._conditions = tuple(_compiled(q.condition) for q in self._questions)
         self._references = tuple(
-            frozenset() if c is None else referenced_questions(c) for c in self._conditions
+            frozenset() if q.condition is None else referenced_questions(q.condition)
+            for q in self._questions
         )
         self._parts = tuple(self._guarded_parts(q) for q in self._questions)
+        # The ids of a grid's rows or a choice question's choices, and whether any is guarded
+        # (most are not: then all are offered whenever the question is).
+        self._part_ids = tuple(
+            tuple(row.id for row in q.rows) if q.type == "grid" else tuple(q.choice_ids)
+            for q in self._questions
+        )
+        self._parts_guarded = tuple(
+            any(evaluator is not None for evaluator, _ in parts) for parts in self._parts
+        )
         self._rows = tuple({row.id: row for row in q.rows} for q in self._questions)
         self._grid_of_row = {
             key: question.id for question in self._questions for key in question.row_keys
@@ -320,7 +336,10 @@ class Engine:
             conditions = [choice.condition for choice in question.choices]
         else:
             return ()
-        return tuple((c, frozenset() if c is None else referenced_questions(c)) for c in conditions)
+        return tuple(
+            (_compiled(c), frozenset() if c is None else referenced_questions(c))
+            for c in conditions
+        )
 
     # -- public API -------------------------------------------------------------------------
 
@@ -549,20 +568,18 @@ class Engine:
         offered_all: list[tuple[str, ...]] = []
         kept: dict[str, AnswerValue] = {}
         for index, question in enumerate(self._questions):
-            is_relevant = holds(self._conditions[index], kept)
+            condition = self._conditions[index]
+            is_relevant = condition is None or condition(kept, _NOTHING_OPEN) is True
             offered: tuple[str, ...] = ()
             if question.type in ("grid", "single", "multi"):
-                ids = (
-                    [row.id for row in question.rows]
-                    if question.type == "grid"
-                    else list(question.choice_ids)
-                )
                 if is_relevant:
-                    offered = tuple(
-                        part_id
-                        for part_id, (condition, _) in zip(ids, self._parts[index], strict=True)
-                        if holds(condition, kept)
-                    )
+                    offered = self._part_ids[index]
+                    if self._parts_guarded[index]:
+                        offered = tuple(
+                            part_id
+                            for part_id, (guard, _) in zip(offered, self._parts[index], strict=True)
+                            if guard is None or guard(kept, _NOTHING_OPEN) is True
+                        )
                 is_relevant = is_relevant and bool(offered)
             relevant.append(is_relevant)
             offered_all.append(offered)

@@ -18,6 +18,7 @@ from bot.questionnaire.conditions import (
     Contains,
     Membership,
     Not,
+    compile_condition,
     evaluate,
     format_condition,
     holds,
@@ -242,6 +243,56 @@ def test_negation_flips_known_results_and_format_round_trips(
     assert evaluate(Not(condition), answers) == (None if plain is None else not plain)
     # format_condition parenthesises every nested group, so the exact tree comes back
     assert parse_condition(format_condition(condition)) == condition
+
+
+_KEYS = ("a", "b", "c")
+_LEAVES = st.one_of(
+    st.sampled_from(_KEYS).map(Answered),
+    st.builds(
+        Comparison,
+        st.sampled_from(_KEYS),
+        st.sampled_from(["==", "!=", "<", "<=", ">", ">="]),
+        st.one_of(st.sampled_from(["x", "y"]), st.integers(0, 4)),
+    ),
+    st.builds(
+        Membership,
+        st.sampled_from(_KEYS),
+        st.lists(
+            st.one_of(st.sampled_from(["x", "y", "w"]), st.integers(0, 4)), min_size=1, max_size=3
+        ).map(tuple),
+        st.booleans(),
+    ),
+    st.builds(Contains, st.sampled_from(_KEYS), st.sampled_from(["z", "v", "x"])),
+)
+_ANY_ANSWER = st.one_of(
+    st.sampled_from(["x", "y", "w"]),
+    st.integers(0, 4),
+    st.booleans(),
+    st.lists(st.sampled_from(["z", "v", "x"]), max_size=3, unique=True),
+)
+
+
+@WALKS
+@given(
+    st.recursive(
+        _LEAVES,
+        lambda inner: st.one_of(
+            inner.map(Not),
+            st.lists(inner, min_size=2, max_size=3).map(lambda xs: All(tuple(xs))),
+            st.lists(inner, min_size=2, max_size=3).map(lambda xs: AnyOf(tuple(xs))),
+        ),
+        max_leaves=8,
+    ),
+    st.dictionaries(st.sampled_from(_KEYS), _ANY_ANSWER),
+    st.frozensets(st.sampled_from(_KEYS)),
+)
+def test_a_compiled_condition_gives_what_evaluation_gives(
+    condition: Condition, answers: dict[str, AnswerValue], open_questions: frozenset[str]
+) -> None:
+    """Every kind of answer against every kind of literal, mixed lists, open questions."""
+    compiled = compile_condition(condition)
+    assert compiled(answers, open_questions) == evaluate(condition, answers, open_questions)
+    assert compiled(answers, frozenset()) == evaluate(condition, answers)
 
 
 # --- grid rows ------------------------------------------------------------------------------
