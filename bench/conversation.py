@@ -42,9 +42,8 @@ from pydantic import SecretStr, TypeAdapter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.app import build_services, create_dispatcher
+from bot.app import add_request_middlewares, build_services, create_dispatcher
 from bot.config import load_settings
-from bot.middlewares.telegram_retry import RetryMiddleware
 from bot.questionnaire import Questionnaire
 from bot.respondent.callbacks import Act, SurveyCallback
 
@@ -235,7 +234,7 @@ async def run_ours(respondents: int, seed: int, data_dir: Path) -> tuple[list[st
     settings = load_settings(data_dir=data_dir, bot_token=SecretStr(TOKEN))
     services = await build_services(settings)
     session = MemorySession()
-    session.middleware(RetryMiddleware())
+    add_request_middlewares(session, pace=False)  # the app's, but no waiting for Telegram
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     dp = create_dispatcher(services)
     rng = random.Random(seed)

@@ -22,6 +22,7 @@ import httpx
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseStorage
@@ -322,12 +323,19 @@ def create_bot(settings: Settings, *, session: AiohttpSession | None = None) -> 
     """
     if session is None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    add_request_middlewares(session)
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+
+
+def add_request_middlewares(session: BaseSession, *, pace: bool = True) -> None:
+    """The Bot API session's middlewares, outermost first. Without `pace` (the conversation
+    benchmark) nothing waits for Telegram's rates: that is time spent waiting, not working."""
     session.middleware(KeepResponseModels())
     session.middleware(LateCallbackAnswers())
     session.middleware(RetryMiddleware())
-    session.middleware(MessagePacer())
-    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
-    return Bot(token, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
+    if pace:
+        session.middleware(MessagePacer())
 
 
 def create_dispatcher(

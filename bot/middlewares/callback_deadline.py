@@ -22,6 +22,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from aiogram import BaseMiddleware
@@ -50,6 +52,25 @@ QUERY_LIFETIME = 15.0
 _TOO_OLD = "query is too old"
 
 LateText = Callable[[CallbackQuery], "str | None"]
+
+
+@dataclass
+class _Press:
+    """The press being handled, and whether an answer to it has gone (or was refused as too
+    old): then the handler's end sends nothing more, not even a request for the session's
+    middleware to drop."""
+
+    query_id: str
+    answered: bool = False
+
+
+_press_in_hand: ContextVar[_Press | None] = ContextVar("press_in_hand", default=None)
+
+
+def _mark_answered(query_id: str) -> None:
+    press = _press_in_hand.get()
+    if press is not None and press.query_id == query_id:
+        press.answered = True
 
 
 def _(message: str) -> str:
@@ -109,12 +130,15 @@ class CallbackAnswerDeadline(BaseMiddleware):
         timer = asyncio.get_running_loop().call_later(
             self.deadline, self._deadline_passed, bot, query
         )
+        press = _Press(query.id)
+        token = _press_in_hand.set(press)
         try:
             return await handler(event, data)
         finally:
+            _press_in_hand.reset(token)
             timer.cancel()
-            # No-op when the handler (or the deadline) answered: LateCallbackAnswers sends once.
-            self._spawn(bot, query.id, None)
+            if not press.answered:  # LateCallbackAnswers would drop a second one anyway
+                self._spawn(bot, query.id, None)
 
     async def drain(self) -> None:
         """Wait for the answers in flight (tests, shutdown)."""
@@ -139,10 +163,11 @@ class LateCallbackAnswers(BaseRequestMiddleware):
 
     def _claim(self, query_id: str) -> bool:
         now = self._clock()
-        for old, at in list(self._claimed.items()):
-            if now - at <= self.remember:
+        while self._claimed:  # the oldest first, and only those: no copy of the whole table
+            oldest = next(iter(self._claimed))
+            if now - self._claimed[oldest] <= self.remember:
                 break
-            del self._claimed[old]
+            del self._claimed[oldest]
         if query_id in self._claimed:
             return False
         self._claimed[query_id] = now
@@ -166,15 +191,19 @@ class LateCallbackAnswers(BaseRequestMiddleware):
         # annotation says: the handler's `await query.answer()` simply returns True.
         answered = cast(Response[TelegramType], True)
         if not self._claim(query_id):
+            _mark_answered(query_id)
             return answered  # answered (or being answered) already: Telegram would refuse it
         try:
-            return await make_request(bot, method)
+            result = await make_request(bot, method)
         except TelegramBadRequest as exc:
             if _TOO_OLD not in exc.message:
                 self._claimed.pop(query_id, None)
                 raise
             logger.info("A button press timed out before it was answered; answer dropped")
+            _mark_answered(query_id)
             return answered
         except BaseException:
             self._claimed.pop(query_id, None)  # not answered: a later answer may still go
             raise
+        _mark_answered(query_id)
+        return result

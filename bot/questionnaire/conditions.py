@@ -390,8 +390,6 @@ def holds(condition: Condition | None, answers: Mapping[str, AnswerValue]) -> bo
 Evaluator: TypeAlias = Callable[[Mapping[str, AnswerValue], AbstractSet[str]], "bool | None"]
 """A condition compiled to a closure: `evaluate(condition, answers, open_questions)`."""
 
-_NOTHING_OPEN: Final[frozenset[str]] = frozenset()
-
 
 def compile_condition(condition: Condition) -> Evaluator:
     """`evaluate` of this one condition as a closure, built once: the engine asks every

@@ -177,6 +177,49 @@ async def test_a_press_queued_behind_its_chat_is_answered_once_and_its_work_done
     assert emulator.unanswered_callbacks() == []
 
 
+@pytest.mark.parametrize("handler_answers", [True, False])
+async def test_the_deadline_asks_for_no_answer_once_the_handler_has_answered(
+    emulator: BotApiEmulator, handler_answers: bool
+) -> None:
+    """The handler's end adds a blank answer only when nothing answered: not even a request
+    for LateCallbackAnswers to drop (a task and a request per press, most of them)."""
+    from aiogram.types import Update, User
+
+    asked: list[str] = []
+
+    async def count(make_request: Any, bot: Bot, method: Any) -> Any:
+        if isinstance(method, AnswerCallbackQuery):
+            asked.append(method.callback_query_id)
+        return await make_request(bot, method)
+
+    token = emulator.create_bot()
+    user = emulator.user(user_id=79, started=True)
+    session = AiohttpSession(api=TelegramAPIServer.from_base(emulator.base_url))
+    session.middleware(count)
+    session.middleware(LateCallbackAnswers())
+    deadline = CallbackAnswerDeadline(deadline=HANG)
+    async with Bot(token, session=session) as bot:
+        sent = await bot.send_message(user.id, "按", reply_markup=MARKUP)
+        press = await user.press_data("note", sent.message_id)
+        query = CallbackQuery(
+            id=press.id,
+            from_user=User(id=user.id, is_bot=False, first_name="甲"),
+            chat_instance="1",
+            data="note",
+        )
+
+        async def handler(event: object, data: dict[str, Any]) -> None:
+            if handler_answers:
+                await bot.answer_callback_query(press.id, text="已记下")
+
+        await deadline(handler, Update(update_id=1, callback_query=query), {"bot": bot})
+        await deadline.drain()
+    assert asked == [press.id], "one request for the press, whoever made it"
+    assert _answers_per_query(emulator) == {press.id: [200]}
+    assert press.answer is not None
+    assert press.answer.text == ("已记下" if handler_answers else None)
+
+
 async def test_the_please_wait_answer_speaks_the_pressers_language() -> None:
     from aiogram.types import User
 
