@@ -127,11 +127,11 @@ class CallbackAnswerDeadline(BaseMiddleware):
             return await handler(event, data)
         query = event.callback_query
         # A timer handle, not a task per press: the common, quick press costs next to nothing.
+        press = _Press(query.id)
+        token = _press_in_hand.set(press)  # before the timer: its answer counts as one too
         timer = asyncio.get_running_loop().call_later(
             self.deadline, self._deadline_passed, bot, query
         )
-        press = _Press(query.id)
-        token = _press_in_hand.set(press)
         try:
             return await handler(event, data)
         finally:

@@ -303,7 +303,7 @@ class Engine:
         self._questions = questionnaire.questions
         self._index = {q.id: i for i, q in enumerate(self._questions)}
         self._sections = tuple(questionnaire.section_of(q.id) for q in self._questions)
-        # Parsed once here: the engine evaluates them on every operation.
+        # Compiled once here: the engine evaluates them on every operation.
         self._conditions = tuple(_compiled(q.condition) for q in self._questions)
         self._references = tuple(
             frozenset() if q.condition is None else referenced_questions(q.condition)
