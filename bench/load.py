@@ -11,13 +11,17 @@ second answer refused). The bot is the real app, polling, on PostgreSQL with its
 Printed: presses answered and their p50/p99 latency (press to answerCallbackQuery, on the
 emulator's clock), receipts reached, 429s received, duplicates (second answers, duplicate
 messages, duplicate submissions: all must be 0) and lost (presses never answered, cadres
-stuck: must be 0); the last line is one JSON object. Everything runs in this one process
-(cadres, emulator, bot), so on a small machine the figures are a floor, not a ceiling.
+stuck: must be 0); the last line is one JSON object.
 
-    python bench/load.py [--cadres 1000] [--pace-scale 1] [--arrival 60] [--instances 1]
-                         [--database-url URL] [--redis-url URL] [--seed 1]
+One instance (the default) is the bot polling inside this process, as `python -m bot run`
+does. `--instances 3` (or `--webhook`) starts that many `python -m bot run --webhook`
+processes on the same PostgreSQL and Redis, as docs/DEPLOY.md describes, and the emulator
+pushes its updates to them round-robin, update by update, so one cadre's taps land on
+different instances. The cadres and the emulator stay in this process: on a small machine
+they compete with the instances for the cores, so the figures are a floor, not a ceiling.
 
-`--instances 3` needs the multi-instance harness (bot/harness/cluster.py).
+    python bench/load.py [--cadres 1000] [--pace-scale 1] [--arrival 60] [--instances 1|3]
+                         [--webhook] [--database-url URL] [--redis-url URL] [--seed 1]
 """
 
 from __future__ import annotations
@@ -25,34 +29,48 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import json
+import os
 import random
 import resource
+import socket
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp
+from aiogram.fsm.storage.base import BaseStorage, StorageKey
+from aiogram.fsm.storage.redis import RedisStorage
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.harness.emulator import Limits
+from bot.app import Services, build_fsm_storage, build_services
+from bot.config import Settings, load_settings
+from bot.harness.emulator import BotApiEmulator, Limits
+from bot.harness.emulator.webhook_delivery import RoundRobinDelivery
 from bot.harness.offline import OfflineBot
 from bot.harness.simulation import Behaviour, Cadre, CadreResult, behaviour_for
+from bot.webhook import SeenInRedis
 
+ROOT = Path(__file__).resolve().parents[1]
 #: Seconds between a cadre's taps, and before a typed answer, at pace scale 1.
 TAP_SECONDS = (3.0, 8.0)
 TYPE_SECONDS = (20.0, 60.0)
 POSTGRES_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 FIRST_USER = 800_000_000
+#: The public URL the instances register (the emulator pushes to their local ports instead).
+WEBHOOK_URL = "https://survey.example.org/telegram/webhook"
 
 
 def human_pause(rng: random.Random, scale: float) -> Callable[[str], Awaitable[None]]:
@@ -100,11 +118,11 @@ async def run_cadre(cadre: Cadre, delay: float) -> CadreResult | BaseException:
         return exc
 
 
-def duplicate_messages(offline: OfflineBot) -> int:
+def duplicate_messages(emulator: BotApiEmulator) -> int:
     """New messages identical to the one the bot sent just before in the same chat."""
     last: dict[Any, Any] = {}
     duplicates = 0
-    for call in offline.emulator.calls.of("sendMessage", status=200):
+    for call in emulator.calls.of("sendMessage", status=200):
         chat = call.params.get("chat_id")
         sent = (call.params.get("text"), json.dumps(call.params.get("reply_markup"), default=str))
         if last.get(chat) == sent:
@@ -113,32 +131,177 @@ def duplicate_messages(offline: OfflineBot) -> int:
     return duplicates
 
 
+@dataclass
+class Stage:
+    """What the crowd runs against: the emulator, the services this process reads figures
+    from, the FSM storage to clean up after, and the webhook delivery when there is one."""
+
+    emulator: BotApiEmulator
+    services: Services
+    storage: BaseStorage
+    delivery: RoundRobinDelivery | None = None
+    processes: list[asyncio.subprocess.Process] = field(default_factory=list)
+
+
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         async with scratch_database(args.database_url) as database_url:
-            offline = await OfflineBot.start(
-                Path(tmp),
-                limits=Limits(),
-                database_url=database_url,
-                fsm_storage="redis",
-                redis_url=args.redis_url,
-            )
+            if args.instances == 1 and not args.webhook:
+                stage = polling_instance(Path(tmp), database_url, args.redis_url)
+            else:
+                stage = webhook_instances(Path(tmp), database_url, args.redis_url, args.instances)
+            async with stage as running:
+                return await crowd(running, args, rng)
+
+
+@contextlib.asynccontextmanager
+async def polling_instance(tmp: Path, database_url: str, redis_url: str) -> AsyncIterator[Stage]:
+    """The bot polling in this process (the default for a single instance)."""
+    offline = await OfflineBot.start(
+        tmp, limits=Limits(), database_url=database_url, fsm_storage="redis", redis_url=redis_url
+    )
+    try:
+        assert offline.services is not None and offline.dispatcher is not None
+        yield Stage(offline.emulator, offline.services, offline.dispatcher.storage)
+    finally:
+        await offline.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def webhook_instances(
+    tmp: Path, database_url: str, redis_url: str, count: int
+) -> AsyncIterator[Stage]:
+    """`count` instances in webhook mode, each its own process, fed round-robin.
+
+    This process migrates the database and makes the keys first (in DATA_DIR, shared as the
+    instances of a deployment share their secrets), so the instances start on both."""
+    emulator = BotApiEmulator(limits=Limits())
+    await emulator.start()
+    token = emulator.create_bot(username="qingfeng_bot", first_name="清风")
+    settings = load_settings(
+        bot_token=SecretStr(token),
+        telegram_api_url=emulator.base_url,
+        data_dir=tmp,
+        database_url=database_url,
+        fsm_storage="redis",
+        redis_url=redis_url,
+        webhook_url=WEBHOOK_URL,
+    )
+    services = await build_services(settings)
+    storage = build_fsm_storage(services)
+    stage = Stage(emulator, services, storage)
+    try:
+        targets = []
+        for number in range(count):
+            port = free_port()
+            stage.processes.append(await start_instance(settings, token, port, tmp, number))
+            await wait_until_ready(stage.processes[-1], port, tmp / f"instance-{number}.log")
+            targets.append(f"http://127.0.0.1:{port}{settings.webhook_path}")
+        if emulator.world.bot().webhook.url != WEBHOOK_URL:
+            raise RuntimeError("no instance registered the webhook")
+        stage.delivery = RoundRobinDelivery(emulator, targets)
+        stage.delivery.start()
+        yield stage
+    finally:
+        if stage.delivery is not None:
+            await stage.delivery.stop()
+        for process in stage.processes:
+            if process.returncode is None:
+                process.terminate()
+        for process in stage.processes:
             try:
-                return await crowd(offline, args, rng)
-            finally:
-                await offline.close()
+                await asyncio.wait_for(process.wait(), 30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await storage.close()
+        await services.close()
+        await emulator.stop()
 
 
-async def crowd(
-    offline: OfflineBot, args: argparse.Namespace, rng: random.Random
-) -> dict[str, Any]:
-    assert offline.services is not None
-    submissions_before = await offline.services.submissions.count()
+async def start_instance(
+    settings: Settings, token: str, port: int, tmp: Path, number: int
+) -> asyncio.subprocess.Process:
+    """`python -m bot run --webhook`, configured through its environment as in production."""
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BOT_TOKEN": token,
+        "TELEGRAM_API_URL": settings.telegram_api_url,
+        "DATA_DIR": str(tmp),
+        "DATABASE_URL": str(settings.database_url),
+        "FSM_STORAGE": "redis",
+        "REDIS_URL": settings.redis_url,
+        "WEBHOOK_URL": WEBHOOK_URL,
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+    }
+    log = (tmp / f"instance-{number}.log").open("wb")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            "--webhook",
+            cwd=tmp,  # no .env of the checkout: only the environment above
+            env=environment,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    finally:
+        log.close()
+
+
+def tail(log: Path) -> str:
+    """The end of an instance's log, for an error that says why it did not start."""
+    return log.read_text(errors="replace")[-2000:]
+
+
+async def wait_until_ready(process: asyncio.subprocess.Process, port: int, log: Path) -> None:
+    """Until the instance's /readyz says its database and Redis answer."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(1200):
+            if process.returncode is not None:
+                raise RuntimeError(f"an instance stopped at start:\n{tail(log)}")
+            with contextlib.suppress(aiohttp.ClientError):
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                    if response.status == 200:
+                        return
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"an instance was not ready after 120 s:\n{tail(log)}")
+
+
+async def forget_run(stage: Stage, cadres: list[Cadre]) -> None:
+    """Delete what the run left in the shared Redis: drafts of cadres who did not finish
+    and the update ids the instances claimed (the next run's emulator counts from the same
+    first id)."""
+    bot_id = stage.emulator.world.bot().id
+    for cadre in cadres:
+        key = StorageKey(bot_id=bot_id, chat_id=cadre.user.id, user_id=cadre.user.id)
+        await stage.storage.set_state(key, None)
+        await stage.storage.set_data(key, {})
+    if stage.delivery is not None and isinstance(stage.storage, RedisStorage):
+        seen = SeenInRedis(stage.storage.redis)
+        for update_id, _ in stage.delivery.delivered:
+            await seen.release(update_id)
+
+
+async def crowd(stage: Stage, args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
+    emulator = stage.emulator
+    submissions_before = await stage.services.submissions.count()
     cadres = [
         Cadre(
-            offline.new_user(user_id=FIRST_USER + i),
-            offline.services.questionnaire,
+            emulator.user(user_id=FIRST_USER + i, first_name=f"干部{i}"),
+            stage.services.questionnaire,
             random.Random(rng.random()),
             behaviour_for(i),
             pause=human_pause(random.Random(rng.random()), args.pace_scale),
@@ -147,14 +310,17 @@ async def crowd(
     ]
     arrival = args.arrival * args.pace_scale
     started = time.monotonic()
-    outcomes = await asyncio.gather(*(run_cadre(c, rng.uniform(0, arrival)) for c in cadres))
-    seconds = time.monotonic() - started
-    emulator = offline.emulator
-    # Answers still on their way (a deadline's, a closing one) get Telegram's 15 s to land.
-    for _ in range(150):
-        if not emulator.unanswered_callbacks():
-            break
-        await asyncio.sleep(0.1)
+    try:
+        outcomes = await asyncio.gather(*(run_cadre(c, rng.uniform(0, arrival)) for c in cadres))
+        seconds = time.monotonic() - started
+        # Answers still on their way (a deadline's, a closing one) get Telegram's 15 s to land.
+        for _ in range(150):
+            if not emulator.unanswered_callbacks():
+                break
+            await asyncio.sleep(0.1)
+        submitted = await stage.services.submissions.count() - submissions_before
+    finally:
+        await forget_run(stage, cadres)
 
     results = [o for o in outcomes if isinstance(o, CadreResult)]
     stuck = [o for o in outcomes if not isinstance(o, CadreResult)]
@@ -167,10 +333,12 @@ async def crowd(
     )
     receipts = [r.receipt for r in results if r.receipt]
     expected = sum(1 for c in cadres if c.behaviour is not Behaviour.CANCELLING)
-    submitted = await offline.services.submissions.count() - submissions_before
+    delivered = stage.delivery.delivered if stage.delivery is not None else []
+    spread = Counter(target for _, target in delivered)
     figures: dict[str, Any] = {
         "cadres": args.cadres,
-        "instances": 1,
+        "instances": max(1, len(stage.processes)),
+        "mode": "webhook" if stage.delivery is not None else "polling",
         "pace_scale": args.pace_scale,
         "seconds": round(seconds, 1),
         "presses": len(queries),
@@ -186,13 +354,16 @@ async def crowd(
         "submissions": submitted,
         "http_429": emulator.calls.count(status=429),
         "duplicate_answers": second_answers,
-        "duplicate_messages": duplicate_messages(offline),
+        "duplicate_messages": duplicate_messages(emulator),
         "duplicate_submissions": max(0, submitted - len(set(receipts))),
         "refused_too_late": len(refused) - second_answers,
         "lost_presses": len(queries) - len(latencies),
         "stuck_cadres": len(stuck),
         "stuck_reasons": sorted({type(s).__name__ for s in stuck}),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "updates_per_instance": sorted(spread.values(), reverse=True),
+        "webhook_retries": stage.delivery.failures if stage.delivery is not None else 0,
+        "instances_alive_at_end": sum(1 for p in stage.processes if p.returncode is None),
     }
     figures["duplicates"] = (
         figures["duplicate_answers"]
@@ -211,23 +382,26 @@ def main() -> int:
         "--arrival", type=float, default=60.0, help="seconds over which cadres arrive"
     )
     parser.add_argument("--instances", type=int, choices=(1, 3), default=1)
+    parser.add_argument(
+        "--webhook", action="store_true", help="one instance too by webhook, in its own process"
+    )
     parser.add_argument("--database-url", default=None, help="default: a scratch PostgreSQL DB")
     parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     if args.pace_scale <= 0 or args.cadres < 1:
         parser.error("--pace-scale must be positive and --cadres at least 1")
-    if args.instances == 3:
-        if importlib.util.find_spec("bot.harness.cluster") is None:
-            print("3 instances need the multi-instance harness (bot/harness/cluster.py)")
-            return 2
-        print("3 instances: the cluster harness exists but is not wired into bench/load.py yet")
-        return 2
     figures = asyncio.run(bench(args))
     print(
-        f"{figures['cadres']} cadres, 1 instance, pace ×{figures['pace_scale']}, "
-        f"{figures['seconds']} s"
+        f"{figures['cadres']} cadres, {figures['instances']} instance(s) by {figures['mode']}, "
+        f"pace ×{figures['pace_scale']}, {figures['seconds']} s"
     )
+    if figures["mode"] == "webhook":
+        print(
+            f"updates per instance: {figures['updates_per_instance']}  "
+            f"webhook retries: {figures['webhook_retries']}  "
+            f"instances alive at the end: {figures['instances_alive_at_end']}"
+        )
     print(
         f"presses answered: {figures['presses_answered']}/{figures['presses']}  "
         f"p50 {figures['answer_p50_s']} s  p99 {figures['answer_p99_s']} s  "
