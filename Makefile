@@ -67,9 +67,10 @@ bench: install catalogues
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/web_page.py
 
-# 1,000 cadres at a human pace on PostgreSQL and Redis: many minutes, so not part of `bench`.
+# 1,000 cadres at a human pace on PostgreSQL and Redis, 1 then 3 instances: many minutes each.
 bench-load: install catalogues
-	$(BIN)/python bench/load.py
+	$(BIN)/python bench/load.py --instances 1
+	$(BIN)/python bench/load.py --instances 3
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -43,13 +43,16 @@ from bot.conversation.feature import ConversationFeature, build_conversation
 from bot.digest.scheduler import DigestRuntime, build_digest_runtime
 from bot.handler_data import CoreData, WorkflowData
 from bot.i18n import make_i18n
-from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallbackAnswers
-from bot.middlewares.concurrency import ConcurrentUpdates
+from bot.middlewares.callback_deadline import LateCallbackAnswers
 from bot.middlewares.locale import LocaleMiddleware
-from bot.middlewares.ordering import ChatOrderingMiddleware
 from bot.middlewares.response_models import KeepResponseModels
-from bot.middlewares.telegram_pacing import MessagePacer
+from bot.middlewares.telegram_pacing import (
+    MessagePacer,
+    SharedMessageBudget,
+    share_message_pacing,
+)
 from bot.middlewares.telegram_retry import RetryMiddleware
+from bot.middlewares.update_chain import install_update_middlewares
 from bot.questionnaire import Questionnaire, load_questionnaire
 from bot.report import ReportService
 from bot.respondent.feature import RespondentFeature, build_respondent
@@ -358,13 +361,7 @@ def create_dispatcher(
     )
     dp = Dispatcher(storage=fsm, events_isolation=isolation)
     dp.workflow_data.update(services.handler_data())
-    if replays is not None:
-        dp.update.outer_middleware(replays)
-    # Outermost: the deadline counts the time spent queued behind the same chat's updates too.
-    dp.update.outer_middleware(CallbackAnswerDeadline())
-    dp.update.outer_middleware(ChatOrderingMiddleware())
-    # Inside the ordering: a chat waiting for its own earlier update holds no place.
-    dp.update.outer_middleware(ConcurrentUpdates())
+    install_update_middlewares(dp, replays=replays)
     LocaleMiddleware(
         make_i18n(settings.default_locale), services.subscribers, settings.default_locale
     ).setup(dp)
@@ -483,6 +480,8 @@ async def start_webhook_instance(
     bot = bot or create_bot(settings)
     storage = build_fsm_storage(services)
     seen = SeenInRedis(storage.redis) if isinstance(storage, RedisStorage) else SeenInMemory()
+    if isinstance(storage, RedisStorage):  # the instances share Telegram's rate for this bot
+        share_message_pacing(bot, SharedMessageBudget(storage.redis, bot.id))
     replays = DropReplayedUpdates(seen)
     dp = create_dispatcher(services, storage=storage, replays=replays)
     web_channel = build_web_channel(services, storage)

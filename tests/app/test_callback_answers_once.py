@@ -8,6 +8,7 @@ against handlers that wait on events, so what is asserted never depends on the m
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +17,12 @@ import pytest
 from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder, StorageKey
+from aiogram.fsm.storage.memory import MemoryStorage
+from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.methods import AnswerCallbackQuery
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from redis.asyncio import Redis
 
 from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
 from bot.i18n import make_i18n
@@ -27,9 +32,10 @@ from bot.middlewares.callback_deadline import (
     please_wait,
 )
 from bot.middlewares.concurrency import ConcurrentUpdates
-from bot.middlewares.ordering import ChatOrderingMiddleware
 from bot.middlewares.telegram_pacing import MessagePacer
 from bot.middlewares.telegram_retry import RetryMiddleware
+from bot.middlewares.update_chain import install_update_middlewares
+from bot.webhook import OrderedRedisEventIsolation
 
 #: Only guards against a hang.
 HANG = 60.0
@@ -93,6 +99,8 @@ class SlowChat:
     deadline: float
     pacer: MessagePacer | None = None
     concurrency: ConcurrentUpdates | None = None
+    storage: BaseStorage | None = None
+    isolation: BaseEventIsolation | None = None
     release: asyncio.Event = field(default_factory=asyncio.Event)
     slow_started: asyncio.Event = field(default_factory=asyncio.Event)
     work: list[int] = field(default_factory=list)
@@ -125,11 +133,9 @@ class SlowChat:
         async def on_error(event: object) -> None:
             self.errors.append(getattr(event, "exception", RuntimeError("?")))
 
-        dp = Dispatcher()
-        dp.update.outer_middleware(CallbackAnswerDeadline(deadline=self.deadline))
-        dp.update.outer_middleware(ChatOrderingMiddleware())
-        if self.concurrency is not None:
-            dp.update.outer_middleware(self.concurrency)
+        dp = Dispatcher(storage=self.storage or MemoryStorage(), events_isolation=self.isolation)
+        deadline = CallbackAnswerDeadline(deadline=self.deadline)
+        install_update_middlewares(dp, deadline=deadline, concurrency=self.concurrency)
         dp.include_router(router)
         return dp
 
@@ -175,6 +181,38 @@ async def test_a_press_queued_behind_its_chat_is_answered_once_and_its_work_done
     texts = [m.text for m in user.messages if m.from_bot]
     assert texts == ["按一下", "慢的做完了", "已记下"], "the chat's updates kept their order"
     assert emulator.unanswered_callbacks() == []
+
+
+async def test_a_press_whose_chat_another_instance_holds_is_answered_in_time(
+    emulator: BotApiEmulator, redis_url: str
+) -> None:
+    """The deadline counts the wait for the chat's lock in Redis too: while another instance
+    works on the same chat, the spinner still stops in time, and the work runs after."""
+    keys = DefaultKeyBuilder(prefix=f"qingfeng-test-{secrets.token_hex(6)}")
+    storage = RedisStorage(Redis.from_url(redis_url), key_builder=keys)
+    other_instance = OrderedRedisEventIsolation(storage.redis, keys)
+    chat = SlowChat(
+        emulator,
+        deadline=SHORT,
+        storage=storage,
+        isolation=OrderedRedisEventIsolation(storage.redis, keys),
+    )
+    bot, dp, polling = await _running(chat)
+    user = emulator.user(user_id=74, started=True, language_code="zh-hans")
+    try:
+        screen = await bot.send_message(user.id, "按一下", reply_markup=MARKUP)
+        key = StorageKey(bot_id=bot.id, chat_id=user.id, user_id=user.id)
+        async with other_instance.lock(key):
+            press = await user.press_data("note", screen.message_id)
+            answer = await press.wait_answered(HANG)
+            assert chat.work == [], "the press's work waits for the other instance"
+            assert answer.text == "请稍候"
+        assert await asyncio.wait_for(chat.done.get(), HANG) == user.id
+    finally:
+        await _stop(dp, polling)
+        await storage.close()
+    assert chat.work == [user.id]
+    assert _answers_per_query(emulator) == {press.id: [200]}
 
 
 @pytest.mark.parametrize("handler_answers", [True, False])

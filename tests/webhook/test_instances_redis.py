@@ -18,6 +18,7 @@ from bot.harness.emulator import BotApiEmulator, EmulatedUser, Limits
 from bot.harness.emulator.webhook_delivery import SECRET_HEADER, RoundRobinDelivery
 from bot.harness.offline import PlainHttpSession
 from bot.harness.simulation import Cadre
+from bot.middlewares.telegram_pacing import MessagePacer
 from bot.webhook import SeenInRedis
 
 WEBHOOK_URL = "https://survey.example.org/telegram/webhook"
@@ -51,6 +52,14 @@ async def test_questionnaires_across_three_instances_and_replays_once(
             bot = create_bot(settings, session=PlainHttpSession(api=api))
             instances.append(await start_webhook_instance(settings, port=0, bot=bot))
         assert emulator.calls.count("setWebhook") == 1
+        # Telegram's ceiling is the bot's: every instance paces against the common budget.
+        budgets = {
+            m.shared.key
+            for instance in instances
+            for m in instance.bot.session.middleware
+            if isinstance(m, MessagePacer) and m.shared is not None
+        }
+        assert len(budgets) == 1
         targets = [f"http://127.0.0.1:{i.port}/telegram/webhook" for i in instances]
         delivery = RoundRobinDelivery(emulator, targets)
         delivery.start()
