@@ -291,7 +291,7 @@ async def forget_run(stage: Stage, cadres: list[Cadre]) -> None:
         await stage.storage.set_data(key, {})
     if stage.delivery is not None and isinstance(stage.storage, RedisStorage):
         seen = SeenInRedis(stage.storage.redis)
-        for update_id, _ in stage.delivery.delivered:
+        for update_id in stage.emulator.world.bot().updates.issued:
             await seen.release(update_id)
 
 

@@ -10,15 +10,17 @@ Design (why it looks like this):
   instance) is acknowledged and not handled again: `SET qingfeng:update:<id> 1 NX EX 3600`
   in Redis, or a bounded in-process set without Redis. If handling fails the mark is removed
   so that Telegram's retry is handled (an update is never lost for a crash in a handler).
-- The per-chat lock across instances is aiogram's `RedisEventIsolation` with the pseudonymous
-  key builder (no raw id in the key space), preceded by an in-process FIFO lock per key so
-  that, within a process, waiting updates of a chat still go in arrival order.
+- The per-chat lock across instances is a Redis lock under the pseudonymous key builder (no
+  raw id in the key space), renewed while its update is handled, preceded by an in-process
+  FIFO lock per key so that, within a process, waiting updates of a chat still go in arrival
+  order.
 - The webhook is never deleted when an instance stops (another replica still serves it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -27,11 +29,12 @@ from typing import Any, Protocol
 
 from aiogram import BaseMiddleware, Bot, Dispatcher
 from aiogram.fsm.storage.base import BaseEventIsolation, KeyBuilder, StorageKey
-from aiogram.fsm.storage.redis import RedisEventIsolation
 from aiogram.types import TelegramObject, Update
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
 
 from bot.anonymity.pseudonym import Pseudonymizer
 from bot.config import Settings
@@ -40,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WEBHOOK_PATH = "/telegram/webhook"
 REPLAY_WINDOW_SECONDS = 3600
+#: How long a chat's lock outlives an instance that died while holding it.
+CHAT_LOCK_SECONDS = 30.0
 
 
 def webhook_secret(settings: Settings, pseudonymizer: Pseudonymizer) -> str:
@@ -100,10 +105,20 @@ class SeenInMemory:
 
 
 class OrderedRedisEventIsolation(BaseEventIsolation):
-    """aiogram's Redis lock per FSM key, taken in arrival order within this process."""
+    """A Redis lock per FSM key across instances, taken in arrival order within this process.
 
-    def __init__(self, redis: Redis, key_builder: KeyBuilder) -> None:
-        self._redis_isolation = RedisEventIsolation(redis, key_builder=key_builder)
+    The lock lasts `lock_seconds` and is renewed every third of that while its update is
+    handled, so a slow handler (one waiting its turn under Telegram's rate, say) keeps its
+    chat to itself however long it takes, while the chat of an instance that died is free
+    again within `lock_seconds`. (aiogram's `RedisEventIsolation` lets a lock run out after
+    60 s even while its update is still being handled.)"""
+
+    def __init__(
+        self, redis: Redis, key_builder: KeyBuilder, *, lock_seconds: float = CHAT_LOCK_SECONDS
+    ) -> None:
+        self._redis = redis
+        self._key_builder = key_builder
+        self._lock_seconds = lock_seconds
         self._local: dict[StorageKey, asyncio.Lock] = {}
         self._waiting: dict[StorageKey, int] = {}
 
@@ -112,16 +127,40 @@ class OrderedRedisEventIsolation(BaseEventIsolation):
         local = self._local.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
-            async with local, self._redis_isolation.lock(key):
-                yield None
+            async with local:
+                chat_lock = self._redis.lock(
+                    self._key_builder.build(key, "lock"), timeout=self._lock_seconds
+                )
+                await chat_lock.acquire()
+                renewal = asyncio.create_task(self._keep(chat_lock))
+                try:
+                    yield None
+                finally:
+                    renewal.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewal
+                    try:
+                        await chat_lock.release()
+                    except LockError:
+                        logger.warning("A chat lock ran out before its update was handled")
         finally:
             self._waiting[key] -= 1
             if self._waiting[key] == 0:
                 del self._waiting[key]
                 self._local.pop(key, None)
 
+    async def _keep(self, chat_lock: Lock) -> None:
+        """Renew the lock until cancelled (or until it is found lost)."""
+        while True:
+            await asyncio.sleep(self._lock_seconds / 3)
+            try:
+                await chat_lock.reacquire()
+            except LockError:
+                logger.warning("A chat lock was lost while its update was handled")
+                return
+
     async def close(self) -> None:
-        await self._redis_isolation.close()
+        pass
 
 
 class DropReplayedUpdates(BaseMiddleware):

@@ -24,10 +24,6 @@ from bot.webhook import SeenInRedis
 WEBHOOK_URL = "https://survey.example.org/telegram/webhook"
 
 
-def delivery_ids(delivery: RoundRobinDelivery | None) -> list[tuple[int, str]]:
-    return [] if delivery is None else delivery.delivered
-
-
 async def test_questionnaires_across_three_instances_and_replays_once(
     tmp_path: Path, migrated_postgres_url: str, redis_url: str
 ) -> None:
@@ -102,7 +98,7 @@ async def test_questionnaires_across_three_instances_and_replays_once(
             storage = instances[0].dispatcher.storage
             assert isinstance(storage, RedisStorage)
             bot_id = emulator.world.bot().id
-            keys = [SeenInRedis.key(update_id) for update_id, _ in delivery_ids(delivery)]
+            keys = [SeenInRedis.key(update_id) for update_id in emulator.world.bot().updates.issued]
             for user in users:
                 key = StorageKey(bot_id=bot_id, chat_id=user.id, user_id=user.id)
                 keys += [storage.key_builder.build(key, part) for part in ("state", "data", "lock")]

@@ -250,6 +250,7 @@ class UpdateQueue:
 
     def __init__(self, first_update_id: int = 100_000_001) -> None:
         self._pending: deque[JsonObject] = deque()
+        self._first_id = first_update_id
         self._next_id = first_update_id
         self.allowed: frozenset[str] = DEFAULT_UPDATE_TYPES
         self.notifier = ChangeNotifier()
@@ -267,6 +268,12 @@ class UpdateQueue:
         self._pending.append({"update_id": update_id, kind: payload})
         self.notifier.notify()
         return update_id
+
+    @property
+    def issued(self) -> range:
+        """Every update id this queue has handed out (what a run may leave claimed in Redis,
+        even for an update whose delivery was cut short when the run ended)."""
+        return range(self._first_id, self._next_id)
 
     def confirm(self, offset: int) -> None:
         if offset < 0:
