@@ -13,12 +13,13 @@ emulator's clock), receipts reached, 429s received, duplicates (second answers, 
 messages, duplicate submissions: all must be 0) and lost (presses never answered, cadres
 stuck: must be 0); the last line is one JSON object.
 
-One instance (the default) is the bot polling inside this process, as `python -m bot run`
-does. `--instances 3` (or `--webhook`) starts that many `python -m bot run --webhook`
-processes on the same PostgreSQL and Redis, as docs/DEPLOY.md describes, and the emulator
-pushes its updates to them round-robin, update by update, so one cadre's taps land on
-different instances. The cadres and the emulator stay in this process: on a small machine
-they compete with the instances for the cores, so the figures are a floor, not a ceiling.
+Each instance is its own process, configured through its environment as in production.
+One instance (the default) is `python -m bot run`, polling. `--instances 3` (or `--webhook`
+for one) starts that many `python -m bot run --webhook` on the same PostgreSQL and Redis, as
+docs/DEPLOY.md describes, and the emulator pushes its updates to them round-robin, update by
+update, so one cadre's taps land on different instances. The cadres and the emulator stay in
+this process: on a small machine they compete with the instances for the cores, so the
+figures are a floor, not a ceiling.
 
     python bench/load.py [--cadres 1000] [--pace-scale 1] [--arrival 60] [--instances 1|3]
                          [--webhook] [--database-url URL] [--redis-url URL] [--seed 1]
@@ -58,7 +59,6 @@ from bot.app import Services, build_fsm_storage, build_services
 from bot.config import Settings, load_settings
 from bot.harness.emulator import BotApiEmulator, Limits
 from bot.harness.emulator.webhook_delivery import RoundRobinDelivery
-from bot.harness.offline import OfflineBot
 from bot.harness.simulation import Behaviour, Cadre, CadreResult, behaviour_for
 from bot.webhook import SeenInRedis
 
@@ -145,27 +145,12 @@ class Stage:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
+    webhook = args.instances > 1 or args.webhook
     with tempfile.TemporaryDirectory() as tmp:
         async with scratch_database(args.database_url) as database_url:
-            if args.instances == 1 and not args.webhook:
-                stage = polling_instance(Path(tmp), database_url, args.redis_url)
-            else:
-                stage = webhook_instances(Path(tmp), database_url, args.redis_url, args.instances)
+            stage = bot_processes(Path(tmp), database_url, args.redis_url, args.instances, webhook)
             async with stage as running:
                 return await crowd(running, args, rng)
-
-
-@contextlib.asynccontextmanager
-async def polling_instance(tmp: Path, database_url: str, redis_url: str) -> AsyncIterator[Stage]:
-    """The bot polling in this process (the default for a single instance)."""
-    offline = await OfflineBot.start(
-        tmp, limits=Limits(), database_url=database_url, fsm_storage="redis", redis_url=redis_url
-    )
-    try:
-        assert offline.services is not None and offline.dispatcher is not None
-        yield Stage(offline.emulator, offline.services, offline.dispatcher.storage)
-    finally:
-        await offline.close()
 
 
 def free_port() -> int:
@@ -175,10 +160,11 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def webhook_instances(
-    tmp: Path, database_url: str, redis_url: str, count: int
+async def bot_processes(
+    tmp: Path, database_url: str, redis_url: str, count: int, webhook: bool
 ) -> AsyncIterator[Stage]:
-    """`count` instances in webhook mode, each its own process, fed round-robin.
+    """`count` instances, each its own process: in webhook mode fed round-robin, else the
+    one instance polling (`python -m bot run`, the default for a single instance).
 
     This process migrates the database and makes the keys first (in DATA_DIR, shared as the
     instances of a deployment share their secrets), so the instances start on both."""
@@ -192,12 +178,17 @@ async def webhook_instances(
         database_url=database_url,
         fsm_storage="redis",
         redis_url=redis_url,
-        webhook_url=WEBHOOK_URL,
+        webhook_url=WEBHOOK_URL if webhook else None,
     )
     services = await build_services(settings)
     storage = build_fsm_storage(services)
     stage = Stage(emulator, services, storage)
     try:
+        if not webhook:
+            stage.processes.append(await start_instance(settings, token, None, tmp, 0))
+            await wait_until_polling(stage.processes[0], emulator, tmp / "instance-0.log")
+            yield stage
+            return
         targets = []
         for number in range(count):
             port = free_port()
@@ -227,9 +218,10 @@ async def webhook_instances(
 
 
 async def start_instance(
-    settings: Settings, token: str, port: int, tmp: Path, number: int
+    settings: Settings, token: str, port: int | None, tmp: Path, number: int
 ) -> asyncio.subprocess.Process:
-    """`python -m bot run --webhook`, configured through its environment as in production."""
+    """`python -m bot run --webhook` on `port`, or `python -m bot run` polling without one,
+    configured through its environment as in production."""
     environment = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -239,11 +231,12 @@ async def start_instance(
         "DATABASE_URL": str(settings.database_url),
         "FSM_STORAGE": "redis",
         "REDIS_URL": settings.redis_url,
-        "WEBHOOK_URL": WEBHOOK_URL,
-        "WEB_HOST": "127.0.0.1",
-        "WEB_PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
+    for name in ("WEBHOOK_URL", "WEB_HOST", "WEB_PORT"):
+        environment.pop(name, None)
+    if port is not None:
+        environment.update(WEBHOOK_URL=WEBHOOK_URL, WEB_HOST="127.0.0.1", WEB_PORT=str(port))
     log = (tmp / f"instance-{number}.log").open("wb")
     try:
         return await asyncio.create_subprocess_exec(
@@ -251,7 +244,7 @@ async def start_instance(
             "-m",
             "bot",
             "run",
-            "--webhook",
+            *(["--webhook"] if port is not None else []),
             cwd=tmp,  # no .env of the checkout: only the environment above
             env=environment,
             stdout=log,
@@ -259,6 +252,29 @@ async def start_instance(
         )
     finally:
         log.close()
+
+
+async def wait_until_polling(
+    process: asyncio.subprocess.Process, emulator: BotApiEmulator, log: Path
+) -> None:
+    """Until the instance asks for updates the first time (its start-up is done by then)."""
+    updates = emulator.world.bot().updates
+    for _ in range(1200):
+        if process.returncode is not None:
+            raise RuntimeError(f"the instance stopped at start:\n{tail(log)}")
+        if updates.newest_poll > 0:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError(f"the instance did not poll within 120 s:\n{tail(log)}")
+
+
+def peak_rss_mb(pid: int) -> int:
+    """A running process's peak resident memory (Linux's VmHWM), 0 when unknown."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return 0
 
 
 def tail(log: Path) -> str:
@@ -337,7 +353,7 @@ async def crowd(stage: Stage, args: argparse.Namespace, rng: random.Random) -> d
     spread = Counter(target for _, target in delivered)
     figures: dict[str, Any] = {
         "cadres": args.cadres,
-        "instances": max(1, len(stage.processes)),
+        "instances": len(stage.processes),
         "mode": "webhook" if stage.delivery is not None else "polling",
         "pace_scale": args.pace_scale,
         "seconds": round(seconds, 1),
@@ -364,6 +380,7 @@ async def crowd(stage: Stage, args: argparse.Namespace, rng: random.Random) -> d
         "updates_per_instance": sorted(spread.values(), reverse=True),
         "webhook_retries": stage.delivery.failures if stage.delivery is not None else 0,
         "instances_alive_at_end": sum(1 for p in stage.processes if p.returncode is None),
+        "instance_peak_rss_mb": [peak_rss_mb(p.pid) for p in stage.processes],
     }
     figures["duplicates"] = (
         figures["duplicate_answers"]
@@ -418,7 +435,11 @@ def main() -> int:
     )
     print(
         f"lost: {figures['lost']} (presses never answered {figures['lost_presses']}, "
-        f"cadres stuck {figures['stuck_cadres']})  peak RSS {figures['peak_rss_mb']} MB"
+        f"cadres stuck {figures['stuck_cadres']})"
+    )
+    print(
+        f"peak RSS: instances {figures['instance_peak_rss_mb']} MB, "
+        f"this process (cadres, emulator) {figures['peak_rss_mb']} MB"
     )
     print(json.dumps(figures, ensure_ascii=False))
     return 0 if figures["duplicates"] == 0 and figures["lost"] == 0 else 1
