@@ -66,8 +66,11 @@ bench: install catalogues
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/web_page.py
+	$(BIN)/python bench/load.py --instances 1
+	$(BIN)/python bench/load.py --instances 3
 
-# 1,000 cadres at a human pace on PostgreSQL and Redis, 1 then 3 instances: many minutes each.
+# The load runs alone (also the end of `bench`): 1,000 cadres at a human pace on PostgreSQL and
+# Redis, 1 then 3 instances, about 12 minutes each.
 bench-load: install catalogues
 	$(BIN)/python bench/load.py --instances 1
 	$(BIN)/python bench/load.py --instances 3
