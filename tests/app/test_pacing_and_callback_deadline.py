@@ -22,20 +22,7 @@ from bot.middlewares.callback_deadline import CallbackAnswerDeadline, LateCallba
 from bot.middlewares.response_models import KeepResponseModels
 from bot.middlewares.telegram_pacing import MessagePacer
 from bot.middlewares.telegram_retry import RetryMiddleware
-
-
-class FakeTime:
-    """A monotonic clock that moves only when somebody sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.fake_time import FakeTime
 
 
 async def test_pacer_serves_first_come_first_served_at_the_rate() -> None:

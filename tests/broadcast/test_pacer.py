@@ -2,21 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.broadcast import Pacer
-
-
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
+from tests.fake_time import FakeTime
 
 
 async def test_slots_are_evenly_spaced_at_the_rate() -> None:

@@ -16,6 +16,7 @@ from bot.harness.emulator import BotApiEmulator, Limits, VirtualClock
 from bot.harness.virtual_pacing import VirtualTime
 from bot.middlewares.telegram_pacing import MessagePacer, SharedMessageBudget
 from bot.middlewares.telegram_retry import RetryMiddleware
+from tests.fake_time import FakeTime
 
 INSTANCES = 3
 PER_INSTANCE = 30
@@ -70,20 +71,6 @@ async def test_instances_sharing_the_budget_stay_under_the_ceiling_together(
     assert shared_429s == 0
     # 10 at once, then 28 a second for the three of them together.
     assert seconds >= (INSTANCES * PER_INSTANCE - 10) / 28 - 1e-5  # clocks in µs
-
-
-class FakeTime:
-    """A monotonic clock that moves only when somebody sleeps."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
 
 
 async def test_an_instance_paces_alone_when_redis_does_not_answer(
