@@ -118,6 +118,12 @@ async def run_cadre(cadre: Cadre, delay: float) -> CadreResult | BaseException:
         return exc
 
 
+def busiest_minute(emulator: BotApiEmulator) -> float:
+    """New messages a second in the busiest minute (a wall-clock minute of the run)."""
+    minutes = Counter(int(call.at // 60) for call in emulator.calls.of("sendMessage", status=200))
+    return round(max(minutes.values(), default=0) / 60, 1)
+
+
 def duplicate_messages(emulator: BotApiEmulator) -> int:
     """New messages identical to the one the bot sent just before in the same chat."""
     last: dict[Any, Any] = {}
@@ -369,6 +375,9 @@ async def crowd(stage: Stage, args: argparse.Namespace, rng: random.Random) -> d
         "receipts_expected": expected,
         "submissions": submitted,
         "http_429": emulator.calls.count(status=429),
+        # What Telegram's overall ceiling (about 30 a second) counts: it paces the replies.
+        "new_messages": len(emulator.calls.of("sendMessage", status=200)),
+        "busiest_minute_messages_per_s": busiest_minute(emulator),
         "duplicate_answers": second_answers,
         "duplicate_messages": duplicate_messages(emulator),
         "duplicate_submissions": max(0, submitted - len(set(receipts))),
@@ -376,6 +385,8 @@ async def crowd(stage: Stage, args: argparse.Namespace, rng: random.Random) -> d
         "lost_presses": len(queries) - len(latencies),
         "stuck_cadres": len(stuck),
         "stuck_reasons": sorted({type(s).__name__ for s in stuck}),
+        "stuck_examples": [str(s).splitlines()[0][:200] for s in stuck[:3]],
+        "screens_changed_under_a_finger": sum(r.looked_again for r in results),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "updates_per_instance": sorted(spread.values(), reverse=True),
         "webhook_retries": stage.delivery.failures if stage.delivery is not None else 0,
@@ -426,7 +437,8 @@ def main() -> int:
     )
     print(
         f"receipts reached: {figures['receipts']}/{figures['receipts_expected']}  "
-        f"429s: {figures['http_429']}"
+        f"429s: {figures['http_429']}  new messages: {figures['new_messages']} "
+        f"({figures['busiest_minute_messages_per_s']}/s in the busiest minute)"
     )
     print(
         f"duplicates: {figures['duplicates']} (second answers {figures['duplicate_answers']}, "
@@ -435,7 +447,8 @@ def main() -> int:
     )
     print(
         f"lost: {figures['lost']} (presses never answered {figures['lost_presses']}, "
-        f"cadres stuck {figures['stuck_cadres']})"
+        f"cadres stuck {figures['stuck_cadres']})  "
+        f"screens that changed under a finger: {figures['screens_changed_under_a_finger']}"
     )
     print(
         f"peak RSS: instances {figures['instance_peak_rss_mb']} MB, "

@@ -165,6 +165,7 @@ class CadreResult:
     masked_notices: int = 0
     subscribed: bool = False  # pressed the announcements button on the welcome
     receipt_deleted: bool = False  # pressed "I have saved it" on the receipt
+    looked_again: int = 0  # the screen changed while reaching for a button (a slow bot)
     actions: list[str] = field(default_factory=list)
 
 
@@ -272,12 +273,19 @@ class Cadre:
         """Tap, wait for the spinner to stop, and — like a person — for the screen to change.
 
         A busy bot may stop the spinner before the new screen arrives; a cadre who then tapped
-        the old screen again would only get "that button is from an earlier screen".
+        the old screen again would only get "that button is from an earlier screen". A screen
+        that changed while they read (the button gone) is looked at again, not pressed.
         """
         if self.pause is not None:
             await self.pause("tap")
         before = _screen(self.user)
-        handle = await self.user.press(lambda b: b is button or b.raw == button.raw, message)
+        try:
+            handle = await self.user.press(lambda b: b is button or b.raw == button.raw, message)
+        except LookupError:
+            # While they read, a late screen replaced this one (its message edited or deleted):
+            # a person looks at what is there now, and so does the caller's next step.
+            self.result.looked_again += 1
+            return
         answer = await handle.wait_answered(WAIT)
         self.result.actions.append(f"press {button.callback_data}")
         if answer.text and answer.text not in please_wait_texts():
