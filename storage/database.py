@@ -14,7 +14,8 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal, cast
 
@@ -28,6 +29,8 @@ from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
+
+from storage.inline_sqlite import InlineSqliteConnection
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +161,9 @@ class Database:
 def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
     database = url.database or ""
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    creator = _inline_connection_creator(url)
     if memory:
-        engine = create_async_engine(url, echo=echo, poolclass=StaticPool)
+        engine = create_async_engine(url, echo=echo, poolclass=StaticPool, async_creator=creator)
     else:
         _create_private_file(Path(database).expanduser())
         # One connection: SQLite has one writer at a time anyway, and several connections
@@ -171,11 +175,30 @@ def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
             pool_size=1,
             max_overflow=0,
             pool_timeout=120,
+            async_creator=creator,
         )
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     event.listen(engine.sync_engine.pool, "invalidate", _on_sqlite_invalidate)
     return engine
+
+
+def _inline_connection_creator(url: URL) -> Callable[[], Awaitable[InlineSqliteConnection]]:
+    """Connections that run their calls in the event loop (`storage.inline_sqlite`), opened
+    with the arguments SQLAlchemy's own aiosqlite dialect would give `sqlite3.connect`, and
+    shareable with the worker thread that opened them."""
+    args, options = make_url(url).get_dialect()().create_connect_args(url)
+    options = {**options, "check_same_thread": False, "timeout": 0}
+
+    async def create() -> InlineSqliteConnection:
+        connection = InlineSqliteConnection(
+            functools.partial(sqlite3.connect, *args, **options),
+            busy_seconds=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        )
+        await connection  # starts its worker thread, which opens the database
+        return connection
+
+    return create
 
 
 def _create_private_file(path: Path) -> None:
@@ -194,8 +217,13 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Never wait for a lock inside SQLite: the call would hold the event loop. A locked
+        # database is waited for on the connection's worker thread instead (inline_sqlite).
+        cursor.execute("PRAGMA busy_timeout=0")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a crash of the bot
+        # loses nothing, a power cut may lose the last commits, never the file's integrity.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:

@@ -26,7 +26,7 @@ from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import BaseStorage, KeyBuilder, StateType, StorageKey
 from aiogram.fsm.storage.redis import RedisStorage
 from redis.asyncio import BlockingConnectionPool, Redis
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.sql.expression import Executable
 
 from bot.anonymity.crypto import DecryptionError, TextCipher, context_location
@@ -123,6 +123,7 @@ class SqlStorage(BaseStorage):
                 "expires_at": upsert.excluded.expires_at,
             },
         )
+        self._statements = _ColumnWrites(db)
 
     def _row_key(self, key: StorageKey) -> str:
         return storage_key_pseudonym(self._pseudonymizer, key)
@@ -412,9 +413,7 @@ class SqlStorage(BaseStorage):
         async with self._db.engine.connect() as connection:
             row = (
                 await connection.execute(
-                    select(
-                        fsm_entries.c.state, fsm_entries.c.data_enc, fsm_entries.c.expires_at
-                    ).where(fsm_entries.c.key == row_key, fsm_entries.c.expires_at > self._now())
+                    self._statements.read, {"row_key": row_key, "now": self._now()}
                 )
             ).first()
         return None if row is None else (row.state, row.data_enc, row.expires_at)
@@ -428,21 +427,13 @@ class SqlStorage(BaseStorage):
         several bot processes on one database, and no empty row is ever left behind.
         """
         now = self._now()
-        table = fsm_entries
-        other = "data_enc" if column == "state" else "state"
-        changes = {
-            column: value,
-            other: case((table.c.expires_at <= now, None), else_=table.c[other]),
-            "expires_at": self._expiry(now),
-        }
+        expires = self._expiry(now)
         if value is None:  # clearing never needs a new row
-            statement: Executable = update(table).where(table.c.key == row_key).values(changes)
+            statement = self._statements.clear[column]
+            params: dict[str, Any] = {"row_key": row_key, "now": now, "new_expiry": expires}
         else:
-            statement = (
-                self._db.insert(table)
-                .values({"key": row_key, column: value, "expires_at": self._expiry(now)})
-                .on_conflict_do_update(index_elements=[table.c.key], set_=changes)
-            )
+            statement = self._statements.upsert[column]
+            params = {"key": row_key, column: value, "expires_at": expires, "now": now}
         if row_key in self._pending or row_key in self._flushing:
             await self.flush()  # the older change waiting behind lands first
         known = await self._read(row_key)  # what the row holds now (cached after the first)
@@ -451,15 +442,9 @@ class SqlStorage(BaseStorage):
         self._cache.pop(row_key, None)
         try:
             async with self._db.engine.begin() as connection:
-                await connection.execute(statement)
+                await connection.execute(statement, params)
                 if value is None:  # only a clearing write can leave an empty row behind
-                    await connection.execute(
-                        delete(table).where(
-                            table.c.key == row_key,
-                            table.c.state.is_(None),
-                            table.c.data_enc.is_(None),
-                        )
-                    )
+                    await connection.execute(self._statements.drop_empty, {"row_key": row_key})
             if column == "state":
                 kept_data = None if known is None else known[1]
                 self._remember(row_key, value if isinstance(value, str) else None, kept_data)
@@ -469,6 +454,52 @@ class SqlStorage(BaseStorage):
         finally:
             self._writes_in_flight -= 1
             self._write_events += 1
+
+
+class _ColumnWrites:
+    """The statements of `SqlStorage`'s row reads and one-column writes, built once.
+
+    A tap writes one column; building the upsert anew each time cost more than running it
+    (SQLAlchemy builds and hashes a fresh statement's cache key on every execution). Every
+    value, the present moment included, is a bound parameter.
+    """
+
+    def __init__(self, db: Database) -> None:
+        table = fsm_entries
+        moment = table.c.expires_at.type
+        now = bindparam("now", type_=moment)
+        self.read = select(table.c.state, table.c.data_enc, table.c.expires_at).where(
+            table.c.key == bindparam("row_key"), table.c.expires_at > now
+        )
+        self.upsert: dict[str, Executable] = {}
+        self.clear: dict[str, Executable] = {}
+        for column, other in (("state", "data_enc"), ("data_enc", "state")):
+            kept_unless_expired = case((table.c.expires_at <= now, None), else_=table.c[other])
+            upsert = db.insert(table)
+            self.upsert[column] = upsert.on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    column: upsert.excluded[column],
+                    other: kept_unless_expired,
+                    "expires_at": upsert.excluded.expires_at,
+                },
+            )
+            self.clear[column] = (
+                update(table)
+                .where(table.c.key == bindparam("row_key"))
+                .values(
+                    {
+                        column: None,
+                        other: kept_unless_expired,
+                        "expires_at": bindparam("new_expiry"),
+                    }
+                )
+            )
+        self.drop_empty = delete(table).where(
+            table.c.key == bindparam("row_key"),
+            table.c.state.is_(None),
+            table.c.data_enc.is_(None),
+        )
 
 
 class WrittenAtOnce(BaseStorage):

@@ -14,6 +14,7 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, String, Table, ins
 from sqlalchemy.engine import Connection
 
 from storage.database import Database, alembic_config
+from storage.inline_sqlite import InlineSqliteConnection
 from storage.tables import metadata
 
 # Tables allowed to hold identities (see docs/ARCHITECTURE.md, contract rule 1).
@@ -179,14 +180,27 @@ async def test_sqlite_connections_are_hardened(sqlite_url: str) -> None:
         async with database.engine.connect() as connection:
             pragmas = {
                 pragma: (await connection.exec_driver_sql(f"PRAGMA {pragma}")).scalar()
-                for pragma in ("journal_mode", "secure_delete", "foreign_keys", "busy_timeout")
+                for pragma in (
+                    "journal_mode",
+                    "secure_delete",
+                    "foreign_keys",
+                    "busy_timeout",
+                    "synchronous",
+                )
             }
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
     finally:
         await database.dispose()
     assert pragmas["journal_mode"] == "wal"
     assert pragmas["secure_delete"] == 1
     assert pragmas["foreign_keys"] == 1
-    assert isinstance(pragmas["busy_timeout"], int) and pragmas["busy_timeout"] >= 1000
+    assert pragmas["synchronous"] == 1  # NORMAL: synced at checkpoints (WAL stays consistent)
+    # SQLite itself never waits for a lock (that would hold the event loop); the worker
+    # thread waits instead, for seconds.
+    assert pragmas["busy_timeout"] == 0
+    assert isinstance(driver, InlineSqliteConnection)
+    assert driver.busy_seconds >= 1
 
 
 async def test_sqlite_file_and_directory_are_created_owner_only(tmp_path: Path) -> None:

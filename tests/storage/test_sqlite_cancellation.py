@@ -19,6 +19,7 @@ from sqlalchemy import event, text
 
 import storage.database
 from storage.database import Database
+from storage.inline_sqlite import in_worker_thread
 
 
 class Gate:
@@ -74,9 +75,12 @@ async def test_a_cancelled_transaction_releases_the_write_lock(
     database: Database, gate: Gate
 ) -> None:
     async def writer() -> None:
-        async with database.engine.begin() as connection:
-            await connection.execute(text("UPDATE counter SET n = n + 100"))  # takes the lock
-            await connection.execute(text("SELECT gate(column1) FROM (VALUES (1), (2))"))
+        # On the worker thread, as a long statement would run: the task waits there and can
+        # be cancelled in the middle of it (a call in the event loop cannot be).
+        with in_worker_thread():
+            async with database.engine.begin() as connection:
+                await connection.execute(text("UPDATE counter SET n = n + 100"))  # takes the lock
+                await connection.execute(text("SELECT gate(column1) FROM (VALUES (1), (2))"))
 
     for _ in range(3):
         gate.entered.clear()
