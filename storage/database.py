@@ -231,7 +231,15 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def _on_sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    """BEGIN on the driver's cursor: through SQLAlchemy's statement execution it cost more
+    than the transaction's own statements."""
+    dbapi_connection = connection.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("BEGIN")
+    finally:
+        cursor.close()
 
 
 def _on_sqlite_invalidate(
