@@ -46,6 +46,7 @@ from bot.app import add_request_middlewares, build_services, create_dispatcher
 from bot.config import load_settings
 from bot.questionnaire import Questionnaire
 from bot.respondent.callbacks import Act, SurveyCallback
+from bot.startup_heap import freeze_startup_heap
 
 TOKEN = "42:BENCHMARKTOKEN"
 TARGET_RATIO = 0.25
@@ -237,6 +238,7 @@ async def run_ours(respondents: int, seed: int, data_dir: Path) -> tuple[list[st
     add_request_middlewares(session, pace=False)  # the app's, but no waiting for Telegram
     bot = Bot(TOKEN, session=session, default=DefaultBotProperties(parse_mode=ParseMode.HTML))
     dp = create_dispatcher(services)
+    freeze_startup_heap()  # as `python -m bot run` does once it is serving
     rng = random.Random(seed)
     people = [
         Respondent(10_000_000 + i, services.questionnaire, random.Random(rng.random()))

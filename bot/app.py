@@ -59,6 +59,7 @@ from bot.respondent.feature import RespondentFeature, build_respondent
 from bot.respondent.survey import SurveyService
 from bot.staff.feature import StaffFeature, build_staff
 from bot.staff.menus import AdminMenuOnFirstContact
+from bot.startup_heap import freeze_startup_heap
 from bot.web.feature import WebFeature, build_web
 from bot.webhook import (
     DropReplayedUpdates,
@@ -416,6 +417,7 @@ async def run_polling(settings: Settings, *, stop: asyncio.Event | None = None) 
     if settings.web_port is not None:
         web_channel = build_web_channel(services, storage)
         await web_channel.serve(settings.web_host, settings.web_port)
+    freeze_startup_heap()
     polling = asyncio.create_task(
         dp.start_polling(bot, handle_signals=False, close_bot_session=True)
     )
@@ -506,6 +508,7 @@ async def run_webhook(settings: Settings, *, stop: asyncio.Event | None = None) 
     stop_event = stop or asyncio.Event()
     _stop_on_signals(stop_event)
     instance = await start_webhook_instance(settings)
+    freeze_startup_heap()
     try:
         await stop_event.wait()
     finally:
@@ -535,6 +538,7 @@ async def run_web(
     try:
         wanted = port if port is not None else settings.web_port or DEFAULT_WEB_PORT
         listening = await web_channel.serve(settings.web_host, wanted)
+        freeze_startup_heap()
         if ready is not None:
             ready(listening)
         await stop_event.wait()
