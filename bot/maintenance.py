@@ -33,6 +33,7 @@ from bot.clock import WallClock
 from bot.config import Settings
 from storage.database import Database
 from storage.fsm import purge_expired_entries
+from storage.inline_sqlite import in_worker_thread
 from storage.reorder import reorder_submission_tables
 from storage.repositories.broadcasts import purge_finished_recipients
 from storage.repositories.campaigns import CampaignRepository
@@ -306,7 +307,9 @@ class PeriodicJob:
             return
         self._stop = asyncio.Event()
         self._crashed = False
-        self._task = asyncio.create_task(self._run(), name=self.name)
+        # Its purges read and delete many rows: on SQLite, off the event loop.
+        with in_worker_thread():
+            self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
         task, self._task = self._task, None

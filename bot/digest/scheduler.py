@@ -50,6 +50,7 @@ from bot.questionnaire import Questionnaire
 from bot.staff.roles import StaffRoles
 from bot.statuses import OutboxChannel
 from storage.database import Database
+from storage.inline_sqlite import in_worker_thread
 from storage.repositories import (
     DigestGroupRepository,
     DigestRepository,
@@ -300,7 +301,9 @@ class DigestScheduler:
         if self._task is not None and not self._task.done():
             raise RuntimeError("the digest scheduler is already running")
         self._stopping.clear()
-        self._task = asyncio.create_task(self._run(), name="digest-scheduler")
+        # A digest counts a whole period's answers: on SQLite, off the event loop.
+        with in_worker_thread():
+            self._task = asyncio.create_task(self._run(), name="digest-scheduler")
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Let a running tick finish (up to `grace` seconds), then stop the loop."""

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 import storage.database
+from bot.maintenance import PeriodicJob
 from storage.database import Database
 from storage.inline_sqlite import InlineSqliteConnection, in_worker_thread
 
@@ -144,3 +145,22 @@ async def test_worker_calls_keep_their_order_and_the_loop_free(tmp_path: Path) -
     finally:
         opened.set()
         await driver.close()
+
+
+async def test_periodic_jobs_run_their_sqlite_calls_on_the_worker_thread(
+    database: Database,
+) -> None:
+    """A purge or a digest reads many rows: the loop keeps serving cadres meanwhile."""
+    driver = await _driver(database)
+    worker_before, inline_before = driver.worker_calls, driver.inline_calls
+
+    async def work() -> None:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("UPDATE counter SET n = n + 1"))
+
+    job = PeriodicJob("purge", work, interval=3600)
+    job.start()
+    await job.wait_for_runs(1)
+    await job.stop()
+    assert driver.worker_calls > worker_before
+    assert driver.inline_calls == inline_before
