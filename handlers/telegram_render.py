@@ -115,6 +115,25 @@ def grid_buttons(row: GridRow) -> list[InlineKeyboardButton]:
     ]
 
 
+_GRID_KEYBOARD_ROWS: dict[int, tuple[GridRow, tuple[InlineKeyboardButton, ...]]] = {}
+_GRID_KEYBOARD_LIMIT = 8192
+
+
+def grid_keyboard_row(row: GridRow) -> list[InlineKeyboardButton]:
+    """`grid_buttons(row)`, once per row object: the screens hand out the same `GridRow`
+    for the same row shown the same way (`bot.conversation.screens.QuestionParts`), so its
+    buttons are not rebuilt on every press. An entry holds its row, so an `id` is never
+    another's."""
+    hit = _GRID_KEYBOARD_ROWS.get(id(row))
+    if hit is not None and hit[0] is row:
+        return list(hit[1])
+    buttons = grid_buttons(row)
+    _GRID_KEYBOARD_ROWS[id(row)] = (row, tuple(buttons))
+    if len(_GRID_KEYBOARD_ROWS) > _GRID_KEYBOARD_LIMIT:
+        del _GRID_KEYBOARD_ROWS[next(iter(_GRID_KEYBOARD_ROWS))]
+    return buttons
+
+
 def text(screen: Screen) -> str:
     head = [f"<b>{escape(screen.title)}</b>"] if screen.title else []
     if screen.progress is not None:
@@ -124,7 +143,7 @@ def text(screen: Screen) -> str:
 
 
 def markup(screen: Screen) -> InlineKeyboardMarkup | None:
-    keyboard = [grid_buttons(row) for row in screen.grid if row.options]
+    keyboard = [grid_keyboard_row(row) for row in screen.grid if row.options]
     keyboard += [[button(option) for option in row] for row in screen.rows if row]
     if not keyboard:
         return None

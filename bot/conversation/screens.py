@@ -13,8 +13,9 @@ no account, and nothing left on the phone's screen once the tab is closed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from html import escape
+from typing import TypeVar
 
 from bot.conversation.model import (
     Act,
@@ -27,13 +28,60 @@ from bot.conversation.model import (
     Screen,
     TextInput,
 )
+from bot.i18n.text import current_locale
 from bot.i18n.text import gettext as _
 from bot.questionnaire import AnswerValue, Question, Questionnaire
-from bot.questionnaire.engine import Engine, InputError, QuestionStep, ReviewItem, ReviewStep
+from bot.questionnaire.engine import (
+    Engine,
+    InputError,
+    QuestionStep,
+    ReviewItem,
+    ReviewStep,
+    RowStep,
+)
 
 MESSAGE_LIMIT = 4096
 REVIEW_BUDGET = 3800
 ECHO_LIMIT = 4000
+
+
+_Part = TypeVar("_Part")
+
+
+class QuestionParts:
+    """Pieces of a question's screen that follow from the question alone (its wording in one
+    locale, a grid row's cells with one of them marked), built once and handed out again.
+
+    A grid is most of the presses, and each press used to rebuild its ten rows of cells. A
+    piece says nothing about who saw it: there are only as many as the question has rows
+    times choices. Entries hold their question, so the `id` in a key is never another's;
+    the oldest go first beyond `size`.
+    """
+
+    def __init__(self, size: int = 8192) -> None:
+        self._size = size
+        self._entries: dict[tuple[object, ...], tuple[Question, object]] = {}
+
+    def get(
+        self,
+        q: Question,
+        key: tuple[object, ...],
+        build: Callable[..., _Part],
+        *arguments: object,
+    ) -> _Part:
+        """The piece under `key`, else `build(*arguments)`, kept under it."""
+        full = (id(q), *key)
+        hit = self._entries.get(full)
+        if hit is not None and hit[0] is q:
+            return hit[1]  # type: ignore[return-value]
+        part = build(*arguments)
+        self._entries[full] = (q, part)
+        if len(self._entries) > self._size:
+            del self._entries[next(iter(self._entries))]
+        return part
+
+
+_PARTS = QuestionParts()
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -409,16 +457,11 @@ def question_screen(
     lines: list[str] = []
     if channel == Channel.TELEGRAM:
         lines.append(progress_bar(step.fraction))
-    lines.append(f"<b>{escape(q.label_for(locale))}</b>")
-    help_text_ = q.help_for(locale)
-    if help_text_:
-        lines.append(f"<i>{escape(help_text_)}</i>")
-    if q.type == "scale" or (q.type == "grid" and not q.cells_are_choices):
-        lines.append(_scale_line(q, locale))
+    lines += _PARTS.get(q, ("head", locale, current_locale()), _head_lines, q, locale)
     if q.type == "grid" and channel == Channel.TELEGRAM:
         lines.append("")
         lines += [
-            f"{number}. {escape(_shorten(row.row.label_for(locale), 120))}"
+            _PARTS.get(q, ("row", locale, number, row.key), _row_line, number, row, locale)
             for number, row in enumerate(step.rows, start=1)
         ]
     elif q.type == "text":
@@ -456,35 +499,59 @@ def question_screen(
     )
 
 
+def _head_lines(q: Question, locale: str) -> tuple[str, ...]:
+    """The question's label, its help and a scale's legend, as the body's first lines."""
+    lines = [f"<b>{escape(q.label_for(locale))}</b>"]
+    help_text_ = q.help_for(locale)
+    if help_text_:
+        lines.append(f"<i>{escape(help_text_)}</i>")
+    if q.type == "scale" or (q.type == "grid" and not q.cells_are_choices):
+        lines.append(_scale_line(q, locale))
+    return tuple(lines)
+
+
+def _row_line(number: int, row: RowStep, locale: str) -> str:
+    """A grid row in the body's numbered list (the keyboard goes by the numbers)."""
+    return f"{number}. {escape(_shorten(row.row.label_for(locale), 120))}"
+
+
 def grid_rows(step: QuestionStep, locale: str) -> tuple[GridRow, ...]:
     """A grid's offered rows, each with a cell per choice or per integer min..max."""
     q = step.question
     if q.type != "grid":
         return ()
-    # Every row offers the same choices: their labels are looked up once, not once per row.
-    labels = {choice.id: q.choice_label(choice.id, locale) for choice in q.choices}
-    grid: list[GridRow] = []
-    for number, row in enumerate(step.rows, start=1):
-        if q.cells_are_choices:
-            cells = tuple(
-                Option(
-                    labels[choice.id],
-                    Action(Act.CELL, row.key, choice.id),
-                    selected=row.current == choice.id,
-                )
-                for choice in q.choices
+    return tuple(
+        _PARTS.get(
+            q,
+            ("grid", locale, number, row.key, row.required, type(row.current), row.current),
+            _grid_row,
+            q,
+            number,
+            row,
+            locale,
+        )
+        for number, row in enumerate(step.rows, start=1)
+    )
+
+
+def _grid_row(q: Question, number: int, row: RowStep, locale: str) -> GridRow:
+    if q.cells_are_choices:
+        cells = tuple(
+            Option(
+                q.choice_label(choice.id, locale),
+                Action(Act.CELL, row.key, choice.id),
+                selected=row.current == choice.id,
             )
-        else:
-            assert q.min is not None and q.max is not None
-            cells = tuple(
-                Option(
-                    str(value), Action(Act.CELL, row.key, str(value)), selected=row.current == value
-                )
-                for value in range(q.min, q.max + 1)
-            )
-        label = row.row.label_for(locale)
-        grid.append(GridRow(number, label, cells, row.required, row.current is not None))
-    return tuple(grid)
+            for choice in q.choices
+        )
+    else:
+        assert q.min is not None and q.max is not None
+        cells = tuple(
+            Option(str(value), Action(Act.CELL, row.key, str(value)), selected=row.current == value)
+            for value in range(q.min, q.max + 1)
+        )
+    label = row.row.label_for(locale)
+    return GridRow(number, label, cells, row.required, row.current is not None)
 
 
 def _grid_navigation(step: QuestionStep, locale: str) -> list[tuple[Option, ...]]:

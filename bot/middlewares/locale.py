@@ -50,5 +50,11 @@ class LocaleMiddleware(I18nMiddleware):
         data["locale"] = locale
         data[self.i18n_key or "i18n"] = self.i18n
         data[self.middleware_key] = self
-        with self.i18n.context(), self.i18n.use_locale(locale):
+        # What `with i18n.context(), i18n.use_locale(locale):` does, without two generators.
+        current = self.i18n.set_current(self.i18n)
+        token = self.i18n.ctx_locale.set(locale)
+        try:
             return await handler(event, data)
+        finally:
+            self.i18n.ctx_locale.reset(token)
+            self.i18n.reset_current(current)

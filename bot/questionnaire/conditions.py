@@ -127,6 +127,9 @@ _TOKEN = re.compile(
 
 
 _TOKEN_KINDS: Final[dict[str, TokenKind]] = {"id": "id", "int": "int", "op": "op"}
+# Answers a comparison with a single value never matches (a tuple: cheaper to test than a
+# `list | bool` union, which the compiled tests would build on every call).
+_NOT_A_SINGLE_VALUE: Final = (list, bool)
 
 
 def tokenize(text: str) -> list[Token]:
@@ -318,7 +321,7 @@ def parse_condition(text: str) -> Condition:
 
 def _matches(answer: AnswerValue, value: Literal_) -> bool | None:
     """Equality between an answer and a literal; unknown when the kinds differ."""
-    if isinstance(answer, list | bool):
+    if isinstance(answer, _NOT_A_SINGLE_VALUE):
         return None
     if isinstance(answer, int) != isinstance(value, int):
         return None
@@ -447,7 +450,7 @@ def _compile_test(test: Test) -> Evaluator:
 
         def member(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
             answer = answers.get(key)
-            if answer is None or key in open_ or isinstance(answer, list | bool):
+            if answer is None or key in open_ or isinstance(answer, _NOT_A_SINGLE_VALUE):
                 return None
             if has_str if isinstance(answer, int) else has_int:  # a literal of the other kind
                 return None
@@ -461,7 +464,7 @@ def _compile_test(test: Test) -> Evaluator:
 
         def equality(answers: Mapping[str, AnswerValue], open_: AbstractSet[str]) -> bool | None:
             answer = answers.get(key)
-            if answer is None or key in open_ or isinstance(answer, list | bool):
+            if answer is None or key in open_ or isinstance(answer, _NOT_A_SINGLE_VALUE):
                 return None
             if isinstance(answer, int) != literal_is_int:
                 return None

@@ -53,7 +53,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-
 _MEMO_SIZE: Final = 4
 
 JsonObject: TypeAlias = dict[str, object]
-_MemoKey: TypeAlias = tuple[tuple[str, str, object], ...]
+_MemoKey: TypeAlias = tuple[tuple[str, ...], tuple[type, ...], tuple[object, ...]]
 # One guarded part of a question (a row of a grid, a choice): its condition (compiled; None
 # when it has none) and what it reads.
 _Part: TypeAlias = tuple[Evaluator | None, frozenset[str]]
@@ -146,7 +146,7 @@ class Draft:
 def _is_answer_value(value: object) -> bool:
     if isinstance(value, bool):
         return False
-    if isinstance(value, str | int):
+    if isinstance(value, (str, int)):  # a tuple: a union would be built on every call
         return True
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
@@ -320,6 +320,11 @@ class Engine:
             any(evaluator is not None for evaluator, _ in parts) for parts in self._parts
         )
         self._rows = tuple({row.id: row for row in q.rows} for q in self._questions)
+        # A grid's answer keys by row id, its choice ids as a set: looked up on every walk.
+        self._row_keys = tuple(
+            {row.id: row_key(q.id, row.id) for row in q.rows} for q in self._questions
+        )
+        self._choice_sets = tuple(frozenset(q.choice_ids) for q in self._questions)
         self._grid_of_row = {
             key: question.id for question in self._questions for key in question.row_keys
         }
@@ -586,10 +591,12 @@ class Engine:
             if not is_relevant:
                 continue
             if question.type == "grid":
+                row_keys = self._row_keys[index]
                 for row_id in offered:
-                    cell = answers.get(row_key(question.id, row_id))
-                    if cell is not None and self._valid_cell(question, cell):
-                        kept[row_key(question.id, row_id)] = cell
+                    answer_key = row_keys[row_id]
+                    cell = answers.get(answer_key)
+                    if cell is not None and self._valid_cell(index, question, cell):
+                        kept[answer_key] = cell
                 continue
             value = answers.get(question.id)
             if value is not None:
@@ -604,9 +611,12 @@ class Engine:
 
     @staticmethod
     def _answers_key(answers: Mapping[str, AnswerValue]) -> _MemoKey:
-        return tuple(
-            (qid, type(value).__name__, tuple(value) if isinstance(value, list) else value)
-            for qid, value in answers.items()
+        """The answers as a hashable key: ids, values (a list as a tuple) and their types
+        (1, True and "1" are different answers)."""
+        return (
+            tuple(answers),
+            tuple(map(type, answers.values())),
+            tuple([tuple(v) if v.__class__ is list else v for v in answers.values()]),
         )
 
     def _seen(self, draft: Draft) -> set[str]:
@@ -639,7 +649,7 @@ class Engine:
                 counted.append(question.id)
                 if question.id not in seen:
                     open_keys.add(question.id)
-                    open_keys.update(question.row_keys)
+                    open_keys.update(self._row_keys[index].values())
         if len(self._progress_memo) >= _MEMO_SIZE:
             self._progress_memo.pop(next(iter(self._progress_memo)))
         self._progress_memo[key] = counted
@@ -661,10 +671,11 @@ class Engine:
     def _offered_rows(self, draft: Draft, question: Question) -> list[tuple[Row, str, bool]]:
         """The offered rows of a grid: the row, its answer key, whether it is required."""
         rows = []
-        by_id = self._rows[self._index[question.id]]
-        for row_id in self._offered(draft, question):
+        index = self._index[question.id]
+        by_id, keys = self._rows[index], self._row_keys[index]
+        for row_id in self._walk(draft.answers).offered[index]:
             row = by_id[row_id]
-            rows.append((row, row_key(question.id, row_id), question.row_required(row)))
+            rows.append((row, keys[row_id], question.row_required(row)))
         return rows
 
     def _remaining_rows(self, draft: Draft, question: Question) -> int:
@@ -695,7 +706,7 @@ class Engine:
                     kept_skipped.append(qid)
                 continue
             rows = [self._rows[index][row_id] for row_id in walk.offered[index]]
-            keys = [row_key(qid, row.id) for row in rows]
+            keys = [self._row_keys[index][row_id] for row_id in walk.offered[index]]
             if qid in done_before:
                 if all(
                     key in walk.kept or not question.row_required(row)
@@ -803,7 +814,8 @@ class Engine:
             if question.id not in done and question.id not in skipped:
                 continue
             gained = set(after.offered[index]) - set(before.offered[index])
-            if any(row_key(question.id, row_id) not in after.kept for row_id in gained):
+            keys = self._row_keys[index]  # empty for a choice question: any gain counts
+            if any(keys.get(part_id) not in after.kept for part_id in gained):
                 done.discard(question.id)
                 skipped.discard(question.id)
         kept_skipped, kept_done = self._marks(after, skipped, done)
@@ -935,7 +947,7 @@ class Engine:
                 items.append(ReviewItem(section, question, None, question.id, value))
                 continue
             for row_id in walk.offered[index]:
-                key = row_key(question.id, row_id)
+                key = self._row_keys[index][row_id]
                 row = self._rows[index][row_id]
                 items.append(ReviewItem(section, question, row, key, walk.kept.get(key)))
         return tuple(items)
@@ -975,7 +987,9 @@ class Engine:
     def _parse_multi(
         self, question: Question, value: object, offered: tuple[str, ...]
     ) -> list[str] | InputError | None:
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, (list, tuple)) or not all(  # a tuple, as above
+            isinstance(v, str) for v in value
+        ):
             return InputError("invalid")
         chosen = set(value)
         if not chosen <= set(offered):
@@ -1011,10 +1025,11 @@ class Engine:
             return InputError("not_a_choice")
         return self._parse_integer(question, value)
 
-    def _valid_cell(self, question: Question, value: AnswerValue) -> bool:
-        """Whether a stored row answer still fits its grid (guards hand-edited drafts)."""
-        if question.cells_are_choices:
-            return isinstance(value, str) and value in question.choice_ids
+    def _valid_cell(self, index: int, question: Question, value: AnswerValue) -> bool:
+        """Whether a stored row answer still fits its grid (the question at `index`; guards
+        hand-edited drafts)."""
+        if question.choices:  # a grid's cells are its choices
+            return isinstance(value, str) and value in self._choice_sets[index]
         return isinstance(value, int) and self._parse_integer(question, value) == value
 
     def _stored(

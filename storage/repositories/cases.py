@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, exists, func, not_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -77,13 +77,17 @@ def clean_label(text: str) -> str | None:
     return label or None
 
 
+_REF_TAKEN = select(cases.c.ref).where(cases.c.ref == bindparam("ref"))
+_INSERT_CASE = cases.insert()
+
+
 async def insert_case(connection: AsyncConnection, submission_id: str, day: date) -> str:
     """Insert the case of a new submission inside the caller's transaction; returns its ref."""
     for _ in range(5):
         values = case_row(submission_id, day)
-        taken = await connection.scalar(select(cases.c.ref).where(cases.c.ref == values["ref"]))
+        taken = await connection.scalar(_REF_TAKEN, {"ref": values["ref"]})
         if taken is None:
-            await connection.execute(cases.insert().values(**values))
+            await connection.execute(_INSERT_CASE, values)
             return str(values["ref"])
     raise IntegrityError("no free case ref", None, Exception("ref space exhausted"))
 

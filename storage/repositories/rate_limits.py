@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from storage.database import Database
@@ -16,6 +16,19 @@ class RateLimitRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        # Built once, every value bound: building and hashing a fresh upsert cost more than
+        # running it, and a submit pays for it.
+        table = rate_counters
+        today = bindparam("today", type_=table.c.day.type)
+        upsert = db.insert(table)
+        self._consume = upsert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"count": case((table.c.day == today, table.c.count + 1), else_=1), "day": today},
+            where=(table.c.day != today) | (table.c.count < bindparam("limit")),
+        ).returning(table.c.count)
+        self._used = select(table.c.count).where(
+            table.c.key == bindparam("key"), table.c.day == today
+        )
 
     async def try_consume(
         self, key: str, day: date, limit: int, *, connection: AsyncConnection | None = None
@@ -30,32 +43,19 @@ class RateLimitRepository:
         """
         if limit <= 0:
             return False
-        table = rate_counters
-        statement = (
-            self._db.insert(table)
-            .values(key=key, day=day, count=1)
-            .on_conflict_do_update(
-                index_elements=[table.c.key],
-                set_={
-                    "count": case((table.c.day == day, table.c.count + 1), else_=1),
-                    "day": day,
-                },
-                where=(table.c.day != day) | (table.c.count < limit),
-            )
-            .returning(table.c.count)
-        )
         async with self._db.transaction(connection) as connection:
-            counted = (await connection.execute(statement)).first()
+            counted = (
+                await connection.execute(
+                    self._consume,
+                    {"key": key, "day": day, "count": 1, "today": day, "limit": limit},
+                )
+            ).first()
         return counted is not None
 
     async def used(self, key: str, day: date) -> int:
         """How many uses were counted for `key` on `day`."""
         async with self._db.engine.connect() as connection:
-            count = await connection.scalar(
-                select(rate_counters.c.count).where(
-                    rate_counters.c.key == key, rate_counters.c.day == day
-                )
-            )
+            count = await connection.scalar(self._used, {"key": key, "today": day})
         return int(count or 0)
 
     async def purge_before(self, day: date, *, dry_run: bool = False) -> int:

@@ -21,6 +21,10 @@ from storage.tables import answers, submissions
 
 AnswerValue = str | int | list[str]
 
+# Built once: a submit runs them with its own values (a fresh statement costs its cache key).
+_INSERT_SUBMISSION = submissions.insert()
+_INSERT_ANSWERS = answers.insert()
+
 
 def answer_text_context(submission_id: str, question_id: str, ordinal: int) -> str:
     """What an answer's free text is bound to: its own row. Copied to another submission,
@@ -100,17 +104,18 @@ class SubmissionRepository:
         rows = list(self._answer_rows(submission_id, new))
         async with self._db.transaction(connection) as connection:
             await connection.execute(
-                submissions.insert().values(
-                    id=submission_id,
-                    questionnaire_id=new.questionnaire_id,
-                    questionnaire_version=new.questionnaire_version,
-                    campaign_id=new.campaign_id,
-                    day=new.day,
-                    receipt_hash=new.receipt_hash,
-                )
+                _INSERT_SUBMISSION,
+                {
+                    "id": submission_id,
+                    "questionnaire_id": new.questionnaire_id,
+                    "questionnaire_version": new.questionnaire_version,
+                    "campaign_id": new.campaign_id,
+                    "day": new.day,
+                    "receipt_hash": new.receipt_hash,
+                },
             )
             if rows:
-                await connection.execute(answers.insert(), rows)
+                await connection.execute(_INSERT_ANSWERS, rows)
             # Every submission is a case for investigators, in the same transaction.
             await insert_case(connection, submission_id, new.day)
         return submission_id

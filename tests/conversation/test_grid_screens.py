@@ -100,6 +100,35 @@ def test_a_choice_grid_has_a_cell_per_choice_and_marks_the_chosen_one() -> None:
     assert zh.rows[0][0].label == "其余都选「从未遇到」"
 
 
+def test_a_grid_row_is_built_once_per_way_it_is_shown_and_never_for_another_version() -> None:
+    engine, step = _freq_step({"freq.p2": "often"})
+    with use_locale("en"):
+        screen = screens.question_screen(step, engine.questionnaire, "en")
+        again = screens.question_screen(step, engine.questionnaire, "en")
+    assert again == screen
+    assert all(row is same for row, same in zip(again.grid, screen.grid, strict=True))
+    # The same question ids and rows in another version, worded differently: its own words.
+    data = grid_data()
+    data["version"] = 2
+    data["sections"][1]["questions"][0]["rows"][0]["label"] = {"zh-CN": "新说法", "en": "Reworded"}
+    data["sections"][1]["questions"][0]["label"] = {"zh-CN": "新题目", "en": "A new question"}
+    newer = Engine(parse_questionnaire(data, "grids.yaml"))
+    outcome = newer.answer(newer.start().draft, "town")
+    outcome = newer.answer_cell(outcome.draft, "freq.p2", "often", question_id="freq")
+    assert isinstance(outcome.step, QuestionStep)
+    with use_locale("en"):
+        reworded = screens.question_screen(outcome.step, newer.questionnaire, "en")
+    assert reworded.grid[0].label == "Reworded" and screen.grid[0].label != "Reworded"
+    assert "1. Reworded" in reworded.body and "<b>A new question</b>" in reworded.body
+    assert [o.selected for o in reworded.grid[1].options] == [False, False, True, False]
+    # A row shown with another answer is another row.
+    chosen = newer.answer_cell(outcome.draft, "freq.p2", "never", question_id="freq").step
+    assert isinstance(chosen, QuestionStep)
+    with use_locale("en"):
+        changed = screens.question_screen(chosen, newer.questionnaire, "en")
+    assert [o.selected for o in changed.grid[1].options] == [True, False, False, False]
+
+
 def test_done_comes_once_every_required_row_is_answered_and_fill_goes() -> None:
     engine, step = _freq_step({"freq.p1": "never", "freq.p2": "never", "freq.p3": "often"})
     with use_locale("en"):
