@@ -29,7 +29,7 @@ def all_routers() -> list[Router]:
     """Fresh routers in the order they must see updates (catch-alls last), their plain
     filters run in place (`run_filters_inline`)."""
     routers = [
-        respondent.create_press_router(),  # the cadre's buttons: their prefixes are theirs
+        respondent.create_answer_router(),  # the cadre's buttons and typed answers, first
         errors.create_router(),
         followup.create_router(),  # /followup by receipt code; state-filtered
         cases.create_router(),  # /cases and /audit for staff; state-filtered

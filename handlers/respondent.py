@@ -116,9 +116,6 @@ def create_router() -> Router:
     survey.message.filter(F.chat.type == ChatType.PRIVATE)
     survey.message.register(start, CommandStart())
     survey.message.register(cancel_command, CommandFilter("cancel"))
-    survey.message.register(
-        typed_answer, StateFilter(Survey.answering), F.text, ~F.text.startswith("/")
-    )
     survey.message.register(media_while_answering, StateFilter(Survey.answering), ~F.text)
     survey.edited_message.filter(F.chat.type == ChatType.PRIVATE)
     survey.edited_message.register(edited_message, StateFilter(Survey.answering, None))
@@ -128,18 +125,30 @@ def create_router() -> Router:
     return router
 
 
-def create_press_router() -> Router:
-    """The cadre's buttons, on a router of their own that goes first: most updates are these
-    presses, and no other router claims their prefixes (`s`, `clr`, `rcpt`), so they need not
-    pass every other router's filters first. One prefix check decides for all three."""
-    presses = Router(name="respondent.presses")
-    presses.callback_query.filter(F.data.func(_is_cadre_press))
+def create_answer_router() -> Router:
+    """The cadre's buttons and typed answers, on a router of their own that goes first: they
+    are nearly every update, and they need not pass every other router's filters first.
+
+    No other router claims the buttons' prefixes (`s`, `clr`, `rcpt`): one prefix check
+    decides for all three. A message that is not a command, from a private chat answering
+    the questionnaire, is a typed answer; the other routers take such text only in other
+    states (a case note, a broadcast being written), and one written during a follow-up
+    reaches the core's follow-up as it would through the follow-up router."""
+    answers = Router(name="respondent.answers")
+    answers.message.register(
+        typed_answer,
+        StateFilter(Survey.answering),
+        F.text,
+        ~F.text.startswith("/"),
+        F.chat.type == ChatType.PRIVATE,
+    )
+    answers.callback_query.filter(F.data.func(_is_cadre_press))
     pressable = {Act.CONSENT, Act.RESUME, Act.RESTART, *SURVEY_ACTS}
-    presses.callback_query.register(survey_button, SurveyCallback.filter(F.a.in_(pressable)))
-    presses.callback_query.register(clear_chat, ClearChatCallback.filter())
-    presses.callback_query.register(receipt_saved, ReceiptSavedCallback.filter())
-    serve_cadres(presses)
-    return presses
+    answers.callback_query.register(survey_button, SurveyCallback.filter(F.a.in_(pressable)))
+    answers.callback_query.register(clear_chat, ClearChatCallback.filter())
+    answers.callback_query.register(receipt_saved, ReceiptSavedCallback.filter())
+    serve_cadres(answers)
+    return answers
 
 
 _PRESS_PREFIXES = tuple(
