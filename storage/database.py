@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import StaticPool
 
 from storage.inline_sqlite import InlineSqliteConnection
+from storage.sqlite_checkpoints import FALLBACK_PAGES, WalCheckpoints
 
 logger = logging.getLogger(__name__)
 
@@ -54,12 +55,13 @@ def alembic_config(url: str | None = None) -> Config:
 class Database:
     """An `AsyncEngine` plus the few operations every repository relies on."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, checkpoints: WalCheckpoints | None = None) -> None:
         name = engine.dialect.name
         if name not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database dialect {name!r}")
         self._engine = engine
         self._dialect = cast(DialectName, name)
+        self._checkpoints = checkpoints
 
     @classmethod
     async def connect(cls, url: str, *, echo: bool = False) -> Database:
@@ -67,12 +69,11 @@ class Database:
         parsed = make_url(url)
         backend = parsed.get_backend_name()
         if backend == "sqlite":
-            engine = await asyncio.to_thread(_sqlite_engine, parsed, echo)
-        elif backend == "postgresql":
-            engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
-        else:
-            raise ValueError("DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…")
-        return cls(engine)
+            engine, checkpoints = await asyncio.to_thread(_sqlite_engine, parsed, echo)
+            return cls(engine, checkpoints=checkpoints)
+        if backend == "postgresql":
+            return cls(create_async_engine(parsed, echo=echo, pool_pre_ping=True))
+        raise ValueError("DATABASE_URL must be sqlite+aiosqlite://… or postgresql+asyncpg://…")
 
     @property
     def engine(self) -> AsyncEngine:
@@ -150,18 +151,26 @@ class Database:
                 _sqlite_outside_transaction, "PRAGMA wal_checkpoint(TRUNCATE)"
             )
 
+    @property
+    def wal_checkpoints(self) -> WalCheckpoints | None:
+        """SQLite on a file: the checkpoints run beside the bot's connection."""
+        return self._checkpoints
+
     async def dispose(self) -> None:
         """Close every pooled connection (after a final WAL checkpoint on SQLite)."""
         try:
+            if self._checkpoints is not None:
+                await asyncio.to_thread(self._checkpoints.close)
             await self.checkpoint()
         finally:
             await self._engine.dispose()
 
 
-def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
+def _sqlite_engine(url: URL, echo: bool) -> tuple[AsyncEngine, WalCheckpoints | None]:
     database = url.database or ""
     memory = database in ("", ":memory:") or database.startswith("file::memory:")
     creator = _inline_connection_creator(url)
+    checkpoints: WalCheckpoints | None = None
     if memory:
         engine = create_async_engine(url, echo=echo, poolclass=StaticPool, async_creator=creator)
     else:
@@ -177,10 +186,17 @@ def _sqlite_engine(url: URL, echo: bool) -> AsyncEngine:
             pool_timeout=120,
             async_creator=creator,
         )
+        checkpoints = WalCheckpoints(str(Path(database).expanduser()))
+        wal = checkpoints
+
+        def committed(connection: Connection) -> None:
+            wal.committed()
+
+        event.listen(engine.sync_engine, "commit", committed)
     event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
     event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
     event.listen(engine.sync_engine.pool, "invalidate", _on_sqlite_invalidate)
-    return engine
+    return engine, checkpoints
 
 
 def _inline_connection_creator(url: URL) -> Callable[[], Awaitable[InlineSqliteConnection]]:
@@ -224,6 +240,9 @@ def _on_sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
         # In WAL mode, NORMAL syncs at checkpoints, not at every commit: a crash of the bot
         # loses nothing, a power cut may lose the last commits, never the file's integrity.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints run beside this connection (`storage.sqlite_checkpoints`); it folds the
+        # log in by itself only if they fall far behind.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={FALLBACK_PAGES}")
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
