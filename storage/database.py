@@ -14,16 +14,13 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Table, event, text
+from sqlalchemy import Table, event, inspect, text
 from sqlalchemy.dialects import postgresql as postgresql_dml
 from sqlalchemy.dialects import sqlite as sqlite_dml
 from sqlalchemy.engine import URL, Connection, make_url
@@ -33,18 +30,30 @@ from sqlalchemy.pool import StaticPool
 from storage.inline_sqlite import InlineSqliteConnection
 from storage.sqlite_checkpoints import FALLBACK_PAGES, WalCheckpoints
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 _MIGRATION_LOCK_ID = 0x71_6E_67_66  # "qngf": serialises concurrent upgrades on PostgreSQL
 
+# Every migration is `NNNN_name.py` with revision "NNNN" and goes down to the one before
+# (tests/storage/test_migrations.py holds every file to it): the head is the highest number.
+_MIGRATION_FILE = re.compile(r"(\d{4})_\w+\.py")
+
 DialectName = Literal["sqlite", "postgresql"]
-_AlembicCommand = Callable[[Config, str], None]  # alembic.command.upgrade or downgrade
+_AlembicCommand = Callable[["Config", str], None]  # alembic.command.upgrade or downgrade
 
 
 def alembic_config(url: str | None = None) -> Config:
-    """An Alembic config pointing at the migrations inside this package (works installed)."""
+    """An Alembic config pointing at the migrations inside this package (works installed).
+
+    Alembic is imported only to migrate: a bot whose database is at the head never loads
+    it (about 12 MB)."""
+    from alembic.config import Config
+
     config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url is not None:
@@ -118,10 +127,14 @@ class Database:
         """
         if revision == "head" and await self.revision() == head_revision():
             return
+        from alembic import command
+
         await self._migrate(command.upgrade, revision)
 
     async def downgrade(self, revision: str) -> None:
         """Undo migrations (in one transaction) down to `revision` ("base": everything)."""
+        from alembic import command
+
         await self._migrate(command.downgrade, revision)
 
     async def _migrate(self, step: _AlembicCommand, revision: str) -> None:
@@ -298,12 +311,21 @@ async def _check_sqlite_foreign_keys(connection: AsyncConnection) -> None:
 
 @functools.cache
 def head_revision() -> str | None:
-    """The newest migration shipped with this code (read once per process)."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    """The newest migration shipped with this code (read once per process, from the
+    migration files' names)."""
+    numbers = [
+        found.group(1)
+        for path in (MIGRATIONS_DIR / "versions").iterdir()
+        if (found := _MIGRATION_FILE.fullmatch(path.name))
+    ]
+    return max(numbers, default=None)
 
 
 def _current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """What Alembic's `alembic_version` table says (None: the table is not there)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def _run_alembic(connection: Connection, step: _AlembicCommand, revision: str) -> None:

@@ -7,13 +7,14 @@ and on PostgreSQL.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from storage.database import Database, alembic_config, head_revision
+from storage.database import MIGRATIONS_DIR, Database, alembic_config, head_revision
 from storage.tables import metadata
 
 Schema = dict[str, Any]
@@ -23,6 +24,26 @@ def _revisions() -> list[str]:
     """Every revision, oldest first."""
     script = ScriptDirectory.from_config(alembic_config())
     return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def test_every_migration_is_numbered_by_its_file_and_follows_the_one_before() -> None:
+    """`head_revision` reads the head from the file names, without loading Alembic."""
+    script = ScriptDirectory.from_config(alembic_config())
+    by_number = {}
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        number, _, _ = path.name.partition("_")
+        assert number.isdigit() and len(number) == 4, path.name
+        by_number[number] = script.get_revision(number)
+    numbers = sorted(by_number)
+    assert numbers == [f"{n:04d}" for n in range(1, len(numbers) + 1)]
+    for previous, number in zip([None, *numbers], numbers, strict=False):
+        revision = by_number[number]
+        assert revision is not None and revision.revision == number
+        assert revision.down_revision == previous
+        assert Path(revision.path).name.startswith(f"{number}_")
+    assert head_revision() == numbers[-1] == script.get_current_head()
 
 
 def _schema(connection: Connection) -> Schema:
