@@ -100,6 +100,7 @@ class SqlStorage(BaseStorage):
         self._cipher = cipher
         self._ttl = ttl
         self._clock = clock
+        self._expiry_span: tuple[datetime, datetime, datetime] | None = None
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # Write-through cache of rows as stored (still encrypted), so the FSM middleware's
         # get_state and the handler's get_data/update_data do not each cost a database round
@@ -141,11 +142,21 @@ class SqlStorage(BaseStorage):
 
     def _expiry(self, now: datetime) -> datetime:
         """now + ttl, rounded *up* to EXPIRY_GRANULARITY: never early, and the stored value
-        does not say to the minute when someone was last active."""
+        does not say to the minute when someone was last active.
+
+        The same for a whole quarter hour of `now`s: the last one is kept with the span it
+        holds for, as every tap asks."""
+        span = self._expiry_span
+        if span is not None and span[0] < now <= span[1]:
+            return span[2]
         expires = now + self._ttl
         step = EXPIRY_GRANULARITY.total_seconds()
         seconds = (expires - datetime(2000, 1, 1)).total_seconds()
-        return datetime(2000, 1, 1) + timedelta(seconds=math.ceil(seconds / step) * step)
+        rounded = datetime(2000, 1, 1) + timedelta(seconds=math.ceil(seconds / step) * step)
+        # Every `now` in (rounded - step - ttl, rounded - ttl] rounds to `rounded`.
+        latest = rounded - self._ttl
+        self._expiry_span = (latest - EXPIRY_GRANULARITY, latest, rounded)
+        return rounded
 
     def _lock(self, row_key: str) -> asyncio.Lock:
         lock = self._locks.get(row_key)

@@ -14,6 +14,7 @@ no account, and nothing left on the phone's screen once the tab is closed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from html import escape
 from typing import TypeVar
 
@@ -93,8 +94,19 @@ def _fit(text: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
+@lru_cache(maxsize=4096)
 def _option(label: str, act: Act, question: str = "", value: str = "") -> Option:
+    """A button that is not a choice (Done, Back, Cancel…), built once per label and target."""
     return Option(label, Action(act, question, value))
+
+
+def _choice(q: Question, act: Act, choice_id: str, locale: str, selected: bool) -> Option:
+    """A choice of a single or multi question as a button, marked or not."""
+    return Option(q.choice_label(choice_id, locale), Action(act, q.id, choice_id), selected)
+
+
+def _scale_point(q: Question, value: int, selected: bool) -> Option:
+    return Option(str(value), Action(Act.ANSWER, q.id, str(value)), selected=selected)
 
 
 # --- welcome, privacy, help -------------------------------------------------------------
@@ -571,22 +583,26 @@ def question_rows(step: QuestionStep, locale: str) -> tuple[tuple[Option, ...], 
     then Back, Skip, back to the review and Cancel. Only the choices offered now."""
     q = step.question
     rows: list[tuple[Option, ...]] = []
-    if q.type == "single":
-        for choice_id in step.offered:
-            label = q.choice_label(choice_id, locale)
-            action = Action(Act.ANSWER, q.id, choice_id)
-            rows.append((Option(label, action, selected=step.current == choice_id),))
-    elif q.type == "multi":
+    if q.type in ("single", "multi"):
+        act = Act.ANSWER if q.type == "single" else Act.TOGGLE
         ticked = set(step.pending)
         for choice_id in step.offered:
-            label = q.choice_label(choice_id, locale)
-            action = Action(Act.TOGGLE, q.id, choice_id)
-            rows.append((Option(label, action, selected=choice_id in ticked),))
-        rows.append((_option(_("✅ Done"), Act.DONE, q.id),))
+            selected = step.current == choice_id if act == Act.ANSWER else choice_id in ticked
+            key = ("choice", locale, choice_id, selected)
+            rows.append((_PARTS.get(q, key, _choice, q, act, choice_id, locale, selected),))
+        if q.type == "multi":
+            rows.append((_option(_("✅ Done"), Act.DONE, q.id),))
     elif q.type == "scale":
         assert q.min is not None and q.max is not None
         scale_row = [
-            Option(str(value), Action(Act.ANSWER, q.id, str(value)), selected=step.current == value)
+            _PARTS.get(
+                q,
+                ("scale", value, step.current == value),
+                _scale_point,
+                q,
+                value,
+                step.current == value,
+            )
             for value in range(q.min, q.max + 1)
         ]
         for start in range(0, len(scale_row), 6):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import struct
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,8 @@ from aiogram.exceptions import DataNotDictLikeError
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.anonymity.crypto import TextCipher
@@ -363,3 +366,24 @@ async def test_the_web_channel_view_writes_at_once_after_what_waits(
     fresh.forget_cache()
     assert await fresh.get_data(KEY) == {"newer": 2}
     assert await at_once.get_data(KEY) == {"newer": 2}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    ttl_minutes=st.integers(min_value=1, max_value=60 * 24 * 8),
+    steps=st.lists(st.integers(min_value=-(10**9), max_value=10**9), min_size=1, max_size=30),
+)
+def test_the_remembered_expiry_is_the_rounded_expiry(ttl_minutes: int, steps: list[int]) -> None:
+    """The expiry kept for a quarter hour of `now`s is what rounding each one gives."""
+    ttl = timedelta(minutes=ttl_minutes)
+    storage = SqlStorage.__new__(SqlStorage)  # only the expiry arithmetic is exercised
+    storage._ttl = ttl
+    storage._expiry_span = None
+    step = EXPIRY_GRANULARITY.total_seconds()
+    now = datetime(2026, 12, 1, 8, 0)
+    for micros in steps:
+        now += timedelta(microseconds=micros)
+        expected_seconds = math.ceil(((now + ttl) - datetime(2000, 1, 1)).total_seconds() / step)
+        expected = datetime(2000, 1, 1) + timedelta(seconds=expected_seconds * step)
+        assert storage._expiry(now) == expected
+        assert storage._expiry(expected - ttl) == expected  # a boundary is its own
