@@ -121,6 +121,10 @@ class Draft:
             raise ValueError("malformed draft: answers")
         answers: dict[str, AnswerValue] = {}
         for qid, value in raw_answers.items():
+            kind = value.__class__
+            if (kind is str or kind is int) and qid.__class__ is str:  # most, without a call
+                answers[qid] = value
+                continue
             if not isinstance(qid, str) or not _is_answer_value(value):
                 raise ValueError("malformed draft: answers")
             answers[qid] = list(value) if isinstance(value, list) else value

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, tzinfo
 from typing import TypeVar
 
-from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, func, or_, select, update
 
 from bot.anonymity.crypto import TextCipher
 from bot.anonymity.pseudonym import Pseudonymizer
@@ -54,16 +54,29 @@ class SubscriberRepository:
         self._pseudonymizer = pseudonymizer
         self._zone = zone
         self._now = now or (lambda: datetime.now(self._zone))
-        # Language per chat hash with the moment it was read, read on every update by the
-        # locale middleware; kept in step by this repository's own writes, and read again
-        # after LOCALE_CACHE_SECONDS for the writes of other instances.
+        # Language and whether active, per chat hash, with the moment they go stale: read on
+        # every update by the locale middleware (and by /start); kept in step by this
+        # repository's own writes, read again after LOCALE_CACHE_SECONDS for the writes of
+        # other instances (and of the broadcast sender, which marks blocked chats inactive).
         self._monotonic = monotonic
-        self._locales: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        self._locales: OrderedDict[str, tuple[str | None, bool, float]] = OrderedDict()
+        self._read_row = select(subscribers.c.locale, subscribers.c.active).where(
+            subscribers.c.chat_hash == bindparam("chat_hash")
+        )
         # Languages chosen by chats that are not subscribers: memory only, never stored.
         self._unsaved_locales: OrderedDict[str, str] = OrderedDict()
 
-    def _cache_locale(self, chat_hash: str, locale: str | None) -> None:
-        _remember(self._locales, chat_hash, (locale, self._monotonic() + LOCALE_CACHE_SECONDS))
+    async def _row(self, chat_hash: str) -> tuple[str | None, bool]:
+        """The chat's (language, active) as stored; (None, False) without a row."""
+        cached = self._locales.get(chat_hash)
+        if cached is not None and cached[2] > self._monotonic():
+            return cached[0], cached[1]
+        async with self._db.engine.connect() as connection:
+            row = (await connection.execute(self._read_row, {"chat_hash": chat_hash})).first()
+        locale, active = (None, False) if row is None else (row.locale, bool(row.active))
+        expiry = self._monotonic() + LOCALE_CACHE_SECONDS
+        _remember(self._locales, chat_hash, (locale, active, expiry))
+        return locale, active
 
     def _hash(self, chat_id: int) -> str:
         return self._pseudonymizer.of(_PURPOSE, chat_id)
@@ -124,23 +137,13 @@ class SubscriberRepository:
         return bool(result.rowcount)
 
     async def is_active(self, chat_id: int) -> bool:
-        async with self._db.engine.connect() as connection:
-            active = await connection.scalar(
-                select(subscribers.c.active).where(subscribers.c.chat_hash == self._hash(chat_id))
-            )
-        return bool(active)
+        """Whether the chat receives announcements (read with its language, see `_row`)."""
+        _, active = await self._row(self._hash(chat_id))
+        return active
 
     async def stored_locale(self, chat_id: int) -> str | None:
         """The language on the chat's subscriber row (None when it is not a subscriber)."""
-        chat_hash = self._hash(chat_id)
-        cached = self._locales.get(chat_hash)
-        if cached is not None and cached[1] > self._monotonic():
-            return cached[0]
-        async with self._db.engine.connect() as connection:
-            locale = await connection.scalar(
-                select(subscribers.c.locale).where(subscribers.c.chat_hash == chat_hash)
-            )
-        self._cache_locale(chat_hash, locale)
+        locale, _ = await self._row(self._hash(chat_id))
         return locale
 
     async def locale_of(self, chat_id: int) -> str | None:
