@@ -30,8 +30,8 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Final, TypeAlias
+from dataclasses import dataclass, field, fields
+from typing import Any, Final, TypeAlias
 
 from bot.questionnaire.conditions import (
     AnswerValue,
@@ -145,6 +145,21 @@ class Draft:
             skipped=_string_tuple(data.get("skipped"), "skipped"),
             done=_string_tuple(data.get("done", []), "done"),
         )
+
+
+_DRAFT_FIELDS: Final = frozenset(f.name for f in fields(Draft))
+
+
+def _changed(draft: Draft, **changes: Any) -> Draft:
+    """`dataclasses.replace(draft, **changes)` for the engine's own moves, four times
+    cheaper (a press makes several): the same fields, copied, without `__init__`."""
+    if not changes.keys() <= _DRAFT_FIELDS:
+        raise TypeError(f"Draft has no field {sorted(changes.keys() - _DRAFT_FIELDS)}")
+    new = object.__new__(Draft)
+    state = draft.__dict__.copy()
+    state.update(changes)
+    object.__setattr__(new, "__dict__", state)
+    return new
 
 
 def _is_answer_value(value: object) -> bool:
@@ -408,7 +423,7 @@ class Engine:
                 return self._outcome(draft, InputError("too_many_choices", {"max": limit}))
             chosen = {*draft.pending, choice_id}
         pending = tuple(cid for cid in offered if cid in chosen)
-        return self._outcome(replace(draft, pending=pending))
+        return self._outcome(_changed(draft, pending=pending))
 
     def confirm(self, draft: Draft, *, question_id: str | None = None) -> Outcome:
         """Done on a multi question (nothing ticked skips it, unless it is required) or on a
@@ -745,7 +760,7 @@ class Engine:
         history = tuple(
             entry for entry in draft.history if entry == REVIEW_MARK or entry in self._index
         )[-self._history_limit :]
-        settled = replace(
+        settled = _changed(
             draft, answers=dict(walk.kept), skipped=skipped, done=done, history=history
         )
         cursor = draft.cursor
@@ -753,7 +768,7 @@ class Engine:
             index = self._index[cursor]
             question = self._questions[index]
             pending = self._clean_pending(question, draft.pending, walk.offered[index])
-            return replace(settled, pending=pending) if pending != draft.pending else settled
+            return _changed(settled, pending=pending) if pending != draft.pending else settled
         if cursor is not None and cursor in self._index:
             # The cursor's question left the walk: carry on with the next relevant one.
             following = self._next_relevant(walk.relevant, self._index[cursor])
@@ -786,7 +801,9 @@ class Engine:
         question = self._questions[self._index[question_id]]
         current = draft.answers.get(question_id)
         pending = tuple(current) if question.type == "multi" and isinstance(current, list) else ()
-        return replace(draft, cursor=question_id, history=history, editing=editing, pending=pending)
+        return _changed(
+            draft, cursor=question_id, history=history, editing=editing, pending=pending
+        )
 
     def _enter_review(self, draft: Draft) -> Draft:
         """The review when complete; otherwise the first unseen question, then the review."""
@@ -796,7 +813,7 @@ class Engine:
             if draft.cursor is None:
                 history = self._push(history, REVIEW_MARK)
             return self._goto(draft, unseen[0], history=history, editing=True)
-        return replace(draft, cursor=None, history=(), editing=False, pending=())
+        return _changed(draft, cursor=None, history=(), editing=False, pending=())
 
     def _push(self, history: tuple[str, ...], entry: str) -> tuple[str, ...]:
         return (*history, entry)[-self._history_limit :]
@@ -823,7 +840,9 @@ class Engine:
                 done.discard(question.id)
                 skipped.discard(question.id)
         kept_skipped, kept_done = self._marks(after, skipped, done)
-        return after, replace(draft, answers=dict(after.kept), skipped=kept_skipped, done=kept_done)
+        return after, _changed(
+            draft, answers=dict(after.kept), skipped=kept_skipped, done=kept_done
+        )
 
     def _record(self, draft: Draft, question: Question, value: AnswerValue | None) -> Outcome:
         """Store an answer (None = skip), drop dead branches, and move on."""
@@ -848,7 +867,7 @@ class Engine:
         """Apply the change and go to the next question (editing: the next unseen one)."""
         walk, moved = self._apply(draft, answers, skipped, done)
         history = self._push(draft.history, question.id)
-        moved = replace(moved, history=history)
+        moved = _changed(moved, history=history)
         seen = self._seen(moved)
         following = self._next_relevant(
             walk.relevant, self._index[question.id], skip_seen=seen if draft.editing else None
@@ -872,7 +891,7 @@ class Engine:
                 if draft.cursor is None:
                     continue
                 # Back to the review; while a question is still unseen, that is where it leads.
-                target = self._enter_review(replace(draft, history=tuple(history)))
+                target = self._enter_review(_changed(draft, history=tuple(history)))
                 if target.cursor != draft.cursor:
                     return target
                 continue
@@ -885,7 +904,7 @@ class Engine:
                 return None
             return self._goto(draft, last, history=(), editing=False)
         if draft.editing:
-            target = self._enter_review(replace(draft, history=()))
+            target = self._enter_review(_changed(draft, history=()))
             if target.cursor != draft.cursor:
                 return target
         previous = self._previous_relevant(relevant, self._index[draft.cursor])

@@ -8,6 +8,7 @@ required) if measures has c and count >= 3.
 from __future__ import annotations
 
 import json
+from dataclasses import FrozenInstanceError, replace
 from typing import Any
 
 import pytest
@@ -24,7 +25,7 @@ from bot.questionnaire import (
     load_questionnaire,
     parse_questionnaire,
 )
-from bot.questionnaire.engine import REVIEW_MARK, clean_text, parse_integer
+from bot.questionnaire.engine import REVIEW_MARK, _changed, clean_text, parse_integer
 from tests.questionnaire.builders import SHIPPED_V1, small, small_data, text
 
 
@@ -558,3 +559,14 @@ def test_shipped_follow_ups_only_when_the_problem_was_met() -> None:
     assert asked_id(o) == "p2_freq"
     o = engine.answer(o.draft, "never")
     assert (asked_id(o), ask(o).position, ask(o).total) == ("p3_freq", 7, 32)
+
+
+def test_a_changed_draft_is_a_copy_like_replace_and_refuses_unknown_fields() -> None:
+    draft = Draft("q", 1, {"a": "x"}, cursor="a", history=("start",))
+    moved = _changed(draft, cursor="b", history=("start", "a"))
+    assert moved == replace(draft, cursor="b", history=("start", "a"))
+    assert (draft.cursor, draft.history) == ("a", ("start",))  # the original is untouched
+    with pytest.raises(FrozenInstanceError):
+        moved.cursor = "c"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="cursr"):
+        _changed(draft, cursr="b")
