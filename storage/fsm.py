@@ -18,7 +18,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import orjson
 from aiogram.exceptions import DataNotDictLikeError
@@ -52,6 +52,13 @@ def storage_key_pseudonym(pseudonymizer: Pseudonymizer, key: StorageKey) -> str:
         key.business_connection_id,
         key.destiny,
     )
+
+
+class _Unknown:
+    """What `SqlStorage._known` says of a row only the database can tell."""
+
+
+UNKNOWN: Final = _Unknown()
 
 
 def dump_data(data: Mapping[str, Any]) -> bytes:
@@ -209,6 +216,15 @@ class SqlStorage(BaseStorage):
                 f"Data must be a dict or dict-like object, got {type(data).__name__}"
             )
         row_key = self._row_key(key)
+        if behind and data and row_key not in self._locks:
+            # Nobody holds or awaits this key's lock, and what is kept needs no database
+            # read: the write is made without a suspension, so nothing can come between
+            # the state read here and the change (a tap's usual case, without a lock).
+            known = self._known(row_key)
+            if not isinstance(known, _Unknown):
+                state = None if known is None else known[0]
+                self._defer_row(row_key, state, self._encrypt(row_key, data))
+                return
         async with self._lock(row_key):
             if behind:
                 known = await self._read(row_key)
@@ -330,10 +346,15 @@ class SqlStorage(BaseStorage):
     async def _defer(self, row_key: str, state: str | None, data: bytes | None) -> None:
         """The row as it now is: into the cache at once and into the next batch; an empty
         row is deleted at once instead."""
-        self._write_events += 1  # a read in flight must not cache what it read
         if state is None and data is None:
+            self._write_events += 1  # a read in flight must not cache what it read
             await self._delete_now(row_key)
             return
+        self._defer_row(row_key, state, data)
+
+    def _defer_row(self, row_key: str, state: str | None, data: bytes | None) -> None:
+        """A non-empty row into the cache and the next batch (never suspends)."""
+        self._write_events += 1  # a read in flight must not cache what it read
         self._pending[row_key] = (state, data)
         self._remember(row_key, state, data)
         if self._flusher is None or self._flusher.done():
@@ -400,19 +421,27 @@ class SqlStorage(BaseStorage):
         """Drop the process-local cache (tests, or after editing the table by hand)."""
         self._cache.clear()
 
-    async def _read(self, row_key: str) -> tuple[str | None, bytes | None] | None:
+    def _known(self, row_key: str) -> tuple[str | None, bytes | None] | _Unknown | None:
+        """The row as this process knows it without asking the database: waiting to be
+        written, or cached (None: known to be empty or expired); `UNKNOWN` otherwise."""
         waiting = self._pending.get(row_key) or self._flushing.get(row_key)
         if waiting is not None:
             return waiting
         cached = self._cache.get(row_key)
-        if cached is not None:
-            state, data, expires = cached
-            if state is None and data is None:
-                return None
-            if expires > self._now():
-                return state, data
-            del self._cache[row_key]
+        if cached is None:
+            return UNKNOWN
+        state, data, expires = cached
+        if state is None and data is None:
             return None
+        if expires > self._now():
+            return state, data
+        del self._cache[row_key]
+        return None
+
+    async def _read(self, row_key: str) -> tuple[str | None, bytes | None] | None:
+        known = self._known(row_key)
+        if not isinstance(known, _Unknown):
+            return known
         quiet = self._writes_in_flight == 0
         events_before = self._write_events
         row = await self._read_row(row_key)

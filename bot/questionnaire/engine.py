@@ -51,6 +51,7 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 # Control characters are invisible on a phone and break exports; keep newlines and tabs.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _MEMO_SIZE: Final = 4
+_ROW_STEPS_KEPT: Final = 10_000
 
 JsonObject: TypeAlias = dict[str, object]
 _MemoKey: TypeAlias = tuple[tuple[str, ...], tuple[type, ...], tuple[object, ...]]
@@ -349,6 +350,7 @@ class Engine:
         }
         self._history_limit = 2 * len(self._questions) + 2
         self._memo: dict[_MemoKey, _Walk] = {}
+        self._row_steps: dict[tuple[str, type, str | int | None, bool], RowStep] = {}
         self._progress_memo: dict[tuple[_MemoKey, frozenset[str]], list[str]] = {}
 
     @staticmethod
@@ -937,7 +939,7 @@ class Engine:
         can_finish = True
         if question.type == "grid":
             rows = tuple(
-                RowStep(row, key, draft.answers.get(key), required)
+                self._row_step(row, key, draft.answers.get(key), required)
                 for row, key, required in self._offered_rows(draft, question)
             )
             can_skip = not any(row.required for row in rows)
@@ -958,6 +960,18 @@ class Engine:
             can_finish=can_finish,
             offered=() if question.type == "grid" else walk.offered[index],
         )
+
+    def _row_step(self, row: Row, key: str, current: AnswerValue | None, required: bool) -> RowStep:
+        """A grid row as asked, one object per row and answer (a grid press shows ten; there
+        are only rows times choices of them, and none says whose)."""
+        memo_key = (key, current.__class__, current, required)
+        step = self._row_steps.get(memo_key)  # type: ignore[arg-type]
+        if step is None or step.row is not row:
+            step = RowStep(row, key, current, required)
+            if len(self._row_steps) >= _ROW_STEPS_KEPT:  # a wide integer grid, say
+                self._row_steps.clear()
+            self._row_steps[memo_key] = step  # type: ignore[index]
+        return step
 
     def _review_items(self, walk: _Walk) -> tuple[ReviewItem, ...]:
         items: list[ReviewItem] = []

@@ -9,7 +9,10 @@ refused politely.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import ConfigDict
 
 from bot.conversation.model import Act
 
@@ -24,11 +27,30 @@ __all__ = [
 
 
 class SurveyCallback(CallbackData, prefix="s"):
-    """A press inside the questionnaire: action, question id guard, value."""
+    """A press inside the questionnaire: action, question id guard, value.
+
+    Frozen, and each button's data is parsed once (`unpack`): nearly every update is such a
+    press, and the data come from a finite set (the questionnaire's questions and choices),
+    which says nothing about who pressed."""
+
+    model_config = ConfigDict(frozen=True)
 
     a: Act
     q: str = ""
     v: str = ""
+
+    @classmethod
+    def unpack(cls, value: str) -> SurveyCallback:
+        return _unpack_survey(value)
+
+
+@lru_cache(maxsize=8192)
+def _unpack_survey(value: str) -> SurveyCallback:
+    """aiogram's parsing, once per value; a refused one (TypeError, ValueError) is not
+    remembered."""
+    parse = CallbackData.unpack.__func__  # type: ignore[attr-defined]
+    parsed: SurveyCallback = parse(SurveyCallback, value)
+    return parsed
 
 
 class ClearChatCallback(CallbackData, prefix="clr"):

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton
+from pydantic import ValidationError
 
 from bot.cases.callbacks import FollowupAct, FollowupCallback
 from bot.config import DEFAULT_QUESTIONNAIRE
@@ -310,3 +311,17 @@ def test_the_shipped_grids_are_a_keyboard_row_per_row_within_telegram_limits(
         navigation = [b.callback_data for row in keyboard[len(question.rows) :] for b in row]
         assert f"s:done:{question.id}:" in navigation
         assert not any((data or "").startswith("s:cell:") for data in navigation)
+
+
+def test_a_survey_button_is_parsed_once_frozen_and_bad_data_is_still_refused() -> None:
+    data = SurveyCallback(a=Act.CELL, q="freq.p1", v="often").pack()
+    first = SurveyCallback.unpack(data)
+    assert (first.a, first.q, first.v) == (Act.CELL, "freq.p1", "often")
+    assert SurveyCallback.unpack(data) is first  # the same press again: parsed once
+    with pytest.raises(ValidationError):
+        first.v = "never"  # type: ignore[misc]  # shared, so it cannot change
+    for _ in range(2):  # refused every time, not remembered as something
+        with pytest.raises((TypeError, ValueError)):
+            SurveyCallback.unpack("s:cell:freq.p1")
+        with pytest.raises((TypeError, ValueError)):
+            SurveyCallback.unpack("s:nonsense::")

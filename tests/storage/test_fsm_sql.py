@@ -387,3 +387,28 @@ def test_the_remembered_expiry_is_the_rounded_expiry(ttl_minutes: int, steps: li
         expected = datetime(2000, 1, 1) + timedelta(seconds=expected_seconds * step)
         assert storage._expiry(now) == expected
         assert storage._expiry(expected - ttl) == expected  # a boundary is its own
+
+
+async def test_a_tap_written_behind_waits_for_a_change_of_the_same_key_in_progress(
+    behind: SqlStorage,
+) -> None:
+    """A tap's `set_data` takes no lock when nobody holds the key's. While another change of
+    that key is under way (here a clear, waiting for a batch being written) it waits for
+    it, so the newer tap is not deleted by the older clear."""
+    await behind.set_data(KEY, {"step": 1})
+    await behind.flush()
+    async with behind._flush_lock:  # a batch is being written
+        clearing = asyncio.create_task(behind.set_data(KEY, {}))
+        for _ in range(20):
+            await asyncio.sleep(0)
+            if behind._locks:
+                break
+        assert behind._locks and not clearing.done()  # it holds the key's lock and waits
+        tapping = asyncio.create_task(behind.set_data(KEY, {"step": 2}))
+        await asyncio.sleep(0)
+        assert not tapping.done()  # behind the clear, not ahead of it
+    await clearing
+    await tapping
+    await behind.flush()
+    behind.forget_cache()
+    assert await behind.get_data(KEY) == {"step": 2}
