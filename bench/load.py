@@ -39,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -346,6 +347,8 @@ async def crowd(stage: Stage, args: argparse.Namespace, rng: random.Random) -> d
 
     results = [o for o in outcomes if isinstance(o, CadreResult)]
     stuck = [o for o in outcomes if not isinstance(o, CadreResult)]
+    for failure in stuck[:1]:  # the first stuck cadre's story (its transcript), on stderr
+        print("".join(traceback.format_exception(failure))[-8000:], file=sys.stderr)
     queries = [q for c in cadres for q in c.user.chat.callback_queries]
     latencies = sorted(q.answer.answered_at - q.created_at for q in queries if q.answer is not None)
     refused = emulator.calls.of("answerCallbackQuery", status=400)

@@ -411,9 +411,28 @@ class Cadre:
         by_action = _by_action(message)
         if plan.fill and Act.FILL in by_action:
             await self.press(by_action[Act.FILL][0][0], message)
+        await self._press_done(message)
+
+    async def _press_done(self, message: ChatMessage) -> None:
+        """Press Done once it is there. A busy bot may still be redrawing after the last
+        press; a person waits for the screen to settle rather than tapping what is not
+        there (and the transcript says so if it never comes)."""
+        message = _active_message(self.user) or message
+        done = _by_action(message).get(Act.DONE)
+        if done is None:
+            self.result.looked_again += 1
+
+            def offers_done(user: EmulatedUser) -> bool:
+                current = _active_message(user)
+                return current is not None and Act.DONE in _by_action(current)
+
+            try:
+                await self.user.wait_for(offers_done, SCREEN_WAIT)
+            except ChatWaitTimeout:
+                raise AssertionError(f"no Done button\n{self.user.transcript()}") from None
             message = _active_message(self.user) or message
-            by_action = _by_action(message)
-        await self.press(by_action[Act.DONE][0][0], message)
+            done = _by_action(message)[Act.DONE]
+        await self.press(done[0][0], message)
 
     async def _answer(
         self,
@@ -434,8 +453,7 @@ class Cadre:
                 )
                 if toggle is not None:
                     await self.press(toggle, message)
-            message = _active_message(self.user) or message
-            await self.press(_by_action(message)[Act.DONE][0][0], message)
+            await self._press_done(message)
         elif question.type == "number":
             low, high = question.min or 0, question.max or 0
             value = int(self.rng.triangular(low, min(high, low + 40), low + 6))
